@@ -1,0 +1,93 @@
+"""Argument checks shared by every public entry point.
+
+Every check raises at the boundary with a message that names the argument, says what was
+expected and what was received, so that no bad input reaches numpy (no silent NaN, no
+traceback from deep inside an ufunc).
+"""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+__all__ = ["as_vector_batch", "broadcast_leading", "check_nonzero_rows", "positive_int"]
+
+
+def _as_float_array(x: object, name: str) -> np.ndarray:
+    """Convert ``x`` to a float64 array, rejecting non-numeric, complex and boolean input."""
+    if isinstance(x, (str, bytes)):
+        raise TypeError(f"{name} must be an array of real numbers, got a string {x!r}")
+    try:
+        arr = np.asarray(x)
+    except Exception as exc:  # ragged nested lists and the like
+        raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
+    if arr.dtype == object:
+        try:
+            arr = arr.astype(np.float64)
+        except (TypeError, ValueError):
+            raise TypeError(
+                f"{name} must be an array of real numbers, got elements of type "
+                f"{type(arr.flat[0]).__name__ if arr.size else 'object'}"
+            ) from None
+    if arr.dtype.kind == "b":
+        raise TypeError(f"{name} must be an array of real numbers, got booleans")
+    if arr.dtype.kind == "c":
+        raise TypeError(f"{name} must be real; got complex values")
+    if arr.dtype.kind not in "iuf":
+        raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
+    arr = arr.astype(np.float64, copy=False)
+    if not np.all(np.isfinite(arr)):
+        raise ValueError(f"{name} contains NaN or infinite entries; all entries must be finite")
+    return arr
+
+
+def as_vector_batch(x: object, name: str, size: int | None = None, *, batch: bool = True) -> np.ndarray:
+    """Return ``x`` as a float64 array of shape ``(..., size)``.
+
+    ``batch=False`` demands exactly one axis (a teacher vector).  ``size=None`` accepts any
+    length >= 1.
+    """
+    arr = _as_float_array(x, name)
+    if arr.ndim == 0:
+        raise ValueError(
+            f"{name} must be a vector of shape (..., {size if size else 'k'}), got a scalar"
+        )
+    if not batch and arr.ndim != 1:
+        raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
+    if arr.shape[-1] == 0:
+        raise ValueError(f"{name} must have at least one entry on its last axis, got shape {arr.shape}")
+    if size is not None and arr.shape[-1] != size:
+        raise ValueError(
+            f"{name} must have last axis of length {size} to match the teacher, got shape {arr.shape}"
+        )
+    return arr
+
+
+def broadcast_leading(v: np.ndarray, w: np.ndarray) -> tuple[int, ...]:
+    """Broadcast shape of the leading (batch) axes of ``v (..., m)`` and ``w (..., n)``."""
+    try:
+        return np.broadcast_shapes(v.shape[:-1], w.shape[:-1])
+    except ValueError:
+        raise ValueError(
+            f"the leading (batch) axes of v {v.shape} and w {w.shape} do not broadcast; "
+            "v has shape (..., m) and w shape (..., n) with broadcastable '...'"
+        ) from None
+
+
+def check_nonzero_rows(w: np.ndarray, name: str, why: str) -> None:
+    """Raise ``ValueError`` if any vector along the last axis of ``w`` is exactly zero."""
+    zero = ~np.any(w != 0, axis=-1)
+    if np.any(zero):
+        where = np.argwhere(zero)
+        first = tuple(int(i) for i in where[0]) if zero.ndim else ()
+        raise ValueError(f"{name} is the zero vector (at batch index {first}): {why}")
+
+
+def positive_int(x: object, name: str, minimum: int = 1) -> int:
+    """Return ``x`` as a Python int >= ``minimum``; reject floats, bools and strings."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Integral):
+        raise TypeError(f"{name} must be an integer, got {type(x).__name__} {x!r}")
+    if int(x) < minimum:
+        raise ValueError(f"{name} must be >= {minimum}, got {x}")
+    return int(x)

@@ -1,0 +1,183 @@
+r"""Straight-through estimators: the surrogate derivative :math:`\mu'` used in the backward pass.
+
+An :class:`STE` carries two descriptions of the same :math:`\mu'`:
+
+* ``mu_prime`` -- a vectorised function, the literal definition, used by Monte Carlo;
+* ``pieces`` -- for a piecewise-constant :math:`\mu'`, a tuple of ``(lo, hi, value)`` with
+  :math:`\mu'(x) = \text{value}` on :math:`(lo, hi)`, used by the closed forms.  Pieces with
+  value 0 are dropped and neighbours with equal values merged, so special cases reduce *exactly*
+  to the general formula (``leaky_relu(0) == relu``, ``leaky_relu(1) == identity``,
+  ``clipped_relu(inf) == relu``).
+
+The paper's three STEs (Yin et al. 2019, Sec. 2):
+
+=================  ======================  ==========================
+name               :math:`\mu(x)`          :math:`\mu'(x)`
+=================  ======================  ==========================
+``identity``       :math:`x`               1
+``relu``           :math:`\max(x, 0)`      :math:`1\{x > 0\}`
+``clipped_relu``   :math:`\min(\max(x,0),1)`  :math:`1\{0 < x < 1\}`
+=================  ======================  ==========================
+
+Examples
+--------
+>>> from popgrad import ste
+>>> ste.leaky_relu(0.0).pieces == ste.relu.pieces
+True
+>>> ste.resolve("clipped_relu").mu_prime([-1.0, 0.5, 2.0]).tolist()
+[0.0, 1.0, 0.0]
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ._validate import as_vector_batch
+
+__all__ = [
+    "STE",
+    "clipped_relu",
+    "hard_tanh",
+    "identity",
+    "leaky_relu",
+    "piecewise_constant",
+    "relu",
+    "resolve",
+]
+
+Piece = tuple[float, float, float]
+
+
+@dataclass(frozen=True)
+class STE:
+    """A straight-through estimator.
+
+    Attributes
+    ----------
+    name : str
+    mu_prime : callable
+        ``mu_prime(x)`` -> array of :math:`\\mu'(x)`, elementwise, same shape as ``x``.
+    pieces : tuple of (lo, hi, value) or None
+        Piecewise-constant description (non-overlapping, increasing, non-zero values), or
+        ``None`` when :math:`\\mu'` is not piecewise constant (then no closed form exists).
+    """
+
+    name: str
+    mu_prime: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
+    pieces: tuple[Piece, ...] | None = None
+
+    def __call__(self, x: object) -> np.ndarray:
+        return self.mu_prime(np.asarray(x, dtype=np.float64))
+
+
+def _normalise(pieces: list[Piece]) -> tuple[Piece, ...]:
+    """Drop zero pieces and merge touching neighbours with equal values."""
+    out: list[Piece] = []
+    for lo, hi, value in pieces:
+        if value == 0 or not lo < hi:
+            continue
+        if out and out[-1][1] == lo and out[-1][2] == value:
+            out[-1] = (out[-1][0], hi, value)
+        else:
+            out.append((float(lo), float(hi), float(value)))
+    return tuple(out)
+
+
+def _from_breakpoints(breakpoints: np.ndarray, values: np.ndarray) -> Callable:
+    def mu_prime(x: np.ndarray) -> np.ndarray:
+        x = np.asarray(x, dtype=np.float64)
+        return values[np.searchsorted(breakpoints, x, side="left")]
+
+    return mu_prime
+
+
+def piecewise_constant(breakpoints: object, values: object, name: str | None = None) -> STE:
+    r"""STE with a piecewise-constant :math:`\mu'`.
+
+    :math:`\mu'(x) = \text{values}[k]` for :math:`b_{k-1} < x < b_k` with :math:`b_0 = -\infty`,
+    :math:`b_{K+1} = +\infty` (the value at a breakpoint itself is irrelevant: it has measure 0).
+
+    Parameters
+    ----------
+    breakpoints : array_like, shape (K,)
+        Strictly increasing finite breakpoints (K >= 0).
+    values : array_like, shape (K + 1,)
+        Finite values on the K + 1 intervals.
+    """
+    b = np.asarray(breakpoints, dtype=np.float64).reshape(-1) if np.size(breakpoints) else np.empty(0)
+    if b.size:
+        b = as_vector_batch(b, "breakpoints", batch=False)
+    vals = as_vector_batch(values, "values", b.size + 1, batch=False)
+    if b.size > 1 and not np.all(np.diff(b) > 0):
+        raise ValueError(f"breakpoints must be strictly increasing, got {b.tolist()}")
+    edges = np.concatenate([[-np.inf], b, [np.inf]])
+    pieces = _normalise([(edges[k], edges[k + 1], vals[k]) for k in range(vals.size)])
+    label = name or f"piecewise_constant({b.tolist()}, {vals.tolist()})"
+    return STE(label, _from_breakpoints(b, vals), pieces)
+
+
+identity = STE("identity", lambda x: np.ones_like(x, dtype=np.float64), ((-np.inf, np.inf, 1.0),))
+relu = STE("relu", lambda x: (x > 0).astype(np.float64), ((0.0, np.inf, 1.0),))
+
+
+def clipped_relu(c: float = 1.0) -> STE:
+    r"""Clipped ReLU :math:`\mu(x) = \min(\max(x, 0), c)`, :math:`\mu'(x) = 1\{0 < x < c\}`.
+
+    ``c = inf`` gives the ReLU STE exactly.
+    """
+    c = float(c)
+    if not c > 0:
+        raise ValueError(f"c must be > 0 (the clipping level), got {c}")
+    if c == np.inf:
+        return STE("clipped_relu(inf)", relu.mu_prime, relu.pieces)
+    return STE(
+        "clipped_relu" if c == 1.0 else f"clipped_relu({c:g})",
+        lambda x: ((x > 0) & (x < c)).astype(np.float64),
+        ((0.0, c, 1.0),),
+    )
+
+
+def leaky_relu(alpha: float) -> STE:
+    r"""Leaky ReLU: :math:`\mu'(x) = 1` for :math:`x > 0`, :math:`\alpha` otherwise.
+
+    ``alpha = 0`` is the ReLU STE and ``alpha = 1`` the identity STE, exactly.
+    """
+    alpha = float(alpha)
+    if not np.isfinite(alpha):
+        raise ValueError(f"alpha must be finite, got {alpha}")
+    return STE(
+        f"leaky_relu({alpha:g})",
+        lambda x: np.where(x > 0, 1.0, alpha),
+        _normalise([(-np.inf, 0.0, alpha), (0.0, np.inf, 1.0)]),
+    )
+
+
+def hard_tanh() -> STE:
+    r"""Hard tanh :math:`\mu(x) = \max(-1, \min(x, 1))`, :math:`\mu'(x) = 1\{|x| < 1\}`."""
+    return STE("hard_tanh", lambda x: (np.abs(x) < 1).astype(np.float64), ((-1.0, 1.0, 1.0),))
+
+
+_BY_NAME: dict[str, Callable[[], STE]] = {
+    "identity": lambda: identity,
+    "relu": lambda: relu,
+    "clipped_relu": clipped_relu,
+    "hard_tanh": hard_tanh,
+}
+
+
+def resolve(ste: object) -> STE:
+    """Return the :class:`STE` for a name (``"identity"``, ``"relu"``, ``"clipped_relu"``,
+    ``"hard_tanh"``) or an :class:`STE` object itself."""
+    if isinstance(ste, STE):
+        return ste
+    if isinstance(ste, str):
+        try:
+            return _BY_NAME[ste]()
+        except KeyError:
+            raise ValueError(
+                f"unknown ste {ste!r}; expected one of {sorted(_BY_NAME)} or a popgrad.ste.STE"
+            ) from None
+    raise TypeError(f"ste must be a name or a popgrad.ste.STE, got {type(ste).__name__}")
