@@ -50,17 +50,13 @@ def as_vector_batch(x: object, name: str, size: int | None = None, *, batch: boo
     """
     arr = _as_float_array(x, name)
     if arr.ndim == 0:
-        raise ValueError(
-            f"{name} must be a vector of shape (..., {size if size else 'k'}), got a scalar"
-        )
+        raise ValueError(f"{name} must be a vector of shape (..., {size if size else 'k'}), got a scalar")
     if not batch and arr.ndim != 1:
         raise ValueError(f"{name} must be one-dimensional, got shape {arr.shape}")
     if arr.shape[-1] == 0:
         raise ValueError(f"{name} must have at least one entry on its last axis, got shape {arr.shape}")
     if size is not None and arr.shape[-1] != size:
-        raise ValueError(
-            f"{name} must have last axis of length {size} to match the teacher, got shape {arr.shape}"
-        )
+        raise ValueError(f"{name} must have last axis of length {size} to match the teacher, got shape {arr.shape}")
     return arr
 
 

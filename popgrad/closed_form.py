@@ -178,9 +178,7 @@ def coarse_coefficients(pieces: tuple[Piece, ...], p: Plane) -> CoarseCoefficien
         b = b + value * _phi_diff(np.maximum(x_lo, 0.0), np.maximum(x_hi, 0.0))
         k_lo, k_hi = _times(x_lo, cot), _times(x_hi, cot)
         # phi(lo)Phi(k lo) - phi(hi)Phi(k hi) = (phi(lo)-phi(hi))Phi(k lo) + phi(hi)(Phi(k lo)-Phi(k hi))
-        c_w = c_w + value * (
-            _phi_diff(x_lo, x_hi) * special.ndtr(k_lo) - _phi(x_hi) * _ndtr_diff(k_lo, k_hi)
-        )
+        c_w = c_w + value * (_phi_diff(x_lo, x_hi) * special.ndtr(k_lo) - _phi(x_hi) * _ndtr_diff(k_lo, k_hi))
         c_star = c_star + value * PHI0 * _ndtr_diff(_times(x_lo, csc), _times(x_hi, csc))
     return CoarseCoefficients(a=a, b=b, c_w=c_w, c_star=c_star)
 

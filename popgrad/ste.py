@@ -177,7 +177,5 @@ def resolve(ste: object) -> STE:
         try:
             return _BY_NAME[ste]()
         except KeyError:
-            raise ValueError(
-                f"unknown ste {ste!r}; expected one of {sorted(_BY_NAME)} or a popgrad.ste.STE"
-            ) from None
+            raise ValueError(f"unknown ste {ste!r}; expected one of {sorted(_BY_NAME)} or a popgrad.ste.STE") from None
     raise TypeError(f"ste must be a name or a popgrad.ste.STE, got {type(ste).__name__}")
