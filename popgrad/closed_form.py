@@ -95,7 +95,7 @@ def grad_v(v: np.ndarray, t: TeacherInvariants, theta: np.ndarray) -> np.ndarray
 def grad_w(v: np.ndarray, t: TeacherInvariants, p: Plane) -> np.ndarray:
     r"""Lemma 2: :math:`\partial f/\partial w = -\frac{v^\top v^*}{2\pi\|w\|} u`; 0 where :math:`\sin\theta = 0`."""
     scale = -(v @ t.v_star) / (2.0 * np.pi * p.r)
-    return np.asarray(scale)[..., None] * p.u
+    return np.asarray(scale)[..., None] * p.u + 0.0  # + 0.0 turns -0.0 into 0.0
 
 
 # ---------------------------------------------------------------------------------------------

@@ -1,0 +1,140 @@
+"""Command line: ``popgrad eval | verify | mc | descend | figures``.
+
+Vectors are given comma-separated (``--v 1,-0.5,2``) or as a file: ``--v @weights.json`` (a JSON
+list, or an object holding the argument's name, e.g. ``{"v": [...]}``) or ``--v @weights.npz``
+(loaded with ``allow_pickle=False``; the array named like the argument).  Bad input exits with
+code 2 and a message naming the argument.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Callable, Sequence
+
+import numpy as np
+
+__all__ = ["main"]
+
+STE_NAMES = ("identity", "relu", "clipped_relu")
+
+
+class UsageError(Exception):
+    """Bad command-line input: reported on stderr with exit code 2."""
+
+
+def parse_vector(text: str, name: str) -> np.ndarray:
+    """A vector from ``"1,2,3"``, ``"@file.json"`` or ``"@file.npz"``."""
+    if text.startswith("@"):
+        return _load_vector(text[1:], name)
+    try:
+        values = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
+    except ValueError:
+        raise UsageError(f"--{name.replace('_', '-')}: expected comma-separated numbers, got {text!r}") from None
+    if not values:
+        raise UsageError(f"--{name.replace('_', '-')}: empty vector")
+    return np.array(values)
+
+
+def _load_vector(path: str, name: str) -> np.ndarray:
+    flag = f"--{name.replace('_', '-')}"
+    try:
+        if path.endswith(".npz"):
+            with np.load(path, allow_pickle=False) as data:
+                if name not in data.files:
+                    raise UsageError(f"{flag}: {path} has no array named {name!r} (has {data.files})")
+                return np.asarray(data[name], dtype=np.float64)
+        with open(path, encoding="utf-8") as fh:
+            data = json.load(fh)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"{flag}: cannot read {path}: {exc}") from None
+    if isinstance(data, dict):
+        if name not in data:
+            raise UsageError(f"{flag}: {path} has no key {name!r}")
+        data = data[name]
+    try:
+        return np.asarray(data, dtype=np.float64)
+    except (TypeError, ValueError):
+        raise UsageError(f"{flag}: {path} does not hold a list of numbers") from None
+
+
+def add_weight_args(p: argparse.ArgumentParser, *, student: bool = True) -> None:
+    """--v-star, --w-star and (if ``student``) --v, --w."""
+    p.add_argument("--v-star", required=True, help="teacher second layer v*, e.g. 1,1,-0.5")
+    p.add_argument("--w-star", required=True, help="teacher filter w* (any non-zero norm), e.g. 1,0,0")
+    if student:
+        p.add_argument("--v", required=True, help="student second layer v (length m)")
+        p.add_argument("--w", required=True, help="student filter w (length n)")
+
+
+def _fmt_vec(x: np.ndarray) -> str:
+    return "[" + ", ".join(f"{t: .6g}" for t in np.atleast_1d(x)) + "]"
+
+
+def _cmd_eval(args: argparse.Namespace) -> int:
+    from .model import Model
+
+    model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
+    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
+    theta = float(model.theta(w))
+    loss = float(model.loss(v, w))
+    gv, gw = model.grad(v, w)
+    rows = {}
+    for name in args.ste:
+        _, g = model.coarse_grad(v, w, ste=name)
+        c = model.correlation(v, w, ste=name)
+        rows[name] = {
+            "coarse_grad_w": g.tolist(),
+            "inner_w": float(c.inner_w),
+            "cos_w": float(c.cos_w),
+            "cos": float(c.cos),
+        }
+    if args.json:
+        out = {"theta": theta, "loss": loss, "grad_v": gv.tolist(), "grad_w": gw.tolist(), "ste": rows}
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"theta     {theta:.12g} rad ({np.degrees(theta):.6g} deg)")
+    print(f"loss f    {loss:.12g}")
+    print(f"df/dv     {_fmt_vec(gv)}")
+    print(f"df/dw     {_fmt_vec(gw)}")
+    print()
+    print(f"{'STE':<14}{'<E g, df/dw>':>14}{'cos_w':>11}{'cos(v,w)':>11}   E g (w-part)")
+    for name, r in rows.items():
+        print(f"{name:<14}{r['inner_w']:>14.6g}{r['cos_w']:>11.6f}{r['cos']:>11.6f}   {_fmt_vec(r['coarse_grad_w'])}")
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="popgrad",
+        description="The straight-through estimator theory of Yin et al. (ICLR 2019), computable and checkable.",
+    )
+    sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    p = sub.add_parser(
+        "eval",
+        help="loss, gradients, coarse gradients and cosines at given weights",
+        description="Evaluate the closed forms at one point.",
+        epilog="example: popgrad eval --v-star 1,1,1 --w-star 1,0 --v 0.5,1,1 --w 0.3,1",
+    )
+    add_weight_args(p)
+    p.add_argument("--ste", nargs="+", default=list(STE_NAMES), help="STEs to report (default: all three)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_eval)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    func: Callable[[argparse.Namespace], int] = args.func
+    try:
+        return func(args)
+    except (UsageError, ValueError, TypeError) as exc:
+        print(f"popgrad {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())
