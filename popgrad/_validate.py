@@ -23,13 +23,10 @@ def _as_float_array(x: object, name: str) -> np.ndarray:
     except Exception as exc:  # ragged nested lists and the like
         raise TypeError(f"{name} must be an array of real numbers: {exc}") from None
     if arr.dtype == object:
-        try:
-            arr = arr.astype(np.float64)
-        except (TypeError, ValueError):
-            raise TypeError(
-                f"{name} must be an array of real numbers, got elements of type "
-                f"{type(arr.flat[0]).__name__ if arr.size else 'object'}"
-            ) from None
+        bad = [x for x in arr.flat if isinstance(x, bool) or not isinstance(x, numbers.Real)]
+        if bad:
+            raise TypeError(f"{name} must be an array of real numbers, got an element {bad[0]!r}")
+        arr = arr.astype(np.float64)
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must be an array of real numbers, got booleans")
     if arr.dtype.kind == "c":

@@ -69,8 +69,16 @@ class STE:
     mu_prime: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
     pieces: tuple[Piece, ...] | None = None
 
+    def __post_init__(self) -> None:
+        raw = self.mu_prime
+
+        def mu_prime(x: object) -> np.ndarray:
+            return raw(np.asarray(x, dtype=np.float64))
+
+        object.__setattr__(self, "mu_prime", mu_prime)
+
     def __call__(self, x: object) -> np.ndarray:
-        return self.mu_prime(np.asarray(x, dtype=np.float64))
+        return self.mu_prime(x)
 
 
 def _normalise(pieces: list[Piece]) -> tuple[Piece, ...]:
@@ -132,7 +140,7 @@ def clipped_relu(c: float = 1.0) -> STE:
     if not c > 0:
         raise ValueError(f"c must be > 0 (the clipping level), got {c}")
     if c == np.inf:
-        return STE("clipped_relu(inf)", relu.mu_prime, relu.pieces)
+        return STE("clipped_relu(inf)", lambda x: (x > 0).astype(np.float64), relu.pieces)
     return STE(
         "clipped_relu" if c == 1.0 else f"clipped_relu({c:g})",
         lambda x: ((x > 0) & (x < c)).astype(np.float64),
