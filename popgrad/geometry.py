@@ -59,18 +59,39 @@ class Plane:
 
 
 def _exact_scale(x: np.ndarray) -> np.ndarray:
-    """Scale each vector (last axis) by a power of two so that its largest entry is in [0.5, 1).
+    """Scale each row of ``x`` (k, n) by a power of two so that its largest entry is in [0.5, 1).
 
     Multiplying by a power of two is exact, so directions are untouched, and norms neither
     overflow nor underflow whatever the magnitude of ``x``.
     """
-    top = np.max(np.abs(x), axis=-1, keepdims=True)
-    _, exponent = np.frexp(top)
+    _, exponent = np.frexp(np.max(np.abs(x), axis=-1, keepdims=True))
     return np.ldexp(x, -exponent)
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
     return np.sqrt(np.einsum("...i,...i->...", x, x))
+
+
+# Squared norms inside this range are computed without harmful overflow or underflow: the
+# largest entry squared is at most the sum, and entries whose squares underflow are then
+# negligible.  Rows outside it are scaled exactly first (rare: |x| < 1e-140 or > 1e140).
+_SAFE_SQ = (1e-280, 1e280)
+
+
+def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Norms and unit vectors of the rows of ``x`` (k, n), for any magnitude of the entries."""
+    sq = np.einsum("ki,ki->k", x, x)
+    r = np.sqrt(sq)
+    unsafe = ~((sq > _SAFE_SQ[0]) & (sq < _SAFE_SQ[1]))
+    if np.any(unsafe):
+        scaled = _exact_scale(x[unsafe])
+        scaled_norm = _norm(scaled)
+        r[unsafe] = scaled_norm * (np.max(np.abs(x[unsafe]), axis=-1) / np.max(np.abs(scaled), axis=-1))
+        r_safe = np.where(unsafe, 1.0, r)
+        x_hat = x / r_safe[:, None]
+        x_hat[unsafe] = scaled / scaled_norm[:, None]
+        return r, x_hat
+    return r, x / r[:, None]
 
 
 def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -104,17 +125,17 @@ def _wedge_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nd
 
 
 def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
-    """:func:`plane` without validation; ``w (..., n)``, ``w_star (..., n)``, both non-zero."""
-    w, w_star = np.broadcast_arrays(w, w_star)
-    batch, n = w.shape[:-1], w.shape[-1]
-    w = w.reshape(-1, n)
-    ws = _exact_scale(w)
-    wss = _exact_scale(w_star.reshape(-1, n))
-    ws_norm = _norm(ws)
-    r = ws_norm * (np.abs(w).max(axis=-1) / np.abs(ws).max(axis=-1))  # exact power of two
-    w_hat = ws / ws_norm[:, None]
-    w_star_hat = wss / _norm(wss)[:, None]
-    c0 = np.einsum("ki,ki->k", w_hat, w_star_hat)
+    """:func:`plane` without validation; ``w (..., n)``, ``w_star (n,)`` or ``(..., n)``, non-zero."""
+    n = w.shape[-1]
+    batch = np.broadcast_shapes(w.shape[:-1], w_star.shape[:-1])
+    w2 = np.broadcast_to(w, (*batch, n)).reshape(-1, n)
+    r, w_hat = _unit_rows(w2)
+    if w_star.ndim == 1:  # one teacher: normalise it once
+        w_star_hat = _unit_rows(w_star[None, :])[1][0]
+        c0 = w_hat @ w_star_hat
+    else:
+        w_star_hat = _unit_rows(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n))[1]
+        c0 = np.einsum("ki,ki->k", w_hat, w_star_hat)
     d = w_star_hat - c0[:, None] * w_hat
     sd = _norm(d)
     hyp = np.hypot(sd, c0)
@@ -123,7 +144,9 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     u = np.divide(d, sd[:, None], out=np.zeros_like(d), where=sd[:, None] > 0)
     near = sd < _NEAR_PARALLEL
     if np.any(near):
-        s_near, u_near = _wedge_sin_and_u(ws[near], wss[near])
+        ws_near = _exact_scale(w2[near])
+        wss_near = _exact_scale(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near])
+        s_near, u_near = _wedge_sin_and_u(ws_near, wss_near)
         sin[near] = s_near
         u[near] = u_near
         cos[near] = np.copysign(np.sqrt((1.0 - s_near) * (1.0 + s_near)), c0[near])
@@ -132,7 +155,7 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     return Plane(
         r=r.reshape(batch),
         w_hat=w_hat.reshape(vec),
-        w_star_hat=w_star_hat.reshape(vec),
+        w_star_hat=np.broadcast_to(w_star_hat, vec),
         u=u.reshape(vec),
         theta=theta.reshape(batch),
         cos_theta=cos.reshape(batch),
