@@ -41,6 +41,7 @@ backend, still with the error check; the mpmath backend refuses it.
 from __future__ import annotations
 
 import functools
+import itertools
 import math
 import warnings
 from dataclasses import dataclass
@@ -50,7 +51,7 @@ import numpy as np
 from scipy import integrate
 
 from ._validate import as_vector_batch, check_nonzero_rows
-from .ste import STE, resolve
+from .ste import STE
 
 __all__ = ["QuadratureError", "QuadratureResult", "expectations"]
 
@@ -174,7 +175,7 @@ class _RowIntegrals:
         self.max_err = max(self.max_err, float(err))
 
     def _integrate(self, f, points: list, what: str):
-        return self._integrate_segments([(a, b, f) for a, b in zip(points[:-1], points[1:], strict=True)], what)
+        return self._integrate_segments([(a, b, f) for a, b in itertools.pairwise(points)], what)
 
     def _integrate_segments(self, segments: list, what: str):
         """Sum of the integrals of ``f`` over ``[a, b]`` for ``(a, b, f)`` in ``segments``, checked."""
@@ -229,7 +230,7 @@ class _RowIntegrals:
 
             return self._integrate(f, points, what)
         segments = []
-        for (a, b), c in zip(zip(points[:-1], points[1:], strict=True), weight, strict=True):
+        for (a, b), c in zip(itertools.pairwise(points), weight, strict=True):
             if c != 0 and not (with_s and b <= 0):
                 segments.append((a, b, c))
         return self._integrate_segments(
@@ -254,7 +255,7 @@ def _mu_weight(bk, ste: STE, r, ri: _RowIntegrals) -> tuple[object, list]:
         return (lambda x: float(ste.mu_prime(np.array([float(r * x)]))[0])), []
     breaks = sorted({b / r for lo, hi, _ in ste.pieces for b in (lo, hi) if math.isfinite(b)})
     points = ri.outer_points(breaks)
-    mids = np.array([float(r * (a + b) / 2) for a, b in zip(points[:-1], points[1:], strict=True)])
+    mids = np.array([float(r * (a + b) / 2) for a, b in itertools.pairwise(points)])
     return [bk.num(float(c)) for c in np.asarray(ste.mu_prime(mids), dtype=np.float64)], breaks
 
 
