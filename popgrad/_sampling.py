@@ -45,6 +45,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._exact_plane import exact_plane
 from .ste import STE
 
 __all__ = [
@@ -60,9 +61,6 @@ __all__ = [
 ]
 
 PHI0 = 1.0 / math.sqrt(2.0 * math.pi)  # the standard normal density at 0
-# A plane with sin(theta) below this is treated as the line theta in {0, pi}: at that size the
-# component of w*_hat orthogonal to w is rounding noise of the two unit vectors, not a direction.
-_DEGENERATE_SIN = 8.0 * np.finfo(np.float64).eps
 
 
 # ---------------------------------------------------------------------------------------------
@@ -130,8 +128,9 @@ class StudentTRows(RowDistribution):
 class PlaneBasis:
     r"""Orthonormal basis :math:`(\hat w, u)` of span{w, w*} with :math:`\hat w^* = c\,\hat w + s\,u`.
 
-    ``u = 0`` and ``s = 0`` when w and w* are parallel to working accuracy (then only the line
-    matters).  Computed here by two Gram-Schmidt passes, independently of :mod:`popgrad.geometry`.
+    ``u = 0`` and ``s = 0`` exactly when w and w* are parallel (then only the line matters).
+    Computed with exact rational arithmetic (:mod:`popgrad._exact_plane`), independently of
+    :mod:`popgrad.geometry`, to a few ulps at any angle.
     """
 
     r: float
@@ -150,25 +149,10 @@ class PlaneBasis:
         return self.cos / self.sin
 
 
-def _unit(x: np.ndarray) -> tuple[float, np.ndarray]:
-    scale = np.max(np.abs(x))
-    y = x / scale
-    norm = float(np.sqrt(y @ y))
-    return norm * float(scale), y / norm
-
-
 def plane_basis(w: np.ndarray, w_star: np.ndarray) -> PlaneBasis:
-    """:class:`PlaneBasis` of non-zero ``w (n,)`` and ``w_star (n,)``."""
-    r, w_hat = _unit(w)
-    _, ws_hat = _unit(w_star)
-    c = float(w_hat @ ws_hat)
-    d = ws_hat - c * w_hat
-    d = d - (d @ w_hat) * w_hat  # second pass: orthogonal to w_hat to working accuracy
-    s = float(np.sqrt(d @ d))
-    if s <= _DEGENERATE_SIN:
-        return PlaneBasis(r, w_hat, np.zeros_like(w_hat), math.copysign(1.0, c), 0.0)
-    h = math.hypot(c, s)
-    return PlaneBasis(r, w_hat, d / s, c / h, s / h)
+    """:class:`PlaneBasis` of non-zero ``w (n,)`` and ``w_star (n,)``, from exact arithmetic."""
+    r, w_hat, u, cos, sin = exact_plane(w, w_star).floats()
+    return PlaneBasis(r, w_hat, u, cos, sin)
 
 
 # ---------------------------------------------------------------------------------------------

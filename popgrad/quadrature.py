@@ -50,6 +50,7 @@ import mpmath
 import numpy as np
 from scipy import integrate
 
+from ._exact_plane import exact_plane
 from ._validate import as_vector_batch, check_nonzero_rows
 from .ste import STE
 
@@ -123,27 +124,22 @@ class _Plane:
 
 
 def _plane(bk, w: np.ndarray, w_star: np.ndarray) -> _Plane:
-    """Gram-Schmidt (twice) in the backend's arithmetic; sin = 0 when parallel to working accuracy."""
-    wv = [bk.num(float(x)) for x in w]
-    sv = [bk.num(float(x)) for x in w_star]
+    """The basis from exact rational invariants (:mod:`popgrad._exact_plane`), in backend numbers."""
+    ex = exact_plane(w, w_star)
+    if bk.name == "scipy":
+        r, w_hat, u, cos, sin = ex.floats()
+        return _Plane(r, list(w_hat), list(u), cos, sin)
 
-    def dot(a, b):
-        return sum((x * y for x, y in zip(a, b, strict=True)), bk.num(0))
+    def q(x):  # a Fraction in working precision
+        return mpmath.mpf(x.numerator) / x.denominator
 
-    r = bk.sqrt(dot(wv, wv))
-    w_hat = [x / r for x in wv]
-    rs = bk.sqrt(dot(sv, sv))
-    s_hat = [x / rs for x in sv]
-    c = dot(w_hat, s_hat)
-    d = [y - c * x for x, y in zip(w_hat, s_hat, strict=True)]
-    c2 = dot(d, w_hat)
-    d = [y - c2 * x for x, y in zip(w_hat, d, strict=True)]
-    s = bk.sqrt(dot(d, d))
-    eps = mpmath.mpf(10) ** (-bk.dps) if bk.name == "mpmath" else np.finfo(np.float64).eps
-    if s <= 8 * eps:
-        return _Plane(r, w_hat, [bk.num(0)] * len(w_hat), bk.num(1) if c > 0 else bk.num(-1), bk.num(0))
-    h = bk.sqrt(c * c + s * s)
-    return _Plane(r, w_hat, [x / s for x in d], c / h, s / h)
+    sw = mpmath.sqrt(q(ex.W))
+    w_hat = [q(x) / sw for x in ex.w]
+    ws = mpmath.sqrt(q(ex.W * ex.S))
+    if ex.parallel:
+        return _Plane(sw, w_hat, [mpmath.mpf(0)] * len(w_hat), q(ex.D) / ws, mpmath.mpf(0))
+    pn = mpmath.sqrt(q(ex.W * ex.G))
+    return _Plane(sw, w_hat, [q(x) / pn for x in ex.p], q(ex.D) / ws, mpmath.sqrt(q(ex.G)) / ws)
 
 
 # ---------------------------------------------------------------------------------------------
