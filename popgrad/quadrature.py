@@ -206,8 +206,19 @@ class _RowIntegrals:
         return self._inner_cached(x if with_t else None, k, with_t)  # the whole line: independent of x
 
     def outer_points(self, breaks: list) -> list:
+        r"""-L, the jumps in x (0 and ``breaks``), the layer of t's edge, L (sorted, inside (-L, L)).
+
+        The inner integral over t's region, a smooth function of x, turns from 0 to its full value
+        across :math:`|x| \lesssim |\tan\theta|` (its edge :math:`y = -x\cot\theta` sweeps through
+        the bulk of :math:`\varphi(y)`); for small :math:`|\tan\theta|` that layer gets its own
+        sub-intervals, at :math:`\pm 4^k|\tan\theta|`, k = 0..3.
+        """
         L = self.L
-        inside = sorted({b for b in breaks if -L < b < L} | {self.bk.num(0)})
+        extra = set()
+        if self.p.sin != 0 and abs(self.p.sin) < abs(self.p.cos):
+            tan = abs(self.p.sin / self.p.cos)
+            extra = {sign * tan * 4**k for k in range(4) for sign in (-1, 1)}
+        inside = sorted({b for b in [*breaks, *extra] if -L < b < L} | {self.bk.num(0)})
         return [-L, *inside, L]
 
     def row(self, weight, k_x: int, k_y: int, with_s: bool, with_t: bool, breaks: list, what: str):
@@ -336,7 +347,7 @@ def _expectations(bk, v, w, v_star, w_star, stes, single) -> QuadratureResult:
     p = _plane(bk, w, w_star)
     ri = _RowIntegrals(bk, p)
 
-    one = [bk.num(1)] * 2  # the outer sub-intervals are [-L, 0] and [0, L]
+    one = [bk.num(1)] * (len(ri.outer_points([])) - 1)  # weight 1 on every outer sub-interval
     p_s = ri.row(one, 0, 0, True, False, [], "P_s")
     p_t = ri.row(one, 0, 0, False, True, [], "P_t")
     p_st = ri.row(one, 0, 0, True, True, [], "P_st")
