@@ -259,3 +259,25 @@ def test_score_estimator_refuses_parallel_w():
     model = pg.Model([1.0], [1.0, 0.0])
     with pytest.raises(ValueError, match="boundary"):
         pg.monte_carlo(model, [1.0], [2.0, 0.0], n_samples=10, grad_w_estimator="score")
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def test_cli_mc_json(capsys):
+    import json
+
+    from popgrad.cli import main
+
+    args = ["mc", "--v-star", "1,1,-0.5", "--w-star", "1,0", "--v", "0.5,1,1", "--w", "0.3,1"]
+    assert main([*args, "--n-samples", "20000", "--seed", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = [r["quantity"] for r in out["quantities"]]
+    assert names[:3] == ["loss", "grad_v", "grad_w"] and "coarse_grad_w[clipped_relu]" in names
+    assert out["n_samples"] == 20000 and out["max_abs_z"] < Z_MAX
+    assert main([*args, "--n-samples", "2000", "--method", "projected", "--ste", "relu"]) == 0
+    table = capsys.readouterr().out
+    assert "coarse_grad_w[relu][1]" in table and " z" in table
+    assert main([*args, "--n-samples", "1"]) == 2
+    assert "n_samples" in capsys.readouterr().err
