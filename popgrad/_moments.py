@@ -37,7 +37,7 @@ class Moments:
 
 def moments_of(values: np.ndarray, full: bool = True) -> Moments:
     """:class:`Moments` of ``values`` of shape (N, k), N >= 1."""
-    mean = values.mean(axis=0)
+    mean = np.ones(values.shape[0]) @ values / values.shape[0]
     c = values - mean
     m2 = c.T @ c if full else np.einsum("ij,ij->j", c, c)
     return Moments(values.shape[0], mean, m2)

@@ -40,6 +40,7 @@ Shapes: ``Z (N, m, n)``, ``v (m,)``, ``w (n,)``; per-sample outputs have a leadi
 from __future__ import annotations
 
 import math
+import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -230,6 +231,18 @@ def score_grad_w_full(
 # Projected sampler: two coordinates per row
 
 
+_WORK = threading.local()  # per-thread buffers: no allocation churn (page faults) per block
+
+
+def _buffers(size: int, m: int) -> dict[str, np.ndarray]:
+    key = (size, m)
+    cache = getattr(_WORK, "cache", None)
+    if cache is None or cache[0] != key:
+        names = ("x", "y", "s", "t", "t0", "tmp")
+        _WORK.cache = cache = (key, {k: np.empty((size, m)) for k in names} | {"xy": np.empty((2, size, m))})
+    return cache[1]
+
+
 def projected_terms(
     rng: np.random.Generator,
     size: int,
@@ -246,25 +259,40 @@ def projected_terms(
     conditional expectations given the plane coordinates (``derivations/projection.md``).
     """
     m = v.size
-    xy = rng.standard_normal((2, size, m))
-    x, y = xy[0], xy[1]
-    s = x > 0
-    t = (basis.cos * x + basis.sin * y) > 0
+    b = _buffers(size, m)
+    xy = rng.standard_normal(out=b["xy"])
+    x, y, s, t, tmp = xy[0], xy[1], b["s"], b["t"], b["tmp"]
+    # float 0/1 arrays so that the row sums are BLAS matrix-vector products; in place throughout
+    np.greater(x, 0, out=s)
+    np.multiply(x, basis.cos, out=tmp)
+    tmp += basis.sin * y
+    np.greater(tmp, 0, out=t)
     e = s @ v - t @ v_star
     loss = 0.5 * e * e
-    ve = v * e[:, None]
     grad_v = s * e[:, None]
-    pre = basis.r * x
     coarse = []
+    pre = basis.r * x if stes else None  # a fresh array: a custom mu_prime may return a view of it
     for ste in stes:
-        coef = np.asarray(ste.mu_prime(pre), dtype=np.float64) * ve
-        coarse.append(np.column_stack([np.einsum("bi,bi->b", x, coef), np.einsum("bi,bi->b", y, coef)]))
+        mu = np.asarray(ste.mu_prime(pre), dtype=np.float64)
+        g = np.empty((size, 2))
+        np.multiply(x, mu, out=tmp)
+        g[:, 0] = (tmp @ v) * e  # sum_i x_i mu_i v_i e
+        np.multiply(y, mu, out=tmp)
+        g[:, 1] = (tmp @ v) * e
+        coarse.append(g)
     gw = None
     if grad_w == "boundary":
-        t0 = basis.sin * y > 0
-        delta = _delta_boundary(v, v_star, s, t, e, t0)
+        # sum_i Delta_i y_i with Delta_i = v_i(e - v_i s_i + v*_i (t_i - t0_i) + v_i/2), t0_i = 1{sin y_i > 0}
+        t0 = b["t0"]
+        np.greater(y, 0, out=t0) if basis.sin > 0 else t0.fill(0.0)
+        np.subtract(t, t0, out=tmp)
+        tmp *= y
+        total = e * (y @ v) + tmp @ (v * v_star)
+        np.subtract(0.5, s, out=tmp)
+        tmp *= y
+        total += tmp @ (v * v)
         gw = np.zeros((size, 2))
-        gw[:, 1] = (PHI0 / basis.r) * np.einsum("bi,bi->b", delta, y)
+        gw[:, 1] = (PHI0 / basis.r) * total
     elif grad_w == "score":
         gw = np.zeros((size, 2))
         gw[:, 1] = -_score_weight(v, v_star, s, t, e, x, y, basis.cot) / basis.r
