@@ -281,3 +281,16 @@ def test_cli_mc_json(capsys):
     assert "coarse_grad_w[relu][1]" in table and " z" in table
     assert main([*args, "--n-samples", "1"]) == 2
     assert "n_samples" in capsys.readouterr().err
+
+
+def test_engine_modules_do_not_import_the_checked_code():
+    import ast
+    import inspect
+
+    from popgrad import _exact_plane, _moments, _sampling
+
+    for mod in (mcm, _sampling, _moments, _exact_plane):
+        tree = ast.parse(inspect.getsource(mod))
+        names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        assert not names & {"closed_form", "model", "geometry", "Model"}, (mod.__name__, names)
