@@ -196,10 +196,11 @@ class Model:
                   (\hat w + \hat w^*),\quad h = \|v\|^2 + (1^\top v)^2 - (1^\top v)(1^\top v^*) + v^\top v^*.
 
         Continuous on :math:`\theta \in [0, \pi]` (limits taken at the ends).  ``ste``: a name or
-        a :class:`popgrad.ste.STE` with ``pieces``.  Returns ``((..., m), (..., n))``.
+        a :class:`popgrad.ste.STE`; one without ``pieces`` (``pg.ste.custom``) is evaluated by checked
+        1-D quadrature (:mod:`popgrad.ste_quadrature`).  Returns ``((..., m), (..., n))``.
         """
         v, _, p = self._checked(v, w)
-        cc = cf.coarse_coefficients(self._pieces(ste), p)
+        cc = self._coefficients(ste, p)
         gv = cf.grad_v(v, self._teacher, p.theta)
         g = cf.coarse_grad_w(v, self._teacher, p, cc)
         return _out(gv), _out(g)
@@ -216,7 +217,7 @@ class Model:
         (Lemma 10), :math:`\sin\theta\,c^*_{crelu} = q(\theta, w)` (Lemma 7).  See :class:`Correlation`.
         """
         v, _, p = self._checked(v, w)
-        cc = cf.coarse_coefficients(self._pieces(ste), p)
+        cc = self._coefficients(ste, p)
         gv = cf.grad_v(v, self._teacher, p.theta)
         g = cf.coarse_grad_w(v, self._teacher, p, cc)
         gw = cf.grad_w(v, self._teacher, p)
@@ -230,6 +231,16 @@ class Model:
             inner=_out(inner),
             cos=_out(_safe_cos(inner, full_g, full_f)),
         )
+
+    @staticmethod
+    def _coefficients(ste: object, p: Plane) -> cf.CoarseCoefficients:
+        """Closed form for piecewise-constant STEs, checked 1-D quadrature otherwise (``ste.custom``)."""
+        s = resolve(ste)
+        if s.pieces is None:
+            from .ste_quadrature import coarse_coefficients
+
+            return coarse_coefficients(s, p)
+        return cf.coarse_coefficients(s.pieces, p)
 
     @staticmethod
     def _pieces(ste: object) -> tuple:

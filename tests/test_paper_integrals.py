@@ -74,7 +74,9 @@ def test_xi_antiderivative_matches_its_definition():
             assert abs(_xi_mp(mp.mpf(x)) - direct) <= mp.mpf(10) ** -27 * direct
 
 
-SCIPY_GRID = [(t, r) for t in (0.05, 0.5, 1.2, math.pi / 2, 2.0, 2.6, 3.0, math.pi - 0.05) for r in (0.1, 0.5, 1.0, 4.0)]
+SCIPY_GRID = [
+    (t, r) for t in (0.05, 0.5, 1.2, math.pi / 2, 2.0, 2.6, 3.0, math.pi - 0.05) for r in (0.1, 0.5, 1.0, 4.0)
+]
 
 
 @pytest.mark.parametrize(("theta", "r"), SCIPY_GRID)
