@@ -4,9 +4,9 @@ Yin, Lyu, Zhang, Osher, Qi, Xin, *Understanding Straight-Through Estimator in Tr
 Activation Quantized Neural Nets*, ICLR 2019 (arXiv:1903.05662).
 """
 
-from . import ste
+from . import activation, paper_integrals, ste
 from .geometry import angle
 from .model import Correlation, Model
 
-__all__ = ["Correlation", "Model", "angle", "ste"]
+__all__ = ["Correlation", "Model", "activation", "angle", "paper_integrals", "ste"]
 __version__ = "0.1.0"
