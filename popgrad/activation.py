@@ -98,7 +98,7 @@ binary = Activation("binary", (0.0,), (1.0,))
 
 
 def uniform(bits: int, step: float) -> Activation:
-    r"""Uniform ``bits``-bit quantized ReLU, levels :math:`0, \alpha, \dots, (2^b - 1)\alpha`, :math:`\alpha` = ``step``.
+    r"""Uniform ``bits``-bit quantized ReLU, levels :math:`0, \alpha, \dots, (2^b - 1)\alpha` (``step`` = α).
 
     :math:`\sigma(x) = 0` for :math:`x \le 0`, :math:`k\alpha` for :math:`(k-1)\alpha < x \le k\alpha`
     (:math:`k < 2^b - 1`) and :math:`(2^b - 1)\alpha` above :math:`(2^b - 2)\alpha`: thresholds

@@ -27,8 +27,8 @@ import numpy as np
 
 from . import closed_form as cf
 from . import staircase as sc
-from .activation import resolve as resolve_activation
 from ._validate import as_vector_batch, broadcast_leading, check_nonzero_rows
+from .activation import resolve as resolve_activation
 from .geometry import Plane, _plane_of_arrays
 from .ste import resolve
 

@@ -67,10 +67,10 @@ def _sq_jumps(act: Activation) -> np.ndarray:
 
 
 def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
-    r""":math:`P(X > a, Y > b)` for standard normals with correlation :math:`\rho = \cos\theta`, :math:`\sin\theta \ge 0`.
+    r""":math:`P(X > a, Y > b)`, standard normals with correlation :math:`\rho = \cos\theta` (:math:`\sin\theta \ge 0`).
 
-    Owen (1956): with :math:`h = -a`, :math:`k = -b`,
-    :math:`\Phi_2(h, k; \rho) = \tfrac12\Phi(h) + \tfrac12\Phi(k) - T(h, \frac{k - \rho h}{h s}) - T(k, \frac{h - \rho k}{k s}) - \delta`,
+    Owen (1956): with :math:`h = -a`, :math:`k = -b`, :math:`\Phi_2(h, k; \rho) = \tfrac12\Phi(h) + \tfrac12\Phi(k)
+    - T(h, \frac{k - \rho h}{h s}) - T(k, \frac{h - \rho k}{k s}) - \delta`,
     :math:`\delta = \tfrac12` if :math:`hk < 0` or (:math:`hk = 0` and :math:`h + k < 0`), else 0
     (``scipy.special.owens_t``).  Special cases: :math:`a = b = 0` gives :math:`(\pi - \theta)/2\pi`;
     :math:`s = 0` gives :math:`\bar\Phi(\max(a, b))` (:math:`\rho = 1`) and
@@ -98,7 +98,7 @@ def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray
 
 
 def row_moments(act: Activation, r: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    r""":math:`(m, s, dm/dr, ds/dr)` with :math:`m = E\sigma(z^\top w)`, :math:`s = E\sigma(z^\top w)^2`, :math:`r = \|w\|`.
+    r""":math:`(m, s, dm/dr, ds/dr)`: :math:`m = E\sigma(z^\top w)`, :math:`s = E\sigma(z^\top w)^2`, :math:`r = \|w\|`.
 
     :math:`dm/dr = \sum_k J_k\varphi(\tau_k)\tau_k/r`, the same with :math:`L_k^2 - L_{k-1}^2` for s.
     Shapes: ``r (...)`` -> each ``(...)``.

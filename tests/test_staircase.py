@@ -9,6 +9,7 @@ coordinates x = z.w_hat, y = z.u, split at every threshold, error estimates chec
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import mpmath as mp
@@ -37,7 +38,7 @@ def _quad(f, lo, hi, points=()) -> float:
     pts = sorted({p for p in (*points, 0.0) if lo < p < hi})
     edges = [lo, *pts, hi]
     total = 0.0
-    for a, b in zip(edges[:-1], edges[1:], strict=True):
+    for a, b in itertools.pairwise(edges):
         val, err, *_ = integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=200, full_output=1)
         assert err <= 1e-11, (a, b, err)
         total += val
@@ -187,7 +188,9 @@ def _mp_loss(act, v, w):
     m_s, s_ss = mom(rs)
     # P(X > a, Y > b) = int_a^inf phi(x) P(Y > b | x) dx, Y | x ~ N(rho x, 1 - rho^2)
     s_x = mp.fsum(
-        jk * jl * mp.quad(lambda x: mp.npdf(x) * mp.ncdf((rho * x - tl / rs) / sd), [tk / r, tk / r + 10, mp.inf])
+        jk
+        * jl
+        * mp.quad(lambda x, tl=tl: mp.npdf(x) * mp.ncdf((rho * x - tl / rs) / sd), [tk / r, tk / r + 10, mp.inf])
         for tk, jk in zip(t, j, strict=True)
         for tl, jl in zip(t, j, strict=True)
     )
@@ -261,7 +264,7 @@ def test_upper_orthant_against_mpmath():
             (-3.0, 1.0, 0.2),
         ]:
             c, s = math.cos(th), math.sin(th)
-            ref = mp.quad(lambda x: mp.npdf(x) * mp.ncdf((c * x - b) / s), [a, a + 10, mp.inf])
+            ref = mp.quad(lambda x, b=b, c=c, s=s: mp.npdf(x) * mp.ncdf((c * x - b) / s), [a, a + 10, mp.inf])
             assert abs(float(upper_orthant(a, b, c, s)) - ref) <= 4e-15, (a, b, th)  # documented: ~2e-15 near rho = +-1
     # degenerate angles: Y = X and Y = -X
     assert float(upper_orthant(0.3, -0.2, 1.0, 0.0)) == pytest.approx(0.5 * math.erfc(0.3 / math.sqrt(2)), abs=1e-15)
