@@ -4,10 +4,19 @@ Yin, Lyu, Zhang, Osher, Qi, Xin, *Understanding Straight-Through Estimator in Tr
 Activation Quantized Neural Nets*, ICLR 2019 (arXiv:1903.05662).
 """
 
-from . import ste
+from . import activation, paper_integrals, ste
 from .geometry import angle
 from .model import Correlation, Model
 from .montecarlo import Estimate, monte_carlo
 
-__all__ = ["Correlation", "Estimate", "Model", "angle", "monte_carlo", "ste"]
+__all__ = [
+    "Correlation",
+    "Estimate",
+    "Model",
+    "activation",
+    "angle",
+    "monte_carlo",
+    "paper_integrals",
+    "ste",
+]
 __version__ = "0.1.0"

@@ -160,6 +160,22 @@ def _cmd_mc(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_families(args: argparse.Namespace) -> int:
+    from .families import ste_families
+
+    rows = ste_families(seed=args.seed)
+    if args.json:
+        print(json.dumps([r.__dict__ for r in rows], indent=2))
+        return 0
+    print(f"{'family':<14}{'param':>8}{'min <Eg,df/dw>/(v.v*)^2':>26}{'max |Eg|/|v*|^2 at spurious':>30}  verdict")
+    for r in rows:
+        verdict = ("correlated" if r.keeps_correlation else "NOT correlated") + (
+            ", stable" if r.vanishes_at_spurious else ", unstable"
+        )
+        print(f"{r.family:<14}{r.param:>8.3g}{r.min_inner_w:>26.3g}{r.max_norm_at_spurious:>30.3g}  {verdict}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="popgrad",
@@ -193,6 +209,15 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
+
+    p = sub.add_parser(
+        "families",
+        help="which leaky-ReLU / clipped-ReLU STEs keep the correlation and vanish at the spurious minimizers",
+        description="Measure the leaky-ReLU (alpha in [0, 1]) and clipped-ReLU (c > 0) STE families.",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the random teachers and students")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_families)
     return parser
 
 

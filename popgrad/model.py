@@ -26,7 +26,9 @@ from dataclasses import dataclass
 import numpy as np
 
 from . import closed_form as cf
+from . import staircase as sc
 from ._validate import as_vector_batch, broadcast_leading, check_nonzero_rows
+from .activation import resolve as resolve_activation
 from .geometry import Plane, _plane_of_arrays
 from .ste import resolve
 
@@ -77,7 +79,12 @@ class Model:
     v_star : array_like, shape (m,)
         Teacher second layer.
     w_star : array_like, shape (n,)
-        Teacher filter, any non-zero norm (only its direction matters).
+        Teacher filter, any non-zero norm (only its direction matters for the binary activation).
+    activation : popgrad.activation.Activation, optional
+        :math:`\sigma` of student and teacher; default the paper's binary :math:`1\{x > 0\}`
+        (computed by the core formulas).  A staircase (``pg.activation.staircase`` /
+        ``uniform``) is computed by :mod:`popgrad.staircase`; its thresholds are in units of
+        :math:`z^\top w`, so then the results depend on :math:`\|w\|` and :math:`\|w^*\|`.
 
     Examples
     --------
@@ -90,7 +97,7 @@ class Model:
     [-0.797885, 0.797885]
     """
 
-    def __init__(self, v_star: object, w_star: object) -> None:
+    def __init__(self, v_star: object, w_star: object, activation: object = None) -> None:
         v_star = as_vector_batch(v_star, "v_star", batch=False)
         w_star = as_vector_batch(w_star, "w_star", batch=False)
         check_nonzero_rows(w_star, "w_star", "the teacher's direction is undefined; give w_star != 0")
@@ -98,6 +105,8 @@ class Model:
         self._w_star = w_star
         self._w_star.setflags(write=False)
         self._teacher.v_star.setflags(write=False)
+        self._activation = resolve_activation(activation)
+        self._stair = None if self._activation.is_binary else sc.StaircaseTeacher.of(self._activation, v_star, w_star)
 
     @property
     def v_star(self) -> np.ndarray:
@@ -119,8 +128,14 @@ class Model:
         """Patch dimension (columns of Z), the length of w."""
         return self._w_star.size
 
+    @property
+    def activation(self):
+        """The activation :math:`\\sigma` (a :class:`popgrad.activation.Activation`)."""
+        return self._activation
+
     def __repr__(self) -> str:
-        return f"Model(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()})"
+        act = "" if self._stair is None else f", activation={self._activation.name}"
+        return f"Model(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()}{act})"
 
     # -- validation ---------------------------------------------------------------------------
 
@@ -160,6 +175,11 @@ class Model:
         zero = ~np.any(w != 0, axis=-1)
         if np.any(zero):
             w = np.where(zero[..., None], self._w_star, w)  # any non-zero w; replaced below
+        if self._stair is not None:
+            f = sc.loss(v, self._stair, self._plane(w))
+            if np.any(zero):
+                f = np.where(zero, sc.loss_at_zero(v, self._stair), f)
+            return _out(f)
         f = cf.loss(v, self._teacher, self._plane(w).theta)
         if np.any(zero):
             f = np.where(zero, cf.loss_at_zero(self._teacher), f)
@@ -180,6 +200,9 @@ class Model:
         Returns ``(grad_v (..., m), grad_w (..., n))``.  Raises ``ValueError`` at ``w = 0``.
         """
         v, _, p = self._checked(v, w)
+        if self._stair is not None:
+            gv, gw = sc.grad(v, self._stair, p)
+            return _out(gv), _out(gw)
         gv = cf.grad_v(v, self._teacher, p.theta)
         gw = cf.grad_w(v, self._teacher, p)
         return _out(gv), _out(gw)
@@ -196,10 +219,14 @@ class Model:
                   (\hat w + \hat w^*),\quad h = \|v\|^2 + (1^\top v)^2 - (1^\top v)(1^\top v^*) + v^\top v^*.
 
         Continuous on :math:`\theta \in [0, \pi]` (limits taken at the ends).  ``ste``: a name or
-        a :class:`popgrad.ste.STE` with ``pieces``.  Returns ``((..., m), (..., n))``.
+        a :class:`popgrad.ste.STE`; one without ``pieces`` (``pg.ste.custom``) is evaluated by checked
+        1-D quadrature (:mod:`popgrad.ste_quadrature`).  Returns ``((..., m), (..., n))``.
         """
         v, _, p = self._checked(v, w)
-        cc = cf.coarse_coefficients(self._pieces(ste), p)
+        if self._stair is not None:
+            gv, g, _ = self._staircase_coarse(v, p, ste)
+            return _out(gv), _out(g)
+        cc = self._coefficients(ste, p)
         gv = cf.grad_v(v, self._teacher, p.theta)
         g = cf.coarse_grad_w(v, self._teacher, p, cc)
         return _out(gv), _out(g)
@@ -216,11 +243,15 @@ class Model:
         (Lemma 10), :math:`\sin\theta\,c^*_{crelu} = q(\theta, w)` (Lemma 7).  See :class:`Correlation`.
         """
         v, _, p = self._checked(v, w)
-        cc = cf.coarse_coefficients(self._pieces(ste), p)
-        gv = cf.grad_v(v, self._teacher, p.theta)
-        g = cf.coarse_grad_w(v, self._teacher, p, cc)
-        gw = cf.grad_w(v, self._teacher, p)
-        inner_w = cf.inner_w(v, self._teacher, p, cc)
+        if self._stair is not None:
+            gv, g, gw = self._staircase_coarse(v, p, ste)
+            inner_w = np.einsum("...i,...i->...", g, gw)
+        else:
+            cc = self._coefficients(ste, p)
+            gv = cf.grad_v(v, self._teacher, p.theta)
+            g = cf.coarse_grad_w(v, self._teacher, p, cc)
+            gw = cf.grad_w(v, self._teacher, p)
+            inner_w = cf.inner_w(v, self._teacher, p, cc)
         inner = np.einsum("...i,...i->...", gv, gv) + inner_w
         full_g = np.concatenate([gv, g], axis=-1)
         full_f = np.concatenate([gv, gw], axis=-1)
@@ -230,6 +261,28 @@ class Model:
             inner=_out(inner),
             cos=_out(_safe_cos(inner, full_g, full_f)),
         )
+
+    def _staircase_coarse(self, v: np.ndarray, p: Plane, ste: object) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(df/dv, E g_mu, df/dw) for a staircase activation (:mod:`popgrad.staircase`)."""
+        s = resolve(ste)
+        if s.pieces is None:
+            raise ValueError(
+                f"ste {s.name!r} has no piecewise-constant description; with a staircase activation only "
+                "piecewise-constant STEs (pg.ste.piecewise_constant and the named ones) have closed forms"
+            )
+        cc = sc.coarse_coefficients(s.pieces, self._stair, p)
+        gv, gw = sc.grad(v, self._stair, p)
+        return gv, sc.coarse_grad(v, self._stair, p, cc), gw
+
+    @staticmethod
+    def _coefficients(ste: object, p: Plane) -> cf.CoarseCoefficients:
+        """Closed form for piecewise-constant STEs, checked 1-D quadrature otherwise (``ste.custom``)."""
+        s = resolve(ste)
+        if s.pieces is None:
+            from .ste_quadrature import coarse_coefficients
+
+            return coarse_coefficients(s, p)
+        return cf.coarse_coefficients(s.pieces, p)
 
     @staticmethod
     def _pieces(ste: object) -> tuple:

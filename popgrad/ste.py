@@ -40,7 +40,9 @@ from ._validate import as_vector_batch
 
 __all__ = [
     "STE",
+    "CustomSTE",
     "clipped_relu",
+    "custom",
     "hard_tanh",
     "identity",
     "leaky_relu",
@@ -172,6 +174,71 @@ def leaky_relu(alpha: float) -> STE:
 def hard_tanh() -> STE:
     r"""Hard tanh :math:`\mu(x) = \max(-1, \min(x, 1))`, :math:`\mu'(x) = 1\{|x| < 1\}`."""
     return STE("hard_tanh", partial(_window, lo=-1.0, hi=1.0), ((-1.0, 1.0, 1.0),))
+
+
+@dataclass(frozen=True)
+class CustomSTE(STE):
+    """An STE given only by a function :math:`\\mu'` (``pieces`` is None); see :func:`custom`.
+
+    Attributes
+    ----------
+    points : tuple of float
+        Where :math:`\\mu'` is discontinuous or kinked (pre-activation units), sorted; the
+        quadrature of :mod:`popgrad.ste_quadrature` splits its integrals there.
+    """
+
+    points: tuple[float, ...] = ()
+
+
+def custom(mu_prime: Callable[[np.ndarray], np.ndarray], name: str | None = None, points: object = ()) -> CustomSTE:
+    r"""STE with any :math:`\mu'`, given as a vectorised Python function.
+
+    The expected coarse gradient is then computed by one-dimensional quadrature over
+    :math:`x = z^\top\hat w` (:mod:`popgrad.ste_quadrature`, ``derivations/custom_ste.md``), whose error
+    estimate is checked (``ValueError`` if it misses the tolerance).  Give the discontinuities and
+    kinks of :math:`\mu'` as ``points`` (pre-activation units); the quadrature splits there.
+
+    Parameters
+    ----------
+    mu_prime : callable
+        ``mu_prime(x)`` for a float64 array ``x`` returns finite values of the same shape.
+    name : str, optional
+    points : array_like, shape (K,)
+        Finite breakpoints of :math:`\mu'` (any order).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from popgrad import ste
+    >>> soft = ste.custom(lambda x: np.exp(-0.5 * (x - 1.0) ** 2), name="gauss(1)")
+    >>> soft([1.0]).tolist()
+    [1.0]
+    """
+    if not callable(mu_prime):
+        raise TypeError(f"mu_prime must be a callable mu_prime(x) -> array, got {type(mu_prime).__name__}")
+    pts = np.asarray(points, dtype=np.float64).reshape(-1) if np.size(points) else np.empty(0)
+    if pts.size:
+        pts = as_vector_batch(pts, "points", batch=False)
+    probe = np.linspace(-3.0, 3.0, 7)
+    try:
+        with np.errstate(all="ignore"):  # NaN/inf are reported below, by name
+            out = np.asarray(mu_prime(probe), dtype=np.float64)
+    except Exception as exc:
+        raise TypeError(f"mu_prime must accept a float64 array and return an array: {exc}") from None
+    if out.shape != probe.shape:
+        raise ValueError(
+            f"mu_prime must be vectorised (return the shape of its input): for shape {probe.shape} it gave {out.shape}"
+        )
+    if not np.all(np.isfinite(out)):
+        raise ValueError("mu_prime returned NaN or infinite values on [-3, 3]; it must be finite")
+
+    label = name or getattr(mu_prime, "__name__", "custom")
+    return CustomSTE(label, partial(_as_float_call, fn=mu_prime), None, tuple(sorted(set(pts.tolist()))))
+
+
+def _as_float_call(x: object, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
+    """``fn`` on a float64 array, result as float64 (picklable whenever ``fn`` is)."""
+    return np.asarray(fn(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 
 _BY_NAME: dict[str, Callable[[], STE]] = {

@@ -1,0 +1,223 @@
+r"""Measurements beyond the paper: STE families, and staircase (multi-bit) activations.
+
+These are *measurements* (grids and random draws, seeds fixed), not proofs.
+
+:func:`ste_families` -- for the leaky-ReLU STEs (:math:`\mu' = 1` for :math:`x > 0`, :math:`\alpha`
+otherwise, :math:`\alpha \in [0, 1]`) and the clipped-ReLU STEs (:math:`\mu' = 1\{0 < x < c\}`):
+
+* the correlation
+  :math:`\langle E g_\mu, \partial f/\partial w\rangle = \frac{(v^\top v^*)^2}{2\pi\|w\|}\sin\theta\,c_*`
+  (closed form, :func:`popgrad.closed_form.inner_w`): it is :math:`\ge 0` everywhere iff the
+  :math:`\hat w^*`-coefficient :math:`c_*(\theta, \|w\|) \ge 0`; measured as the minimum of
+  ``Model.correlation(...).inner_w`` over a grid of :math:`\theta`, :math:`\|w\|` and random teachers/students;
+* stability: :math:`\|E g_\mu\|` at the spurious minimizers :math:`\theta = \pi`,
+  :math:`v = (I + 11^\top)^{-1}(11^\top - I)v^*` of Proposition 1 (``vanishes`` when it is 0 to rounding).
+
+:func:`staircase_study` -- for uniform ``bits``-bit activations: where positive correlation and the descent
+property hold, and the paper's Fig. 2 protocol in the population model.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from . import ste as ste_mod
+from .activation import Activation, uniform
+from .model import Model
+
+__all__ = ["FamilyMember", "StaircaseResult", "spurious_minimizer_v", "staircase_study", "ste_families"]
+
+
+@dataclass(frozen=True)
+class FamilyMember:
+    """Measured behaviour of one STE (see :func:`ste_families`).
+
+    min_inner_w : smallest :math:`\\langle E g_\\mu, \\partial f/\\partial w\\rangle / (v^\\top v^*)^2` seen
+    keeps_correlation : ``min_inner_w >= 0``
+    max_norm_at_spurious : largest :math:`\\|E g_\\mu\\| / \\|v^*\\|^2` at the spurious minimizers
+    vanishes_at_spurious : that norm is below ``1e-13`` (rounding)
+    """
+
+    family: str
+    param: float
+    min_inner_w: float
+    keeps_correlation: bool
+    max_norm_at_spurious: float
+    vanishes_at_spurious: bool
+
+
+def spurious_minimizer_v(v_star: np.ndarray) -> np.ndarray:
+    r""":math:`v = (I + 11^\top)^{-1}(11^\top - I)v^*` (Proposition 1); shape ``(m,)``."""
+    v_star = np.asarray(v_star, dtype=np.float64)
+    m = v_star.size
+    ones = np.ones((m, m))
+    return np.linalg.solve(np.eye(m) + ones, (ones - np.eye(m)) @ v_star)
+
+
+def _teachers(rng: np.random.Generator, count: int, m: int, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Random teachers with spurious local minimizers: (1'v*)^2 < (m+1)/2 ||v*||^2 and 1'v* != 0."""
+    out = []
+    while len(out) < count:
+        v_star = rng.normal(size=m)
+        if 0 < v_star.sum() ** 2 < 0.5 * (m + 1) * (v_star @ v_star):
+            out.append((v_star, rng.normal(size=n)))
+    return out
+
+
+def ste_families(
+    alphas: object = np.linspace(0.0, 1.0, 11),
+    clips: object = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0),
+    n_teachers: int = 4,
+    m: int = 4,
+    n: int = 5,
+    seed: int = 0,
+    teachers: list[tuple[np.ndarray, np.ndarray]] | None = None,
+) -> list[FamilyMember]:
+    """Measure every leaky-ReLU (``alphas``) and clipped-ReLU (``clips``) STE; see the module docstring.
+
+    Grid: :math:`\\theta` in 33 points of :math:`[0, \\pi]` (ends included), :math:`\\|w\\|` in
+    ``geomspace(0.05, 20, 9)``, ``n_teachers`` random teachers (with spurious minimizers), one random
+    student ``v`` each (or the given ``teachers``, a list of ``(v_star, w_star)``).  At the spurious
+    minimizers :math:`\\|w\\|` runs over the same 9 values.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    thetas = np.linspace(0.0, np.pi, 33)
+    norms = np.geomspace(0.05, 20.0, 9)
+    if teachers is None:
+        teachers = _teachers(rng, n_teachers, m, n)
+    n = teachers[0][1].size
+    members = [("leaky_relu", float(a), ste_mod.leaky_relu(float(a))) for a in np.atleast_1d(alphas)]
+    members += [("clipped_relu", float(c), ste_mod.clipped_relu(float(c))) for c in np.atleast_1d(clips)]
+    out = []
+    for family, param, s in members:
+        worst_inner, worst_norm = np.inf, 0.0
+        for v_star, w_star in teachers:
+            model = Model(v_star, w_star)
+            w_hat = w_star / np.linalg.norm(w_star)
+            perp = rng.normal(size=n)
+            perp -= (perp @ w_hat) * w_hat
+            perp /= np.linalg.norm(perp)
+            direction = np.cos(thetas)[:, None] * w_hat + np.sin(thetas)[:, None] * perp
+            w = (norms[:, None, None] * direction[None]).reshape(-1, n)
+            v = rng.normal(size=m)
+            vv = v @ v_star
+            with np.errstate(over="ignore", invalid="ignore"):  # base commit's _phi_diff (fixed on main)
+                inner = model.correlation(v, w, s).inner_w / vv**2
+                _, g = model.coarse_grad(spurious_minimizer_v(v_star), -norms[:, None] * w_hat, s)
+            worst_inner = min(worst_inner, float(inner.min()))
+            worst_norm = max(worst_norm, float(np.linalg.norm(g, axis=-1).max() / (v_star @ v_star)))
+        out.append(FamilyMember(family, param, worst_inner, worst_inner >= 0, worst_norm, worst_norm < 1e-13))
+    return out
+
+
+@dataclass(frozen=True)
+class StaircaseResult:
+    """Measurements for one (activation, STE) pair (see :func:`staircase_study`).
+
+    frac_inner_w_negative : fraction of grid points with :math:`\\langle E g, \\partial f/\\partial w\\rangle < 0`
+    frac_no_descent : fraction with :math:`f(v - \\eta\\partial_v f, w - \\eta E g) \\ge f(v, w)`
+    min_cos : smallest cosine between the full (v, w) coarse and true gradients
+    fig2 : ``{start_ste: {"loss_start", "loss_end", "rises", "steps", "eta"}}`` for this STE run from
+           minima found with ``start_ste`` (only for identity / relu rows)
+    """
+
+    activation: str
+    ste: str
+    n_points: int
+    frac_inner_w_negative: float
+    frac_no_descent: float
+    min_cos: float
+    fig2: dict = field(default_factory=dict)
+
+
+def _descend(model: Model, v, w, ste, eta: float, steps: int, tol: float = 0.0):
+    """Coarse gradient descent with expected gradients (Algorithm 1); returns (v, w, losses)."""
+    losses = [float(model.loss(v, w))]
+    for _ in range(steps):
+        gv, gw = model.coarse_grad(v, w, ste)
+        v, w = v - eta * gv, w - eta * gw
+        losses.append(float(model.loss(v, w)))
+        if tol and np.sqrt(gv @ gv + gw @ gw) < tol:
+            break
+    return v, w, np.array(losses)
+
+
+def staircase_study(
+    bits: tuple[int, ...] = (2, 4),
+    top: float = 2.0,
+    m: int = 4,
+    n: int = 5,
+    n_points: int = 400,
+    eta_descent: float = 1e-3,
+    fig2_runs: int = 3,
+    fig2_eta: float = 1e-3,
+    fig2_steps: int = 2000,
+    fig2_train_steps: int = 20000,
+    seed: int = 0,
+) -> list[StaircaseResult]:
+    """Uniform ``bits``-bit activations with step ``top / (2**bits - 1)`` (levels cover [0, top] with
+    :math:`\\|w^*\\| = 1`, i.e. about two standard deviations of the teacher's pre-activation), and the
+    identity, ReLU and clipped-ReLU STEs (clipped at the top level ``top``).
+
+    Correlation/descent: ``n_points`` random (v*, w*, v, w) with ``w*`` unit, ``‖w‖`` log-uniform in
+    [0.3, 3] and v, v* standard normal; descent is tested with one step of ``eta_descent``.
+
+    Fig. 2 protocol: ``fig2_runs`` teachers; coarse gradient descent with the clipped-ReLU STE from a
+    random start (step 0.05, up to ``fig2_train_steps`` steps, until the expected coarse gradient is below 1e-7), then
+    ``fig2_steps`` steps of ``fig2_eta`` with the identity / ReLU STE; ``rises`` if the loss at the end
+    exceeds the loss at the start.
+    """
+    rng = np.random.default_rng(np.random.SeedSequence(seed))
+    out = []
+    for b in bits:
+        act: Activation = uniform(b, top / (2**b - 1))
+        stes = {"identity": ste_mod.identity, "relu": ste_mod.relu, "clipped_relu": ste_mod.clipped_relu(top)}
+        pts = []
+        for _ in range(n_points):
+            v_star, w_star = rng.normal(size=m), rng.normal(size=n)
+            w_star /= np.linalg.norm(w_star)
+            w = rng.normal(size=n)
+            w *= np.exp(rng.uniform(np.log(0.3), np.log(3.0))) / np.linalg.norm(w)
+            pts.append((v_star, w_star, rng.normal(size=m), w))
+        # Fig. 2 starting points: minima found with the clipped-ReLU STE
+        starts = []
+        for _ in range(fig2_runs):
+            v_star, w_star = rng.normal(size=m), rng.normal(size=n)
+            w_star /= np.linalg.norm(w_star)
+            model = Model(v_star, w_star, activation=act)
+            v0, w0 = rng.normal(size=m), rng.normal(size=n)
+            v1, w1, _ = _descend(model, v0, w0, stes["clipped_relu"], 0.05, fig2_train_steps, tol=1e-7)
+            starts.append((model, v1, w1))
+        for name, s in stes.items():
+            neg = no_desc = 0
+            min_cos = np.inf
+            for v_star, w_star, v, w in pts:
+                model = Model(v_star, w_star, activation=act)
+                c = model.correlation(v, w, s)
+                neg += bool(c.inner_w < 0)
+                min_cos = min(min_cos, float(c.cos))
+                gv, gw = model.coarse_grad(v, w, s)
+                no_desc += bool(model.loss(v - eta_descent * gv, w - eta_descent * gw) >= model.loss(v, w))
+            fig2 = {}
+            if name != "clipped_relu":
+                runs = []
+                for model, v1, w1 in starts:
+                    _, _, losses = _descend(model, v1, w1, s, fig2_eta, fig2_steps)
+                    gv, gw = model.grad(v1, w1)
+                    cv, cw = model.coarse_grad(v1, w1, stes["clipped_relu"])
+                    runs.append(
+                        {
+                            "loss_start": float(losses[0]),
+                            "loss_end": float(losses[-1]),
+                            "loss_max": float(losses.max()),
+                            "rises": bool(losses[-1] > losses[0]),
+                            "true_grad_norm_at_start": float(np.sqrt(gv @ gv + gw @ gw)),
+                            "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv @ cv + cw @ cw)),
+                            "w_norm_at_start": float(np.linalg.norm(w1)),
+                        }
+                    )
+                fig2 = {"from": "clipped_relu", "eta": fig2_eta, "steps": fig2_steps, "runs": runs}
+            out.append(StaircaseResult(act.name, name, n_points, neg / n_points, no_desc / n_points, min_cos, fig2))
+    return out

@@ -1,0 +1,45 @@
+"""The families study returns what the closed forms predict (checked against the paper's Lemma 9 / 6 / 8)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from popgrad.families import spurious_minimizer_v, staircase_study, ste_families
+
+V_STAR = np.array([1.0, 0.5, -0.2, 0.3])  # (1'v*)^2 = 2.56 < (m+1)/2 ||v*||^2 = 3.45: spurious minimizers exist
+W_STAR = np.array([0.3, -1.0, 0.2, 0.5, 0.1])
+
+
+def test_spurious_minimizer_satisfies_its_definition():
+    v = spurious_minimizer_v(V_STAR)
+    m = V_STAR.size
+    np.testing.assert_allclose((np.eye(m) + 1) @ v, (np.ones((m, m)) - np.eye(m)) @ V_STAR, atol=1e-15)
+    # Proposition 1: v'v* = 2(1'v*)^2/(m+1) - ||v*||^2
+    assert math.isclose(v @ V_STAR, 2 * V_STAR.sum() ** 2 / (m + 1) - V_STAR @ V_STAR, rel_tol=1e-14)
+
+
+def test_families_match_lemmas_6_8_9():
+    res = ste_families(alphas=[0.0, 0.25, 1.0], clips=[0.1, 1.0, 7.0], teachers=[(V_STAR, W_STAR)])
+    by = {(r.family, r.param): r for r in res}
+    m, s = V_STAR.size, V_STAR.sum()
+    lemma9 = 2 * (m - 1) * s**2 / (math.sqrt(2 * math.pi) * (m + 1) ** 2) / (V_STAR @ V_STAR)
+    # leaky: E g = alpha E g_id + (1 - alpha) E g_relu and E g_relu = 0 there (Lemma 6)
+    for alpha in (0.25, 1.0):
+        r = by[("leaky_relu", alpha)]
+        assert math.isclose(r.max_norm_at_spurious, alpha * lemma9, rel_tol=1e-12)
+        assert not r.vanishes_at_spurious
+    assert by[("leaky_relu", 0.0)].vanishes_at_spurious
+    for c in (0.1, 1.0, 7.0):  # Lemma 8, for every clipping level
+        assert by[("clipped_relu", c)].vanishes_at_spurious
+    assert all(r.keeps_correlation for r in res)
+
+
+def test_staircase_study_runs_and_reports():
+    res = staircase_study(bits=(2,), n_points=12, fig2_runs=1, fig2_steps=5, fig2_train_steps=50, seed=3)
+    assert [r.ste for r in res] == ["identity", "relu", "clipped_relu"]
+    for r in res:
+        assert 0 <= r.frac_inner_w_negative <= 1 and 0 <= r.frac_no_descent <= 1
+        assert -1 <= r.min_cos <= 1
+    assert set(res[0].fig2["runs"][0]) >= {"loss_start", "loss_end", "rises"}

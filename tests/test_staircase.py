@@ -1,0 +1,308 @@
+"""Staircase (multi-bit) activations: closed forms vs quadrature over the plane, literal Monte Carlo, and
+high-precision numerical differentiation; and the binary case vs the core formulas.
+
+References here never import popgrad.staircase or popgrad.closed_form and never call Model.loss /
+grad / coarse_grad for their answers.  Quadrature: scipy ``quad`` (nested for 2-D) in the plane
+coordinates x = z.w_hat, y = z.u, split at every threshold, error estimates checked; compared at
+1e-9 relative (vector norm).  Monte Carlo: tests/literal_mc.py, |z| < 5 per component, fixed seeds.
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+
+import mpmath as mp
+import numpy as np
+import pytest
+from scipy import integrate
+
+import popgrad as pg
+from popgrad import activation as act_mod
+from popgrad import ste
+from tests.literal_mc import literal_mc
+
+V_STAR = np.array([1.0, -0.5, 2.0])
+W_STAR = np.array([0.6, -1.2, 0.3])
+REL = 1e-9
+
+
+def _phi(x: float) -> float:
+    return math.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
+
+
+CUT = 14.0  # phi(14) < 1e-43: truncation is far below the tolerances
+
+
+def _quad(f, lo, hi, points=()) -> float:
+    pts = sorted({p for p in (*points, 0.0) if lo < p < hi})
+    edges = [lo, *pts, hi]
+    total = 0.0
+    for a, b in itertools.pairwise(edges):
+        val, err, *_ = integrate.quad(f, a, b, epsabs=1e-13, epsrel=1e-12, limit=200, full_output=1)
+        assert err <= 1e-11, (a, b, err)
+        total += val
+    return total
+
+
+class PlaneQuadrature:
+    """Row expectations by quadrature in (x, y) = (z.w_hat, z.u), straight from the definitions."""
+
+    def __init__(self, sigma, thresholds, w, w_star, mu_prime=None, mu_points=()):
+        self.sigma, self.t = sigma, list(thresholds)
+        self.r, self.rs = float(np.linalg.norm(w)), float(np.linalg.norm(w_star))
+        w_hat, ws_hat = w / self.r, w_star / self.rs
+        self.c = float(w_hat @ ws_hat)
+        perp = ws_hat - self.c * w_hat
+        self.s = float(np.linalg.norm(perp))
+        self.w_hat, self.u = w_hat, perp / self.s
+        self.mu, self.mu_pts = mu_prime, list(mu_points)
+        self.xpts = [t / self.r for t in self.t] + [p / self.r for p in self.mu_pts] + [0.0]
+
+    def _s(self, x):  # sigma(z.w) with z.w = r x
+        return float(self.sigma(np.array(self.r * x)))
+
+    def _st(self, x, y):  # sigma(z.w*) with z.w* = r*(x c + y s)
+        return float(self.sigma(np.array(self.rs * (x * self.c + y * self.s))))
+
+    def _mu(self, x):
+        return float(self.mu(np.array([self.r * x]))[0])
+
+    def one(self, f):  # E over x
+        return _quad(lambda x: f(x) * _phi(x), -CUT, CUT, self.xpts)
+
+    def two(self, f):  # E over (x, y), inner over y split where sigma(z.w*) jumps
+        def inner(x):
+            ypts = [(t / self.rs - x * self.c) / self.s for t in self.t]
+            return _quad(lambda y: f(x, y) * _phi(y), -CUT, CUT, ypts)
+
+        return self.one(inner)
+
+    def moments(self):
+        m_w = self.one(self._s)
+        s_ww = self.one(lambda x: self._s(x) ** 2)
+        s_x = self.two(lambda x, y: self._s(x) * self._st(x, y))
+        return m_w, s_ww, s_x
+
+    def teacher_moments(self):
+        m_s = _quad(
+            lambda y: float(self.sigma(np.array(self.rs * y))) * _phi(y), -CUT, CUT, [t / self.rs for t in self.t]
+        )
+        s_ss = _quad(
+            lambda y: float(self.sigma(np.array(self.rs * y))) ** 2 * _phi(y), -CUT, CUT, [t / self.rs for t in self.t]
+        )
+        return m_s, s_ss
+
+    def coarse_parts(self):
+        a = self.one(lambda x: self._mu(x) * x)
+        b = self.one(lambda x: self._mu(x) * self._s(x) * x)
+        cx = self.two(lambda x, y: x * self._mu(x) * self._st(x, y))
+        cy = self.two(lambda x, y: y * self._mu(x) * self._st(x, y))
+        return a, b, cx, cy
+
+
+def _reference(sigma, thresholds, v, w, mu=None, mu_points=()):
+    """Loss, df/dv and E g_mu assembled from quadrature moments (rows i.i.d.; derived independently)."""
+    q = PlaneQuadrature(sigma, thresholds, w, W_STAR, mu, mu_points)
+    m_w, s_ww, s_x = q.moments()
+    m_s, s_ss = q.teacher_moments()
+    sq, one, vv = v @ v, v.sum(), v @ V_STAR
+    ones, vs_sum, vs_sq = np.ones_like(v), V_STAR.sum(), V_STAR @ V_STAR
+    # E (v.s)^2 = sum_i v_i^2 s_ww + sum_{i!=j} v_i v_j m_w^2, etc.
+    e_yy = sq * s_ww + (one**2 - sq) * m_w**2
+    e_yys = vv * s_x + (one * vs_sum - vv) * m_w * m_s
+    e_ysys = vs_sq * s_ss + (vs_sum**2 - vs_sq) * m_s**2
+    loss = 0.5 * (e_yy - 2 * e_yys + e_ysys)
+    # E[s_i (v.s - v*.s*)]
+    grad_v = v * s_ww + (one - v) * m_w**2 - (V_STAR * s_x + (vs_sum - V_STAR) * m_w * m_s)
+    out = {"loss": loss, "grad_v": grad_v, "q": q}
+    if mu is not None:
+        a, b, cx, cy = q.coarse_parts()
+        # E g = sum_i v_i E[z_i mu'_i (v_i s_i + sum_{j!=i} v_j s_j - v*_i s*_i - sum_{j!=i} v*_j s*_j)]
+        coef_w = sq * b + (one**2 - sq) * a * m_w - vv * cx - (one * vs_sum - vv) * a * m_s
+        coef_u = -vv * cy
+        out["coarse_w"] = coef_w * q.w_hat + coef_u * q.u
+    del ones
+    return out
+
+
+def _close(x, ref, rel=REL):
+    x, ref = np.asarray(x), np.asarray(ref)
+    return np.linalg.norm(x - ref) <= rel * np.linalg.norm(ref)
+
+
+TWO_BIT = act_mod.uniform(2, 0.5)
+FOUR_BIT = act_mod.uniform(4, 0.15)
+ODD = act_mod.staircase([0.8, -0.4, 0.1], [-0.7, 1.0, 1.5])  # negative threshold and a negative jump
+CASES = [
+    (TWO_BIT, np.array([0.4, 1.1, -0.3]), np.array([0.7, -0.9, 0.5]), ste.clipped_relu(1.5)),
+    (TWO_BIT, np.array([-0.2, 0.5, 1.0]), np.array([-0.5, 1.0, 0.1]), ste.identity),
+    (FOUR_BIT, np.array([0.9, -0.1, 0.6]), np.array([1.3, -2.0, 0.2]), ste.relu),
+    (ODD, np.array([0.3, 0.2, -0.8]), np.array([0.2, 0.4, 1.5]), ste.leaky_relu(0.2)),
+]
+
+
+@pytest.mark.parametrize(("act", "v", "w", "mu"), [c for c in CASES if c[0] is not FOUR_BIT])  # 4-bit: MC (cost)
+def test_staircase_matches_quadrature(act, v, w, mu):
+    ref = _reference(
+        act, act.thresholds, v, w, mu.mu_prime, [p for lo, hi, _ in mu.pieces for p in (lo, hi) if np.isfinite(p)]
+    )
+    model = pg.Model(V_STAR, W_STAR, activation=act)
+    assert _close(model.loss(v, w), ref["loss"])
+    gv, g = model.coarse_grad(v, w, mu)
+    assert _close(gv, ref["grad_v"])
+    assert _close(model.grad(v, w)[0], ref["grad_v"])
+    assert _close(g, ref["coarse_w"])
+
+
+@pytest.mark.parametrize(("act", "v", "w", "mu", "seed"), [(*c, i) for i, c in enumerate(CASES)])
+def test_staircase_matches_literal_monte_carlo(act, v, w, mu, seed):
+    model = pg.Model(V_STAR, W_STAR, activation=act)
+    est = literal_mc(V_STAR, W_STAR, v, w, mu.mu_prime, sigma=act, n_samples=200_000, seed=100 + seed)
+    gv, g = model.coarse_grad(v, w, mu)
+    assert est["loss"].z(model.loss(v, w)) < 5
+    assert np.all(est["grad_v"].z(gv) < 5)
+    assert np.all(est["coarse_w"].z(g) < 5)
+
+
+def _mp_loss(act, v, w):
+    """f(v, w) at mpmath precision: m, s from Phi; E s(w) s(w*) by 1-D mp.quad (no Owen's T)."""
+    t, j = [mp.mpf(x) for x in act.thresholds], [mp.mpf(x) for x in act.jumps]
+    w = [mp.mpf(x) for x in w]
+    ws = [mp.mpf(float(x)) for x in W_STAR]
+    r = mp.sqrt(mp.fsum(x * x for x in w))
+    rs = mp.sqrt(mp.fsum(x * x for x in ws))
+    rho = mp.fsum(a * b for a, b in zip(w, ws, strict=True)) / (r * rs)
+    sd = mp.sqrt(1 - rho**2)
+
+    def mom(rr):
+        m = mp.fsum(jk * mp.ncdf(-tk / rr) for tk, jk in zip(t, j, strict=True))
+        s2 = mp.fsum(
+            jk * jl * mp.ncdf(-max(tk, tl) / rr)
+            for tk, jk in zip(t, j, strict=True)
+            for tl, jl in zip(t, j, strict=True)
+        )
+        return m, s2
+
+    m_w, s_ww = mom(r)
+    m_s, s_ss = mom(rs)
+    # P(X > a, Y > b) = int_a^inf phi(x) P(Y > b | x) dx, Y | x ~ N(rho x, 1 - rho^2)
+    s_x = mp.fsum(
+        jk
+        * jl
+        * mp.quad(lambda x, tl=tl: mp.npdf(x) * mp.ncdf((rho * x - tl / rs) / sd), [tk / r, tk / r + 10, mp.inf])
+        for tk, jk in zip(t, j, strict=True)
+        for tl, jl in zip(t, j, strict=True)
+    )
+    v = [mp.mpf(float(x)) for x in v]
+    vs = [mp.mpf(float(x)) for x in V_STAR]
+    sq, one, vv = mp.fsum(x * x for x in v), mp.fsum(v), mp.fsum(a * b for a, b in zip(v, vs, strict=True))
+    vs_sq, vs_sum = mp.fsum(x * x for x in vs), mp.fsum(vs)
+    e_yy = sq * s_ww + (one**2 - sq) * m_w**2
+    e_yys = vv * s_x + (one * vs_sum - vv) * m_w * m_s
+    e_ysys = vs_sq * s_ss + (vs_sum**2 - vs_sq) * m_s**2
+    return (e_yy - 2 * e_yys + e_ysys) / 2
+
+
+@pytest.mark.parametrize(("act", "v", "w"), [(TWO_BIT, *CASES[0][1:3]), (ODD, *CASES[3][1:3])])
+def test_true_gradient_matches_high_precision_differentiation(act, v, w):
+    # directional derivatives along w_hat and u (the gradient lies in span{w_hat, u} by symmetry)
+    model = pg.Model(V_STAR, W_STAR, activation=act)
+    _, gw = model.grad(v, w)
+    w_hat = w / np.linalg.norm(w)
+    u = W_STAR - (W_STAR @ w_hat) * w_hat
+    u /= np.linalg.norm(u)
+    with mp.workdps(20):
+        ref = []
+        for e in (w_hat, u):
+
+            def f(h, e=e):
+                return _mp_loss(act, v, [mp.mpf(float(a)) + h * float(b) for a, b in zip(w, e, strict=True)])
+
+            ref.append(float(mp.diff(f, 0)))
+        assert abs(float(_mp_loss(act, v, w)) - model.loss(v, w)) <= 1e-13
+    assert _close([gw @ w_hat, gw @ u], ref, rel=1e-10)
+    assert abs(gw @ np.cross(w_hat, u)) <= 1e-15 * np.linalg.norm(gw)
+
+
+def test_binary_staircase_reproduces_the_core_formulas():
+    from popgrad import staircase as sc
+    from popgrad.geometry import plane
+
+    rng = np.random.default_rng(7)
+    v = rng.normal(size=(40, 3))
+    w = rng.normal(size=(40, 3)) * rng.uniform(0.1, 5, size=(40, 1))
+    w[0], w[1] = 3 * W_STAR, -0.2 * W_STAR
+    core = pg.Model(V_STAR, W_STAR)
+    teacher = sc.StaircaseTeacher.of(act_mod.binary, V_STAR, W_STAR)
+    p = plane(w, W_STAR)
+    tol = 8 * np.finfo(float).eps
+    f = core.loss(v, w)
+    assert np.all(np.abs(sc.loss(v, teacher, p) - f) <= tol * np.abs(f).max())
+    gv, gw = sc.grad(v, teacher, p)
+    cv, cw = core.grad(v, w)
+    assert np.abs(gv - cv).max() <= tol * np.abs(cv).max()
+    assert np.abs(gw - cw).max() <= tol * np.abs(cw).max()
+    for mu in (ste.relu, ste.identity, ste.clipped_relu(), ste.leaky_relu(0.3), ste.hard_tanh()):
+        g = sc.coarse_grad(v, teacher, p, sc.coarse_coefficients(mu.pieces, teacher, p))
+        c = core.coarse_grad(v, w, mu)[1]
+        assert np.abs(g - c).max() <= tol * np.abs(c).max(), mu.name
+
+
+def test_upper_orthant_against_mpmath():
+    from popgrad.staircase import upper_orthant
+
+    with mp.workdps(30):
+        for a, b, th in [
+            (0.3, -0.2, 0.4),
+            (-1.0, -2.0, 2.9),
+            (0.0, 1.5, 1.0),
+            (1.2, 0.0, 2.0),
+            (2.0, 2.0, 1e-3),
+            (-0.5, 0.5, math.pi - 1e-3),
+            (0.0, 0.0, 1.1),
+            (-3.0, 1.0, 0.2),
+        ]:
+            c, s = math.cos(th), math.sin(th)
+            ref = mp.quad(lambda x, b=b, c=c, s=s: mp.npdf(x) * mp.ncdf((c * x - b) / s), [a, a + 10, mp.inf])
+            assert abs(float(upper_orthant(a, b, c, s)) - ref) <= 4e-15, (a, b, th)  # documented: ~2e-15 near rho = +-1
+    # degenerate angles: Y = X and Y = -X
+    assert float(upper_orthant(0.3, -0.2, 1.0, 0.0)) == pytest.approx(0.5 * math.erfc(0.3 / math.sqrt(2)), abs=1e-15)
+    assert float(upper_orthant(-1.0, -0.5, -1.0, 0.0)) == pytest.approx(
+        0.5 * math.erfc(-0.5 / math.sqrt(2)) - 0.5 * math.erfc(1.0 / math.sqrt(2)), abs=1e-15
+    )
+
+
+def test_degenerate_angles_are_limits():
+    model = pg.Model(V_STAR, W_STAR, activation=TWO_BIT)
+    v = np.array([0.4, 1.1, -0.3])
+    perp = np.array([2.0, 1.0, 0.0])
+    for sign in (1.0, -1.0):
+        w0 = sign * 0.8 * W_STAR
+        assert abs(model.loss(v, w0) - model.loss(v, w0 + 1e-9 * perp)) <= 1e-8
+        for mu in (ste.identity, ste.relu, ste.clipped_relu(1.5)):
+            np.testing.assert_allclose(
+                model.coarse_grad(v, w0, mu)[1], model.coarse_grad(v, w0 + 1e-9 * perp, mu)[1], atol=1e-7
+            )
+
+
+def test_loss_at_w_zero_is_sigma_of_zero():
+    act = act_mod.staircase([-0.5, 0.5], [1.0, 2.0])  # sigma(0) = 1
+    model = pg.Model(V_STAR, W_STAR, activation=act)
+    v = np.array([0.3, 0.2, -0.8])
+    est = literal_mc(V_STAR, W_STAR, v, np.zeros(3), np.ones_like, sigma=act, n_samples=100_000, seed=9)
+    assert est["loss"].z(model.loss(v, np.zeros(3))) < 5
+
+
+def test_activation_validation():
+    with pytest.raises(ValueError, match="zero"):
+        act_mod.staircase([0.0, 0.0], [1.0, -1.0])
+    with pytest.raises(ValueError, match="step"):
+        act_mod.uniform(2, 0.0)
+    with pytest.raises(TypeError, match="bits"):
+        act_mod.uniform(2.0, 1.0)
+    with pytest.raises(TypeError, match="activation"):
+        pg.Model(V_STAR, W_STAR, activation="relu")
+    with pytest.raises(ValueError, match="piecewise-constant"):
+        pg.Model(V_STAR, W_STAR, activation=TWO_BIT).coarse_grad(V_STAR, W_STAR, ste.custom(np.ones_like))
+    assert act_mod.staircase([0.5, 0.0, 0.5], [1.0, 1.0, 1.0]).jumps == (1.0, 2.0)
