@@ -67,8 +67,9 @@ class Checks:
         n: int = N_POINTS,
         seed: int = 0,
         digits: int = DPS - 5,
+        dps: int = DPS,
     ) -> None:
-        """Assert ``lhs == rhs`` to ``digits`` digits at ``n`` random points at ``DPS`` digits.
+        """Assert ``lhs == rhs`` to ``digits`` digits at ``n`` random points at ``dps`` digits.
 
         ``lhs``/``rhs``: sympy expressions (evaluated with the sampled symbol values) or callables
         of the sampled ``{symbol: mpf}`` dict.  ``sampler(rng)`` returns that dict (floats are
@@ -78,7 +79,7 @@ class Checks:
         worst = mpmath.mpf(0)
         first = sampler(random.Random(seed))
         fl, fr = _numeric(lhs, list(first)), _numeric(rhs, list(first))
-        with mpmath.workdps(DPS):
+        with mpmath.workdps(dps):
             tol = mpmath.mpf(10) ** (-digits)
             for _ in range(n):
                 point = {k: mpmath.mpf(x) for k, x in sampler(rng).items()}
@@ -86,7 +87,7 @@ class Checks:
                 scale = max(abs(a), abs(b))
                 err = abs(a - b) / scale if scale else abs(a - b)
                 worst = max(worst, err)
-        self._record(worst <= tol, f"{label}  (max rel. diff {mpmath.nstr(worst, 3)})", f"{n} points @ {DPS} digits")
+        self._record(worst <= tol, f"{label}  (max rel. diff {mpmath.nstr(worst, 3)})", f"{n} points @ {dps} digits")
 
     def finish(self) -> None:
         elapsed = time.perf_counter() - self.start
@@ -149,3 +150,21 @@ def invariants_of(v: list[sp.Expr], v_star: list[sp.Expr]) -> dict:
 
     dot = lambda a, b: sum(x * y for x, y in zip(a, b, strict=True))  # noqa: E731
     return {VV: dot(v, v), SV: sum(v), SS: sum(v_star), VVS: dot(v, v_star), VSS: dot(v_star, v_star)}
+
+
+def half_angle_simplify(expr: sp.Expr) -> sp.Expr:
+    r"""simplify after the Weierstrass substitution t = tan(theta/2) > 0 (theta in (0, pi)).
+
+    sin, cos, tan, cot of theta become rational in t, which lets ``simplify`` finish where
+    trigonometric functions inside ``exp``/``erf`` make it stall.
+    """
+    from popgrad.symbolic import THETA
+
+    t = sp.Symbol("t_half", positive=True)
+    rational = {
+        sp.sin(THETA): 2 * t / (1 + t**2),
+        sp.cos(THETA): (1 - t**2) / (1 + t**2),
+        sp.tan(THETA): 2 * t / (1 - t**2),
+        sp.cot(THETA): (1 - t**2) / (2 * t),
+    }
+    return sp.simplify(sp.simplify(expr).subs(rational))
