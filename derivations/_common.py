@@ -167,4 +167,4 @@ def half_angle_simplify(expr: sp.Expr) -> sp.Expr:
         sp.tan(THETA): 2 * t / (1 - t**2),
         sp.cot(THETA): (1 - t**2) / (2 * t),
     }
-    return sp.simplify(sp.simplify(expr).subs(rational))
+    return sp.simplify(sp.sympify(expr).subs(rational))

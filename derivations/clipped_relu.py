@@ -5,6 +5,7 @@ See clipped_relu.md.  Run: python derivations/clipped_relu.py
 
 from __future__ import annotations
 
+import functools
 import math
 import random
 
@@ -20,6 +21,7 @@ S = sp.Symbol("s", positive=True)  # sin(theta) on (0, pi)
 KAPPA = sp.Symbol("kappa", real=True)  # cot(theta)
 
 
+@functools.cache
 def xi_closed() -> sp.Expr:
     r"""xi(x) = int_0^x rho^2 e^{-rho^2/2} d rho, with x symbolic."""
     return sp.integrate(RHO**2 * sp.exp(-(RHO**2) / 2), (RHO, 0, X))
