@@ -17,6 +17,18 @@ __all__ = [
     "angle",
     "monte_carlo",
     "paper_integrals",
+    "quadrature",
     "ste",
+    "symbolic",
 ]
 __version__ = "0.1.0"
+
+_LAZY = ("symbolic", "quadrature")  # heavy imports (sympy expression building), loaded on first use
+
+
+def __getattr__(name: str) -> object:
+    if name in _LAZY:
+        import importlib
+
+        return importlib.import_module(f"{__name__}.{name}")
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -8,7 +8,7 @@ Loss (Lemma 1), written without cancellation near the global minimum:
 
 .. math:: f = \tfrac18\big[\|v - v^*\|^2 + (1^\top(v - v^*))^2 + \tfrac{4\theta}{\pi} v^\top v^*\big].
 
-Expected coarse gradient for a piecewise-constant :math:`\mu'` (``derivations/coarse_gradient.md``).
+Expected coarse gradient for a piecewise-constant :math:`\mu'` (``derivations/piecewise_ste.md``).
 With :math:`a = E[z\mu'(z^\top w)]`, :math:`b = E[z\mu'(z^\top w)1\{z^\top w>0\}]`,
 :math:`c = E[z\mu'(z^\top w)1\{z^\top w^*>0\}]` (one row :math:`z \sim N(0, I_n)`),
 
