@@ -235,15 +235,16 @@ def search(model: Model, n_grid: int = 2049, h: float = 1e-6) -> SearchResult:
     slope = profile(model, grid).slope
     roots, kinds = [], []
     for i in np.flatnonzero(np.sign(slope[:-1]) * np.sign(slope[1:]) <= 0):
-        a, b = grid[i], grid[i + 1]
-        if slope[i] == 0:
-            root = a
-        elif slope[i + 1] == 0:
-            continue  # picked up as the left end of the next bracket
-        else:
-            root = optimize.brentq(lambda t: float(profile(model, t).slope), a, b, xtol=4 * np.pi * 2.0**-52)
-        roots.append(root)
-        kinds.append(slope[i] > 0 and slope[min(i + 1, slope.size - 1)] <= 0)
+        if slope[i + 1] == 0:
+            continue  # an exact zero on the grid: handled as the left end of the next bracket
+        if slope[i] == 0:  # exact zero at grid[i]: a local maximum of F if the slope turns + to -
+            roots.append(grid[i])
+            kinds.append(i > 0 and slope[i - 1] > 0 and slope[i + 1] < 0)
+            continue
+        roots.append(
+            optimize.brentq(lambda t: float(profile(model, t).slope), grid[i], grid[i + 1], xtol=4 * np.pi * 2.0**-52)
+        )
+        kinds.append(slope[i] > 0 > slope[i + 1])
     interior = np.array(roots)
     saddles = interior[np.array(kinds, dtype=bool)] if roots else np.empty(0)
     saddle_v = profile(model, saddles).v_opt if saddles.size else np.empty((0, model.m))
