@@ -8,7 +8,7 @@ sampled oracle (a fresh Gaussian batch each step) has the same signature
 ``oracle(v, w, rng) -> (G_v, G_w)`` and plugs in unchanged.
 
 ``v0 (B, m)``, ``w0 (B, n)`` run ``B`` independent descents in lockstep; each stops on its own
-(converged, ``w`` reached 0, or ``max_iter``) and is frozen afterwards.
+(converged, ``w`` collapsed, or ``max_iter``) and is frozen afterwards.
 """
 
 from __future__ import annotations
@@ -25,7 +25,8 @@ __all__ = ["Oracle", "Trajectory", "descend", "expected_gradient"]
 
 Oracle = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
-CONVERGED, W_ZERO, MAX_ITER = "converged", "w_zero", "max_iter"
+_CHUNK = 256  # steps whose loss and angle are evaluated together
+CONVERGED, W_ZERO, COLLAPSE, STOP_WHEN, MAX_ITER = "converged", "w_zero", "w_collapse", "stop_when", "max_iter"
 
 
 def expected_gradient(model: Model, ste: object = "relu") -> Oracle:
@@ -57,7 +58,7 @@ class Trajectory:
     v : (T+1, B, m) or None,  w : (T+1, B, n) or None   (``record="all"``)
     v_final : (B, m), w_final : (B, n)
     n_iter : (B,) int    steps taken by each run (later rows repeat the frozen state)
-    reason : (B,) str    ``"converged"``, ``"w_zero"`` or ``"max_iter"``
+    reason : (B,) str    ``"converged"``, ``"w_collapse"``, ``"w_zero"``, ``"stop_when"`` or ``"max_iter"``
     lr : float
     """
 
@@ -98,6 +99,8 @@ def descend(
     oracle: Oracle | None = None,
     record: str = "all",
     seed: int | np.random.SeedSequence | None = None,
+    c_w: float | None = 0.0,
+    stop_when: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Trajectory:
     r"""Run Algorithm 1 from ``v0 (..., m)``, ``w0 (..., n)`` (leading axes broadcast to ``B`` runs).
 
@@ -112,13 +115,20 @@ def descend(
     oracle : gradient oracle ``(v, w, rng) -> (G_v, G_w)``; default :func:`expected_gradient`.
     record : ``"all"`` (also ``v`` and ``w`` per step) or ``"scalars"``.
     seed : seeds the generator passed to the oracle (used by sampled oracles only).
+    c_w : Theorem 1 assumes :math:`\|w^t\| \ge c_w > 0`.  A run stops with reason ``"w_collapse"``
+        *after* the step on which :math:`\|w^{t+1}\| < c_w` or ``w`` passes through the origin
+        (:math:`w^{t+1}\cdot w^t \le 0`): there the assumption fails for every :math:`c_w > 0` and
+        :math:`\theta` jumps.  ``None`` disables this rule (the run goes on through the origin).
+        A run that lands exactly on ``w = 0`` always stops before that step (``"w_zero"``).
+    stop_when : optional predicate ``(v (B, m), w (B, n)) -> (B,) bool``; a run stops (reason
+        ``"stop_when"``) at the first point where it is true.
 
     Examples
     --------
     >>> import popgrad as pg
     >>> model = pg.Model([1.0, 2.0], [1.0, 0.0])
     >>> tr = descend(model, [0.5, 0.5], [1.0, 1.0], "relu", max_iter=3000)
-    >>> tr.reason.tolist(), bool(np.all(np.diff(tr.loss[:, 0]) <= 0)), float(tr.theta[-1, 0]) < 1e-8
+    >>> tr.reason.tolist(), bool(np.all(np.diff(tr.loss[:, 0]) <= 0)), float(tr.theta[-1, 0]) < 1e-6
     (['converged'], True, True)
     """
     v = as_vector_batch(v0, "v0", model.m)
@@ -143,20 +153,39 @@ def descend(
     n_iter = np.zeros(b, dtype=int)
     reason = np.full(b, MAX_ITER, dtype=object)
     rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
+    chunk_v: list[np.ndarray] = []
+    chunk_w: list[np.ndarray] = []
+
+    def flush() -> None:
+        """Loss, angle and norm of a chunk of steps in one batched call (not one call per step)."""
+        if not chunk_v:
+            return
+        cv, cw = np.stack(chunk_v), np.stack(chunk_w)
+        rec["loss"].append(np.asarray(model.loss(cv, cw)).reshape(-1, b))
+        rec["theta"].append(np.asarray(model.theta(cw)).reshape(-1, b))
+        rec["w_norm"].append(np.linalg.norm(cw, axis=-1))
+        if record == "all":
+            rec["v"].append(cv)
+            rec["w"].append(cw)
+        chunk_v.clear()
+        chunk_w.clear()
+
     gv, gw = oracle(v, w, rng)
     for t in range(max_iter + 1):
         gvn, gwn = np.linalg.norm(gv, axis=-1), np.linalg.norm(gw, axis=-1)
-        rec["loss"].append(np.asarray(model.loss(v, w)).reshape(b))
-        rec["theta"].append(np.asarray(model.theta(w)).reshape(b))
-        rec["w_norm"].append(np.linalg.norm(w, axis=-1))
         rec["gv"].append(gvn)
         rec["gw"].append(gwn)
-        if record == "all":
-            rec["v"].append(v.copy())
-            rec["w"].append(w.copy())
+        chunk_v.append(v.copy())
+        chunk_w.append(w.copy())
+        if len(chunk_v) == _CHUNK:
+            flush()
         done = active & (np.hypot(gvn, gwn) <= tol)
         reason[done] = CONVERGED
         active &= ~done
+        if stop_when is not None:
+            hit = active & np.asarray(stop_when(v, w), dtype=bool)
+            reason[hit] = STOP_WHEN
+            active &= ~hit
         if t == max_iter or not np.any(active):
             break
         v_new = v - lr * gv
@@ -164,11 +193,21 @@ def descend(
         zero = active & ~np.any(w_new != 0, axis=-1)
         reason[zero] = W_ZERO  # the model is undefined at w = 0: stop those runs before the step
         active &= ~zero
+        if c_w is not None:
+            small = np.linalg.norm(w_new, axis=-1) < c_w
+            collapse = active & (small | (np.einsum("bi,bi->b", w_new, w) <= 0))
         v = np.where(active[:, None], v_new, v)
         w = np.where(active[:, None], w_new, w)
         n_iter += active
-        gv, gw = oracle(v, w, rng)  # frozen runs: same point, same expected gradient
-    stack = {k: np.stack(x) for k, x in rec.items() if x}
+        if c_w is not None:
+            reason[collapse] = COLLAPSE
+            active &= ~collapse
+        if np.any(active):  # frozen runs keep their point and their last gradient
+            gv_a, gw_a = oracle(v[active], w[active], rng)
+            gv, gw = gv.copy(), gw.copy()
+            gv[active], gw[active] = gv_a, gw_a
+    flush()
+    stack = {k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x)) for k, x in rec.items() if x}
     return Trajectory(
         loss=stack["loss"],
         theta=stack["theta"],

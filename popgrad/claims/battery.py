@@ -141,7 +141,7 @@ def make_battery(seed: int = 0, thorough: bool = False) -> Battery:
         seed=seed,
         thorough=thorough,
         cases=tuple(cases),
-        n_inits=64 if thorough else 12,
+        n_inits=64 if thorough else 8,
         n_quad=60 if thorough else 8,
         n_perturb=400 if thorough else 64,
     )

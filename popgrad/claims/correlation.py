@@ -93,7 +93,7 @@ def correlation(battery: Battery) -> ClaimResult:
         key="correlation",
         title="Positive correlation of E g with grad f",
         reference="Lemmas 5, 7, 10",
-        method="closed form vs paper transcription (+ quadrature for q)",
+        method="closed form vs paper (+ quad for q)",
         checks=tuple(checks),
         n_points=n_points,
         values=values,

@@ -90,7 +90,7 @@ def descent(battery: Battery) -> ClaimResult:
         key="descent",
         title="Descent along the negative expected coarse gradient",
         reference="Lemmas 5, 7, 10; Thm 1",
-        method="closed form, step-size grid 2^4 .. 2^-50",
+        method="step grid 2^4 .. 2^-50",
         checks=tuple(checks),
         n_points=n_points,
         values=values,

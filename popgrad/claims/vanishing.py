@@ -110,7 +110,7 @@ def vanishing(battery: Battery) -> ClaimResult:
         key="vanishing",
         title="Vanishing coarse gradients; identity STE instability",
         reference="Lemmas 6, 8, 9, 10",
-        method="closed form at the critical points + approach paths",
+        method="closed form; approach paths",
         checks=checks,
         n_points=n_points + n_paths * T_PATH.size,
         values=values,
