@@ -129,7 +129,11 @@ def _cmd_descend(args: argparse.Namespace) -> int:
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     rng = np.random.default_rng(args.seed)
-    v0 = parse_vector(args.v, "v") if args.v else rng.standard_normal(model.m) * np.linalg.norm(model.v_star) / np.sqrt(model.m)
+    v0 = (
+        parse_vector(args.v, "v")
+        if args.v
+        else rng.standard_normal(model.m) * np.linalg.norm(model.v_star) / np.sqrt(model.m)
+    )
     w0 = parse_vector(args.w, "w") if args.w else rng.standard_normal(model.n)
     tr = descend(model, v0, w0, args.ste, lr=args.lr, max_iter=args.max_iter, gtol=args.gtol, record="all")
     steps = range(0, tr.loss.shape[0], args.every)

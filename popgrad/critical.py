@@ -35,7 +35,7 @@ from scipy import optimize
 from ._validate import as_vector_batch
 from .model import Model
 
-__all__ = ["CriticalPoints", "Profile", "SearchResult", "proposition1", "profile", "search", "w_at_angle"]
+__all__ = ["CriticalPoints", "Profile", "SearchResult", "profile", "proposition1", "search", "w_at_angle"]
 
 
 @dataclass(frozen=True)

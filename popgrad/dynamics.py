@@ -207,7 +207,11 @@ def descend(
             gv, gw = gv.copy(), gw.copy()
             gv[active], gw[active] = gv_a, gw_a
     flush()
-    stack = {k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x)) for k, x in rec.items() if x}
+    stack = {
+        k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x))
+        for k, x in rec.items()
+        if x
+    }
     return Trajectory(
         loss=stack["loss"],
         theta=stack["theta"],

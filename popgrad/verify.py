@@ -79,7 +79,9 @@ def format_table(results: list[ClaimResult] | tuple[ClaimResult, ...]) -> str:
     rows = []
     for r in results:
         w = r.worst
-        rows.append((r.key, r.reference, r.method, str(r.n_points), f"{_fmt(w.value)} {w.op} {_fmt(w.bound)}", _status(r)))
+        rows.append(
+            (r.key, r.reference, r.method, str(r.n_points), f"{_fmt(w.value)} {w.op} {_fmt(w.bound)}", _status(r))
+        )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     right = {3}
 

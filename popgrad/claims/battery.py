@@ -88,7 +88,9 @@ def random_points(rng: np.random.Generator, model: Model, size: int) -> tuple[np
         theta = np.where(rng.uniform(size=size) < 0.5, 0.0, np.pi)
     k = rng.uniform(size=size)
     r = np.where(
-        k < 0.7, 10.0 ** rng.uniform(-1, 1, size), np.where(k < 0.85, 10.0 ** rng.uniform(-6, -3, size), 10.0 ** rng.uniform(3, 6, size))
+        k < 0.7,
+        10.0 ** rng.uniform(-1, 1, size),
+        np.where(k < 0.85, 10.0 ** rng.uniform(-6, -3, size), 10.0 ** rng.uniform(3, 6, size)),
     )
     direction = None
     if n > 1:
@@ -132,7 +134,7 @@ def make_battery(seed: int = 0, thorough: bool = False) -> Battery:
     shapes = _THOROUGH if thorough else _DEFAULT
     size = 400 if thorough else 48
     cases = []
-    for (m, n, kind), ss in zip(shapes, root.spawn(len(shapes))):
+    for (m, n, kind), ss in zip(shapes, root.spawn(len(shapes)), strict=True):
         teacher_ss, points_ss, rest = ss.spawn(3)
         model = random_teacher(np.random.default_rng(teacher_ss), m, n, kind)
         v, w = random_points(np.random.default_rng(points_ss), model, size)

@@ -48,7 +48,9 @@ def classify(model, v: np.ndarray, theta: np.ndarray, loss: np.ndarray) -> np.nd
     near_sp = (np.pi - theta <= TOL_CLASS) & (np.linalg.norm(v - cp.spurious_v, axis=-1) <= TOL_CLASS * vn)
     out[near_sp] = "spurious"
     if cp.exists and 0 < cp.saddle_theta < np.pi:
-        near_s = (np.abs(theta - cp.saddle_theta) <= TOL_CLASS) & (np.linalg.norm(v - cp.saddle_v, axis=-1) <= TOL_CLASS * vn)
+        near_s = (np.abs(theta - cp.saddle_theta) <= TOL_CLASS) & (
+            np.linalg.norm(v - cp.saddle_v, axis=-1) <= TOL_CLASS * vn
+        )
         out[near_s] = "saddle"
     near_g = (theta <= TOL_CLASS) & (np.linalg.norm(v - model.v_star, axis=-1) <= TOL_CLASS * vn)
     # f <= TOL f(w = 0) also catches the other global minimizers (theta = pi, v = -v* when 1'v* = 0)
@@ -83,7 +85,11 @@ def _random_inits(case: Case, k: int, theorem2: bool) -> tuple[np.ndarray, np.nd
 
 def _run_stats(model, tr) -> dict[str, np.ndarray]:
     rounding = 8 * (loss_rounding(tr.v, model.v_star) + EPS * np.abs(tr.loss))
-    rise = np.max((tr.loss[1:] - tr.loss[:-1]) / rounding[:-1], axis=0) if tr.loss.shape[0] > 1 else np.zeros(tr.loss.shape[1])
+    rise = (
+        np.max((tr.loss[1:] - tr.loss[:-1]) / rounding[:-1], axis=0)
+        if tr.loss.shape[0] > 1
+        else np.zeros(tr.loss.shape[1])
+    )
     return {
         "collapse": tr.reason == COLLAPSE,
         "converged": tr.reason == CONVERGED,

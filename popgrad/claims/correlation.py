@@ -21,8 +21,8 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import EPS, dot, norm, quiet_overflow
 from . import paper
+from ._common import EPS, dot, norm, quiet_overflow
 from .battery import Battery
 from .result import Check, ClaimResult
 

@@ -26,7 +26,8 @@ ETAS = 2.0 ** np.arange(4, -51, -1)  # decreasing
 
 
 def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
-    r""":math:`\varepsilon\cdot\tfrac18(\|v - v^*\|^2 + (1^\top(v - v^*))^2 + 4|v^\top v^*|)`: the rounding scale of ``f``."""
+    r"""The rounding scale of ``f``: :math:`\varepsilon\cdot\tfrac18(\|v - v^*\|^2 + (1^\top(v - v^*))^2
+    + 4|v^\top v^*|)`, the magnitudes of Lemma 1's terms."""
     d = v - v_star
     return EPS * 0.125 * (dot(d, d) + d.sum(-1) ** 2 + 4 * np.abs(v @ v_star))
 
@@ -70,7 +71,11 @@ def descent(battery: Battery) -> ClaimResult:
             ordinary[ste].append(eta_star[(r >= 0.1) & (r <= 10)])
             i = int(np.argmin(eta_star))
             if ste not in where or eta_star[i] < where[ste][0]:
-                where[ste] = (float(eta_star[i]), float(theta[i]), f"{case.label}, theta={theta[i]:.3g}, |w|={r[i]:.3g}")
+                where[ste] = (
+                    float(eta_star[i]),
+                    float(theta[i]),
+                    f"{case.label}, theta={theta[i]:.3g}, |w|={r[i]:.3g}",
+                )
     checks, values = [], {}
     for ste in STES:
         s = np.concatenate(stars[ste])

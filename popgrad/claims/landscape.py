@@ -77,10 +77,11 @@ def _hessian_v_theta(model: Model, v: np.ndarray, theta: float, r: float, direct
 def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_grid: int = 1025):
     r"""Zeros of :math:`\|E g_\mu\|` along ``v_opt(theta)`` (where :math:`\partial f/\partial v = 0`).
 
-    Returns ``(unpredicted zeros found, smallest value of ‖E g‖/scale at grid points and refined local
-    minima at least 0.01 away from the predicted angles)``.  Grid local minima within two grid steps
-    (~6e-3 rad) of a predicted angle are attributed to it and not refined.  Local minima on a grid are refined by bounded Brent minimisation; a
-    refined value below ``1e-9 * scale`` counts as a zero.
+    Returns ``(unpredicted zeros found, smallest value of ‖E g‖/scale at grid points and refined
+    local minima at least 0.01 away from the predicted angles)``.  Local minima on the grid are
+    refined by bounded Brent minimisation; a refined value below ``1e-9 * scale`` counts as a zero.
+    Grid local minima within two grid steps (~6e-3 rad) of a predicted angle are attributed to it
+    and not refined.
     """
     scale = v_scale(model) * np.linalg.norm(model.v_star)
 
@@ -105,7 +106,7 @@ def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_g
         res = optimize.minimize_scalar(
             lambda t: float(g_norm(np.array([t]))[0]), bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
         )
-        t_min, val = (res.x, res.fun) if res.fun < vals[i] else (grid[i], vals[i])
+        val = min(res.fun, vals[i])
         margin = min(margin, float(val))
         unpredicted += int(val < 1e-9)
     return unpredicted, margin
@@ -120,7 +121,9 @@ def _teacher_checks(case: Case, k: int) -> dict[str, float]:
     vs = v_scale(model)
     saddle_predicted = cp.exists and 0 < cp.saddle_theta < np.pi
     out["mismatch"] = float(
-        (cp.exists != found.spurious) + (saddle_predicted != (found.saddle_theta.size == 1)) + (found.interior_theta.size > 1)
+        (cp.exists != found.spurious)
+        + (saddle_predicted != (found.saddle_theta.size == 1))
+        + (found.interior_theta.size > 1)
     )
     out["spurious_v_err"] = float(np.max(np.abs(cp.spurious_v - found.spurious_v)) / np.linalg.norm(model.v_star))
     # the spurious point, whether or not Prop. 1 predicts a minimizer there
@@ -141,7 +144,9 @@ def _teacher_checks(case: Case, k: int) -> dict[str, float]:
         h = _hessian_v_theta(model, cp.spurious_v, np.pi - 1e-3, r, None)[:-1, :-1]
         out["spurious_hess_v_min"] = float(np.linalg.eigvalsh(h).min())
         f0 = model.loss(cp.spurious_v, w_pi)
-        out["spurious_theta_slope"] = float((model.loss(cp.spurious_v, w_at_angle(model.w_star, np.pi - 1e-6, r)) - f0) / 1e-6)
+        out["spurious_theta_slope"] = float(
+            (model.loss(cp.spurious_v, w_at_angle(model.w_star, np.pi - 1e-6, r)) - f0) / 1e-6
+        )
     if saddle_predicted:
         out["saddle_theta_err"] = abs(cp.saddle_theta - found.saddle_theta[0]) if found.saddle_theta.size else np.inf
         out["saddle_v_err"] = (
@@ -151,7 +156,9 @@ def _teacher_checks(case: Case, k: int) -> dict[str, float]:
         )
         w_s = w_at_angle(model.w_star, cp.saddle_theta, r)
         gv, gw = model.grad(cp.saddle_v, w_s)
-        out["saddle_grad"] = float(max(norm(gv) / vs, norm(gw) * 2 * np.pi * r / np.linalg.norm(model.v_star) ** 2) / EPS)
+        out["saddle_grad"] = float(
+            max(norm(gv) / vs, norm(gw) * 2 * np.pi * r / np.linalg.norm(model.v_star) ** 2) / EPS
+        )
         hess = _hessian_v_theta(model, cp.saddle_v, cp.saddle_theta, r, None)
         lam, vec = np.linalg.eigh(hess)
         out["saddle_hess_min"] = float(lam[0])
@@ -183,9 +190,19 @@ def critical_points(battery: Battery) -> ClaimResult:
     rows = [_teacher_checks(c, battery.n_perturb) for c in cases]
     n_exist = sum(proposition1(c.model.v_star).exists for c in cases)
     checks = (
-        Check("teachers where Prop. 1's existence condition disagrees with the search", _worst(rows, "mismatch", sum), "==", 0),
+        Check(
+            "teachers where Prop. 1's existence condition disagrees with the search",
+            _worst(rows, "mismatch", sum),
+            "==",
+            0,
+        ),
         Check("max |theta_saddle(formula) - theta_saddle(found)|", _worst(rows, "saddle_theta_err"), "<=", 1e-9),
-        Check("max |v(formula) - v(found)| / |v*|", max(_worst(rows, "saddle_v_err"), _worst(rows, "spurious_v_err")), "<=", 1e-9),
+        Check(
+            "max |v(formula) - v(found)| / |v*|",
+            max(_worst(rows, "saddle_v_err"), _worst(rows, "spurious_v_err")),
+            "<=",
+            1e-9,
+        ),
         Check("max |grad f| at the formula's saddles / (eps * scale)", _worst(rows, "saddle_grad"), "<=", 1e3),
         Check("max |df/dv| at theta = pi / (eps * scale)", _worst(rows, "spurious_grad_v"), "<=", 1e3),
         Check(
@@ -202,10 +219,27 @@ def critical_points(battery: Battery) -> ClaimResult:
             0,
             note=f"{battery.n_perturb} directions x radii {_RADII}",
         ),
-        Check("min eigenvalue of d2f/dv2 at spurious minimizers", _worst(rows, "spurious_hess_v_min", min, np.inf), ">", 0),
-        Check("min one-sided d f/d(pi - theta) at spurious minimizers", _worst(rows, "spurious_theta_slope", min, np.inf), ">", 0),
-        Check("max min-eigenvalue of the (v, theta) Hessian at saddles", _worst(rows, "saddle_hess_min", max, -np.inf), "<", 0),
-        Check("max f(saddle + t d) - f(saddle), d the negative-curvature direction", _worst(rows, "saddle_drop", max, -np.inf), "<", 0),
+        Check(
+            "min eigenvalue of d2f/dv2 at spurious minimizers", _worst(rows, "spurious_hess_v_min", min, np.inf), ">", 0
+        ),
+        Check(
+            "min one-sided d f/d(pi - theta) at spurious minimizers",
+            _worst(rows, "spurious_theta_slope", min, np.inf),
+            ">",
+            0,
+        ),
+        Check(
+            "max min-eigenvalue of the (v, theta) Hessian at saddles",
+            _worst(rows, "saddle_hess_min", max, -np.inf),
+            "<",
+            0,
+        ),
+        Check(
+            "max f(saddle + t d) - f(saddle), d the negative-curvature direction",
+            _worst(rows, "saddle_drop", max, -np.inf),
+            "<",
+            0,
+        ),
         Check(
             "unpredicted zeros of E g_relu on {df/dv = 0} (Lemma 6)",
             _worst(rows, "unpredicted_zeros_relu", sum),

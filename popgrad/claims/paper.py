@@ -11,6 +11,7 @@ Every function takes single points or batches: ``v (..., m)``, ``w (..., n)``.
 
 from __future__ import annotations
 
+import itertools
 import math
 
 import numpy as np
@@ -73,9 +74,7 @@ def grad_lemma2(v: np.ndarray, v_star: np.ndarray, w: np.ndarray, w_star: np.nda
     -\frac{v^\top v^*}{2\pi\|w\|}\frac{P_w w^*}{\|P_w w^*\|}`."""
     v, w = np.asarray(v, float), np.asarray(w, float)
     theta = _theta(w, w_star)
-    gv = 0.25 * (v + v.sum(-1, keepdims=True)) - 0.25 * (
-        (1 - 2 * theta / np.pi)[..., None] * v_star + v_star.sum()
-    )
+    gv = 0.25 * (v + v.sum(-1, keepdims=True)) - 0.25 * ((1 - 2 * theta / np.pi)[..., None] * v_star + v_star.sum())
     wh = _unit(w)
     pw = w_star - _dot(wh, np.broadcast_to(w_star, w.shape))[..., None] * wh
     gw = -(_dot(v, v_star) / (2 * np.pi * np.sqrt(_dot(w, w))))[..., None] * _unit(pw)
@@ -134,8 +133,9 @@ def xi(x: np.ndarray) -> np.ndarray:
 def pq(theta: float, r: float) -> tuple[float, float, float, float]:
     r"""Lemma 7's integrals, by adaptive quadrature, with error estimates:
 
-    .. math:: p(\theta, w) = \frac{1}{2\pi}\int_{-\pi/2+\theta}^{\pi/2}\cos\varphi\,\xi(\sec\varphi/\|w\|)\,d\varphi,
-              \quad q(\theta, w) = \frac{1}{2\pi}\int_{-\pi/2+\theta}^{\pi/2}\sin\varphi\,\xi(\sec\varphi/\|w\|)\,d\varphi.
+    .. math::
+        p(\theta, w) &= \frac{1}{2\pi}\int_{-\pi/2+\theta}^{\pi/2}\cos\varphi\,\xi(\sec\varphi/\|w\|)\,d\varphi,\\
+        q(\theta, w) &= \frac{1}{2\pi}\int_{-\pi/2+\theta}^{\pi/2}\sin\varphi\,\xi(\sec\varphi/\|w\|)\,d\varphi.
 
     Evaluated in the distance :math:`\psi` of :math:`\varphi` from :math:`\pm\pi/2`
     (:math:`\cos\varphi = \sin\psi`, exact in floating point near the ends, where ``sec`` blows up):
@@ -166,7 +166,7 @@ def pq(theta: float, r: float) -> tuple[float, float, float, float]:
         knees = {math.asin(k / r) for k in scales if k < r}
         edges = [a, *sorted(x for x in knees if a < x < b), b]
         total = err = 0.0
-        for lo, hi in zip(edges[:-1], edges[1:]):
+        for lo, hi in itertools.pairwise(edges):
             d, e = integrate.quad(integrand, lo, hi, args=(trig,), epsabs=0.0, epsrel=1e-12, limit=200)
             total, err = total + d, err + e
         return total, err
@@ -189,7 +189,8 @@ def coarse_crelu_lemma7(
     r"""Lemma 7 (:math:`\theta \in (0, \pi)`), with :math:`p, q` by :func:`pq`:
 
     .. math:: E g_{crelu} = \frac{p(0,w)h}{2}\hat w - (v^\top v^*)\csc(\theta/2)q(\theta,w)
-              \frac{\hat w + \hat w^*}{\|\hat w + \hat w^*\|} - (v^\top v^*)(p(\theta,w) - \cot(\theta/2)q(\theta,w))\hat w.
+              \frac{\hat w + \hat w^*}{\|\hat w + \hat w^*\|}
+              - (v^\top v^*)(p(\theta,w) - \cot(\theta/2)q(\theta,w))\hat w.
 
     Returns ``(E g (..., n), err (...))`` where ``err`` bounds the error propagated from quad's
     estimates.  Loops over points (quad is scalar).
@@ -213,18 +214,21 @@ def coarse_crelu_lemma7(
 
 
 def inner_lemma5(v: np.ndarray, v_star: np.ndarray, w: np.ndarray, w_star: np.ndarray) -> np.ndarray:
-    r"""Lemma 5: :math:`\langle E g_{relu}, \partial f/\partial w\rangle = \frac{\sin\theta}{2(\sqrt{2\pi})^3\|w\|}(v^\top v^*)^2`."""
+    r"""Lemma 5: :math:`\langle E g_{relu}, \partial f/\partial w\rangle
+    = \frac{\sin\theta}{2(\sqrt{2\pi})^3\|w\|}(v^\top v^*)^2`."""
     w = np.asarray(w, float)
     return np.sin(_theta(w, w_star)) / (2 * SQRT_2PI**3 * np.sqrt(_dot(w, w))) * (np.asarray(v, float) @ v_star) ** 2
 
 
 def inner_lemma10(v: np.ndarray, v_star: np.ndarray, w: np.ndarray, w_star: np.ndarray) -> np.ndarray:
-    r"""Lemma 10: :math:`\langle E g_{id}, \partial f/\partial w\rangle = \frac{\sin\theta}{(\sqrt{2\pi})^3\|w\|}(v^\top v^*)^2`."""
+    r"""Lemma 10: :math:`\langle E g_{id}, \partial f/\partial w\rangle
+    = \frac{\sin\theta}{(\sqrt{2\pi})^3\|w\|}(v^\top v^*)^2`."""
     return 2.0 * inner_lemma5(v, v_star, w, w_star)
 
 
 def inner_lemma7(v: np.ndarray, v_star: np.ndarray, w: np.ndarray, w_star: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    r"""Lemma 7: :math:`\langle E g_{crelu}, \partial f/\partial w\rangle = \frac{q(\theta,w)}{2\pi\|w\|}(v^\top v^*)^2`.
+    r"""Lemma 7: :math:`\langle E g_{crelu}, \partial f/\partial w\rangle
+    = \frac{q(\theta,w)}{2\pi\|w\|}(v^\top v^*)^2`.
 
     Returns ``(value (...), quad error bound (...))``.
     """

@@ -34,7 +34,8 @@ T_PATH = 10.0 ** -np.arange(3, 11)
 
 
 def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
-    r""":math:`\|E g_\mu\|^2 / (\|\partial f/\partial v\|^2 + \langle E g_\mu, \partial f/\partial w\rangle)` (Lemma 10)."""
+    r"""Lemma 10's ratio :math:`\|E g_\mu\|^2 / (\|\partial f/\partial v\|^2
+    + \langle E g_\mu, \partial f/\partial w\rangle)`; shapes as ``Model.coarse_grad``."""
     with quiet_overflow():
         gv, g = model.coarse_grad(v, w, ste=ste)
     _, gw = model.grad(v, w)
