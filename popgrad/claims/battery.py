@@ -17,7 +17,7 @@ import numpy as np
 from ..critical import w_at_angle
 from ..model import Model
 
-__all__ = ["Battery", "Case", "make_battery", "random_points", "random_teacher"]
+__all__ = ["Battery", "Case", "case_points", "make_battery", "random_points", "random_teacher"]
 
 
 @dataclass(frozen=True)
@@ -126,6 +126,21 @@ _THOROUGH = (
     (1, 1, "gaussian"),
     (2, 1, "positive"),
 )
+
+
+def case_points(cases: list[Case] | tuple[Case, ...], masks: list[np.ndarray] | None = None) -> dict[str, list]:
+    """The points a claim checked, per teacher: labels, teachers and (masked) student points.
+
+    Lists with one entry per case (shapes differ between teachers), for :attr:`ClaimResult.points`.
+    """
+    masks = masks if masks is not None else [np.ones(c.v.shape[0], dtype=bool) for c in cases]
+    return {
+        "teacher": [c.label for c in cases],
+        "v_star": [c.model.v_star for c in cases],
+        "w_star": [c.model.w_star for c in cases],
+        "v": [c.v[k] for c, k in zip(cases, masks, strict=True)],
+        "w": [c.w[k] for c, k in zip(cases, masks, strict=True)],
+    }
 
 
 def make_battery(seed: int = 0, thorough: bool = False) -> Battery:

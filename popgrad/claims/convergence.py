@@ -30,7 +30,7 @@ import numpy as np
 from ..critical import proposition1, w_at_angle
 from ..dynamics import COLLAPSE, CONVERGED, descend
 from ._common import EPS
-from .battery import Battery, Case
+from .battery import Battery, Case, case_points
 from .descent import loss_rounding
 from .result import Check, ClaimResult
 
@@ -106,6 +106,7 @@ def convergence(battery: Battery, max_iter: int | None = None) -> ClaimResult:
     """Claim 6; ``max_iter`` defaults to 3000 (20000 for the thorough battery)."""
     max_iter = max_iter or (20000 if battery.thorough else 3000)
     rows: list[dict[str, np.ndarray]] = []
+    inits: dict[str, list] = {"v0": [], "w0": []}
     thm2: list[dict[str, np.ndarray]] = []
     thm2_invariant_violations = 0
     id_stuck, relu_left, id_rise, id_min_w, n_id = 0, 0, -np.inf, np.inf, 0
@@ -114,6 +115,8 @@ def convergence(battery: Battery, max_iter: int | None = None) -> ClaimResult:
         v_r, w_r = _random_inits(case, battery.n_inits, theorem2=False)
         v_2, w_2 = _random_inits(case, max(2, battery.n_inits // 2), theorem2=True)
         k = v_r.shape[0]
+        inits["v0"].append(np.vstack([v_r, v_2]))
+        inits["w0"].append(np.vstack([w_r, w_2]))
         for ste in STES:  # random and Theorem-2 initialisations in one batch
             tr = descend(model, np.vstack([v_r, v_2]), np.vstack([w_r, w_2]), ste, max_iter=max_iter)
             st = _run_stats(model, tr)
@@ -188,5 +191,9 @@ def convergence(battery: Battery, max_iter: int | None = None) -> ClaimResult:
         checks=checks,
         n_points=int(ok.size + ok2.size + 2 * n_id),
         values=values,
+        points={
+            **{k: v for k, v in case_points(battery.cases).items() if k in ("teacher", "v_star", "w_star")},
+            **inits,
+        },
         headline=1,
     )

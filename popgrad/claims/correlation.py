@@ -23,7 +23,7 @@ import numpy as np
 
 from . import paper
 from ._common import EPS, dot, norm, quiet_overflow
-from .battery import Battery
+from .battery import Battery, case_points
 from .result import Check, ClaimResult
 
 __all__ = ["STES", "correlation"]
@@ -45,10 +45,12 @@ def correlation(battery: Battery) -> ClaimResult:
     min_cos = {s: np.inf for s in STES}
     min_cos_w = {s: np.inf for s in STES}
     n_points = 0
+    masks = []
     for case in battery.cases:
         model = case.model
         theta = model.theta(case.w)
         keep = (theta > 0) & (theta < np.pi)
+        masks.append(keep)
         if not np.any(keep):
             continue
         v, w = case.v[keep], case.w[keep]
@@ -97,5 +99,6 @@ def correlation(battery: Battery) -> ClaimResult:
         checks=tuple(checks),
         n_points=n_points,
         values=values,
+        points=case_points(battery.cases, masks),
         headline=1,
     )

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._common import EPS, dot, quiet_overflow
-from .battery import Battery
+from .battery import Battery, case_points
 from .correlation import STES
 from .result import Check, ClaimResult
 
@@ -99,4 +99,5 @@ def descent(battery: Battery) -> ClaimResult:
         checks=tuple(checks),
         n_points=n_points,
         values=values,
+        points=case_points(battery.cases),
     )

@@ -30,7 +30,7 @@ from scipy import optimize
 from ..critical import profile, proposition1, search, w_at_angle
 from ..model import Model
 from ._common import EPS, norm, quiet_overflow, theta_direction, v_scale
-from .battery import Battery, Case
+from .battery import Battery, Case, case_points
 from .result import Check, ClaimResult
 
 __all__ = ["critical_points", "proposition1_n1"]
@@ -267,6 +267,7 @@ def critical_points(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(cases),
         values=values,
+        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
         headline=6,
     )
 
@@ -302,4 +303,5 @@ def proposition1_n1(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(cases),
         values=details,
+        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
     )

@@ -75,7 +75,8 @@ class ClaimResult:
     checks : the inequalities that make up the claim; it holds iff all of them hold.
     n_points : number of points (or runs) at which it was checked.
     values : further measured numbers worth reporting (smallest cosine, largest step, ...).
-    points : the points checked, as arrays (not serialised unless asked).
+    points : the points checked: arrays, or lists with one array per teacher (not serialised
+        unless asked).
     headline : index into ``checks`` of the number to show in a one-line summary (the first
         failing check is shown instead when the claim fails).
     """
@@ -87,7 +88,7 @@ class ClaimResult:
     checks: tuple[Check, ...]
     n_points: int
     values: dict[str, float] = field(default_factory=dict)
-    points: dict[str, np.ndarray] = field(default_factory=dict, repr=False)
+    points: dict[str, np.ndarray | list] = field(default_factory=dict, repr=False)
     headline: int = 0
 
     @property
@@ -115,5 +116,8 @@ class ClaimResult:
             "values": {k: _json_float(float(v)) for k, v in self.values.items()},
         }
         if points:
-            out["points"] = {k: np.asarray(v).tolist() for k, v in self.points.items()}
+            out["points"] = {
+                k: [np.asarray(x).tolist() for x in v] if isinstance(v, list) else np.asarray(v).tolist()
+                for k, v in self.points.items()
+            }
         return out

@@ -23,7 +23,7 @@ import numpy as np
 
 from ..critical import proposition1, w_at_angle
 from ._common import EPS, dot, norm, quiet_overflow
-from .battery import Battery
+from .battery import Battery, case_points
 from .correlation import _g_scale
 from .paper import lemma9_norm_at_spurious
 from .result import Check, ClaimResult
@@ -115,5 +115,6 @@ def vanishing(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=n_points + n_paths * T_PATH.size,
         values=values,
+        points={k: v for k, v in case_points(battery.cases).items() if k in ("teacher", "v_star", "w_star")},
         headline=5,
     )
