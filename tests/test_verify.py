@@ -57,7 +57,8 @@ def test_verify_json_is_deterministic_and_exit_code_reflects_failures(capsys):
 def test_verify_report_api():
     rep = verify(seed=2, keys=("vanishing",))
     assert rep.ok and rep.seed == 2 and len(rep.results) == 1 and rep.seconds > 0
-    assert rep.to_dict(points=True)["claims"][0]["key"] == "vanishing"
+    claim = rep.to_dict(points=True)["claims"][0]
+    assert claim["key"] == "vanishing" and len(claim["points"]["v_star"]) == len(rep.teachers)
 
 
 def test_descend_cli(capsys):
