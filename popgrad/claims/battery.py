@@ -54,7 +54,8 @@ def random_teacher(rng: np.random.Generator, m: int, n: int, kind: str = "mixed"
     ``kind``: ``"mixed"`` Gaussian :math:`v^*` satisfying Prop. 1's condition (redrawn until it
     does, so saddles and spurious minimizers exist when ``m >= 2``); ``"positive"`` entries in
     [0.5, 1.5] (condition fails for ``m >= 2``); ``"balanced"`` :math:`1^\top v^* = 0` exactly;
-    ``"gaussian"`` plain draw.
+    ``"gaussian"`` plain draw.  Except for ``"positive"``, :math:`v^*` is then rescaled to
+    :math:`\|v^*\| = \sqrt m\,U(0.7, 1.4)`.
     """
     if kind == "positive":
         v_star = rng.uniform(0.5, 1.5, m)
@@ -66,6 +67,10 @@ def random_teacher(rng: np.random.Generator, m: int, n: int, kind: str = "mixed"
             v_star = rng.standard_normal(m)
             if kind == "gaussian" or m == 1 or v_star.sum() ** 2 < 0.5 * (m + 1) * (v_star @ v_star):
                 break
+    if kind != "positive":
+        # the scale of v* is free (Prop. 1's condition is scale-invariant) but sets the time scale of
+        # the dynamics (~1/|v*|^2 steps at a fixed eta): fix it to |v*| = sqrt(m) U(0.7, 1.4)
+        v_star *= np.sqrt(m) * rng.uniform(0.7, 1.4) / np.linalg.norm(v_star)
     w_star = rng.standard_normal(n) * rng.uniform(0.5, 2.0)
     return Model(v_star, w_star)
 
