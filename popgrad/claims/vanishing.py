@@ -10,14 +10,15 @@ r"""Claim 5: where the expected coarse gradients vanish, and the identity STE's 
   :math:`\|E g_{id}\| = 2(m-1)(1^\top v^*)^2/(\sqrt{2\pi}(m+1)^2)` (relative error bound :math:`10^3\varepsilon`),
   which is > 0 when :math:`1^\top v^* \ne 0`, ``m > 1``.
 * Lemma 10: approaching that point along :math:`\theta = \pi - t`, :math:`v = v_{sp} + t\|v^*\|d`
-  (``d`` a random unit vector), :math:`t = 10^{-3}, \dots, 10^{-10}`, the ratio
+  (``d`` a random unit vector), :math:`t = \tau, \dots, 10^{-7}\tau` (:func:`approach_path`), the ratio
   :math:`R_\mu = \|E g_\mu\|^2 / (\|\partial f/\partial v\|^2 + \langle E g_\mu, \partial f/\partial w\rangle)`
-  blows up for the identity STE -- over the last four decades (:math:`t \le 10^{-6}`) it increases
+  blows up for the identity STE -- over the last four decades (:math:`t \le 10^{-3}\tau`) it increases
   at every step and its log-log slope in ``t`` is at most -1/2 (the analysis predicts -1) -- while
   for the ReLU and clipped ReLU STEs (the bounds of Lemmas 5, 7) it does not grow (slope >= -0.1).
   (A limit statement: before the asymptotic regime the ratio may dip, e.g. for a teacher with
   :math:`1^\top v^* = -0.009`, where :math:`\|E g_{id}\| = 7\cdot10^{-6}` at the point itself, it falls
-  from :math:`t = 10^{-3}` to :math:`10^{-4}` and grows as :math:`1/t` after.)
+  from :math:`t = 10^{-3}` to :math:`10^{-4}` and grows as :math:`1/t` after; hence the scale
+  :math:`\tau`.)
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ from .result import Check, ClaimResult
 
 __all__ = ["instability_ratio", "vanishing"]
 
-T_PATH = 10.0 ** -np.arange(3, 11)
+T_PATH = 10.0 ** -np.arange(0, 8)  # times the teacher's scale tau, see approach_path
 
 
 def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
@@ -45,7 +46,22 @@ def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarr
     return dot(g, g) / (dot(gv, gv) + dot(g, gw))
 
 
-ASYMPTOTIC = slice(-5, None)  # the last four decades of T_PATH: t <= 1e-6
+ASYMPTOTIC = slice(-5, None)  # the last four decades of the path: t <= 1e-3 tau
+
+
+def approach_path(model, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    r"""``(t (8,), v (8, m), w (8, n))`` on :math:`\theta = \pi - t`, :math:`v = v_{sp} + t\|v^*\|d`.
+
+    :math:`t = \tau 10^{-k}`, ``k = 0..7``, :math:`\tau = 10^{-3}\min(1, \|E g_{id}\|_{Lemma 9}/\|v^*\|^2)`:
+    the ratio's asymptotic regime begins where the perturbation's contribution to :math:`E g_{id}`
+    (:math:`O(t\|v^*\|^2)`) is small against its value at the point.
+    """
+    cp = proposition1(model.v_star)
+    vn2 = float(model.v_star @ model.v_star)
+    tau = 1e-3 * min(1.0, lemma9_norm_at_spurious(model.v_star) / vn2)
+    t = tau * T_PATH
+    v = cp.spurious_v + t[:, None] * np.sqrt(vn2) * d
+    return t, v, w_at_angle(model.w_star, np.pi - t, 1.0)
 
 
 def _slope(t: np.ndarray, ratio: np.ndarray) -> float:
@@ -90,12 +106,11 @@ def vanishing(battery: Battery) -> ClaimResult:
             # Lemma 10: the ratio along a path into the point
             d = case.rng(2).standard_normal(model.m)
             d /= np.linalg.norm(d)
-            vp = cp.spurious_v + T_PATH[:, None] * np.linalg.norm(model.v_star) * d
-            wp = w_at_angle(model.w_star, np.pi - T_PATH, 1.0)
+            tp, vp, wp = approach_path(model, d)
             n_paths += 1
             for ste in slopes:
                 ratio = instability_ratio(model, vp, wp, ste)
-                s = _slope(T_PATH, ratio)
+                s = _slope(tp, ratio)
                 if ste == "identity":
                     slopes[ste] = max(slopes[ste], s)
                     non_monotone += int(np.any(np.diff(ratio[ASYMPTOTIC]) <= 0))
