@@ -176,6 +176,73 @@ def _cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_verify(args: argparse.Namespace) -> int:
+    from .verify import format_table, verify
+
+    keys = tuple(args.claim) if args.claim else None
+    report = verify(seed=args.seed, thorough=args.thorough, keys=keys)
+    if args.json:
+        print(json.dumps(report.to_dict(points=args.points), indent=2))
+    else:
+        kind = "thorough" if report.thorough else "default"
+        print(f"popgrad verify: {kind} battery, seed {report.seed}, {len(report.teachers)} teachers")
+        print()
+        print(format_table(report.results))
+        print()
+        failed = [r.key for r in report.results if r.n_points > 0 and not r.holds]
+        print(f"{'FAILED: ' + ', '.join(failed) if failed else 'all claims hold'}  ({report.seconds:.1f} s)")
+    return 0 if report.ok else 1
+
+
+def _cmd_descend(args: argparse.Namespace) -> int:
+    from .dynamics import descend
+    from .model import Model
+
+    model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
+    rng = np.random.default_rng(args.seed)
+    v0 = (
+        parse_vector(args.v, "v")
+        if args.v
+        else rng.standard_normal(model.m) * np.linalg.norm(model.v_star) / np.sqrt(model.m)
+    )
+    w0 = parse_vector(args.w, "w") if args.w else rng.standard_normal(model.n)
+    tr = descend(model, v0, w0, args.ste, lr=args.lr, max_iter=args.max_iter, gtol=args.gtol, record="all")
+    steps = range(0, tr.loss.shape[0], args.every)
+    if tr.loss.shape[0] - 1 not in steps:
+        steps = [*steps, tr.loss.shape[0] - 1]
+    if args.json:
+        out = {
+            "ste": args.ste,
+            "lr": tr.lr,
+            "reason": str(tr.reason[0]),
+            "iterations": int(tr.n_iter[0]),
+            "steps": [
+                {
+                    "t": int(t),
+                    "loss": float(tr.loss[t, 0]),
+                    "theta": float(tr.theta[t, 0]),
+                    "w_norm": float(tr.w_norm[t, 0]),
+                    "grad_v_norm": float(tr.grad_v_norm[t, 0]),
+                    "coarse_grad_w_norm": float(tr.grad_w_norm[t, 0]),
+                    "v": tr.v[t, 0].tolist(),
+                    "w": tr.w[t, 0].tolist(),
+                }
+                for t in steps
+            ],
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"coarse gradient descent, {args.ste} STE, lr {tr.lr:.6g}")
+    print(f"{'t':>7}{'f':>16}{'theta':>12}{'|w|':>12}{'|df/dv|':>12}{'|E g|':>12}   v")
+    for t in steps:
+        print(
+            f"{t:>7}{tr.loss[t, 0]:>16.9g}{tr.theta[t, 0]:>12.6g}{tr.w_norm[t, 0]:>12.6g}"
+            f"{tr.grad_v_norm[t, 0]:>12.4g}{tr.grad_w_norm[t, 0]:>12.4g}   {_fmt_vec(tr.v[t, 0])}"
+        )
+    print(f"stopped: {tr.reason[0]} after {tr.n_iter[0]} steps")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="popgrad",
@@ -218,6 +285,37 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random teachers and students")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
+
+    p = sub.add_parser(
+        "verify",
+        help="check every claim of the paper on a battery; one table",
+        description="Check the paper's claims by computation at many points. Exit code 1 if any claim fails.",
+        epilog="example: popgrad verify --seed 1 --json",
+    )
+    p.add_argument("--seed", type=int, default=0, help="seed of the battery (default 0)")
+    p.add_argument("--thorough", action="store_true", help="larger battery (slower)")
+    p.add_argument("--claim", nargs="+", help="check only these claims (registry keys)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.add_argument("--points", action="store_true", help="with --json: include the points checked")
+    p.set_defaults(func=_cmd_verify)
+
+    p = sub.add_parser(
+        "descend",
+        help="coarse gradient descent with expected gradients (Algorithm 1)",
+        description="Run Algorithm 1 from given (--v, --w) or random (--seed) initial weights.",
+        epilog="example: popgrad descend --v-star 1,-1,0.5 --w-star 1,0 --ste clipped_relu --every 50",
+    )
+    add_weight_args(p, student=False)
+    p.add_argument("--v", help="initial v (default: random, see --seed)")
+    p.add_argument("--w", help="initial w (default: random, see --seed)")
+    p.add_argument("--ste", default="relu", choices=STE_NAMES, help="straight-through estimator (default relu)")
+    p.add_argument("--lr", type=float, default=None, help="constant step (default 1/(m+1))")
+    p.add_argument("--max-iter", type=int, default=5000, help="largest number of steps (default 5000)")
+    p.add_argument("--gtol", type=float, default=1e-8, help="stop when |grad| <= gtol |v*|^2 (default 1e-8)")
+    p.add_argument("--every", type=int, default=1, help="print every k-th step (default 1)")
+    p.add_argument("--seed", type=int, default=0, help="seed of the random initialisation (default 0)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_descend)
     return parser
 
 

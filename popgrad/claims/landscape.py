@@ -1,0 +1,307 @@
+r"""Claim 2: the critical points of Proposition 1 and Lemmas 6, 8, computed and *checked*.
+
+For each teacher with ``n >= 2``:
+
+* **existence** -- Prop. 1's condition :math:`(1^\top v^*)^2 < \tfrac{m+1}{2}\|v^*\|^2` against what
+  :func:`popgrad.critical.search` finds without using the proposition (saddles: interior local maxima
+  of the profile :math:`F(\theta) = \min_v f`; spurious minimizer: :math:`F` rises as
+  :math:`\theta` leaves :math:`\pi`), and the formula's :math:`\theta, v` against the found ones;
+* **stationarity** -- :math:`\|\partial f/\partial v\|`, :math:`\|\partial f/\partial w\|` at the
+  formula's saddle; at :math:`\theta = \pi` the limiting gradients from opposite sides average to 0
+  (0 is in the Clarke subdifferential);
+* **local minimum** -- sampled perturbations :math:`(\delta v, \delta w)` on spheres of radii
+  :math:`10^{-2}, 10^{-3}, 10^{-4}` (relative to :math:`\|v^*\|, \|w\|`) never decrease ``f``;
+  the Hessian in ``v`` (finite differences of the exact gradient) is positive definite; ``f`` rises
+  as :math:`\theta` leaves :math:`\pi` (one-sided difference);
+* **saddle** -- the Hessian of ``f`` in :math:`(v, \theta)` (finite differences of the exact
+  gradient) has a negative eigenvalue, and moving along its eigenvector lowers ``f``;
+* **Lemmas 6, 8** -- on the curve :math:`\partial f/\partial v = 0` the expected ReLU and clipped-ReLU
+  coarse gradients vanish only at :math:`\theta \in \{0, \theta_{saddle}, \pi\}`.
+
+A separate claim, :func:`proposition1_n1`, checks the same statements for ``n = 1``, where the
+angle only takes the values 0 and :math:`\pi`.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+from scipy import optimize
+
+from ..critical import profile, proposition1, search, w_at_angle
+from ..model import Model
+from ._common import EPS, norm, quiet_overflow, theta_direction, v_scale
+from .battery import Battery, Case, case_points
+from .result import Check, ClaimResult
+
+__all__ = ["critical_points", "proposition1_n1"]
+
+_RADII = (1e-2, 1e-3, 1e-4)
+_DELTA = 1e-7  # distance in angle from the kink at which limiting gradients are sampled
+
+
+def _sphere(rng: np.random.Generator, k: int, dim: int) -> np.ndarray:
+    x = rng.standard_normal((k, dim))
+    return x / np.linalg.norm(x, axis=1, keepdims=True)
+
+
+def perturbation_rise(model: Model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, k: int) -> np.ndarray:
+    r"""Normalised :math:`[f(v+\delta v, w+\delta w) - f(v, w)]/\rho^2` for ``k`` random directions at each
+    radius :math:`\rho` in ``_RADII``; :math:`(\delta v/\|v^*\|, \delta w/\|w\|)` uniform on the
+    sphere of radius :math:`\rho`.  Shape ``(len(_RADII), k)``."""
+    m, n = model.m, model.n
+    f0 = model.loss(v, w)
+    out = []
+    for rho in _RADII:
+        d = rho * _sphere(rng, k, m + n)
+        dv = d[:, :m] * np.linalg.norm(model.v_star)
+        dw = d[:, m:] * np.linalg.norm(w)
+        out.append((model.loss(v + dv, w + dw) - f0) / rho**2)
+    return np.array(out)
+
+
+def _hessian_v_theta(model: Model, v: np.ndarray, theta: float, r: float, direction: np.ndarray, h: float = 1e-5):
+    r"""Hessian of :math:`f(v, w_\theta)` in :math:`(v, \theta)` by central differences of the exact
+    gradient (``Model.grad``), symmetrised.  Shape (m+1, m+1)."""
+    m = model.m
+    steps = np.vstack([np.eye(m + 1), -np.eye(m + 1)]) * h
+    vs = v + steps[:, :m]
+    th = theta + steps[:, m]
+    w = w_at_angle(model.w_star, th, r, direction)
+    gv, gw = model.grad(vs, w)
+    gt = np.einsum("ki,ki->k", gw, theta_direction(model, w))
+    g = np.concatenate([gv, gt[:, None]], axis=1)
+    hess = (g[: m + 1] - g[m + 1 :]).T / (2 * h)
+    return 0.5 * (hess + hess.T)
+
+
+def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_grid: int = 1025):
+    r"""Zeros of :math:`\|E g_\mu\|` along ``v_opt(theta)`` (where :math:`\partial f/\partial v = 0`).
+
+    Returns ``(unpredicted zeros found, smallest value of ‖E g‖/scale at grid points and refined
+    local minima at least 0.01 away from the predicted angles)``.  Local minima on the grid are
+    refined by bounded Brent minimisation; a refined value below ``1e-9 * scale`` counts as a zero.
+    Grid local minima within two grid steps (~6e-3 rad) of a predicted angle are attributed to it
+    and not refined.
+    """
+    scale = v_scale(model) * np.linalg.norm(model.v_star)
+
+    def g_norm(theta: np.ndarray) -> np.ndarray:
+        p = profile(model, theta, r)
+        w = w_at_angle(model.w_star, theta, r)
+        with quiet_overflow():
+            _, g = model.coarse_grad(p.v_opt, w, ste=ste)
+        return norm(g) / scale
+
+    grid = np.linspace(0.0, np.pi, n_grid)
+    vals = g_norm(grid)
+    interior = np.flatnonzero((vals[1:-1] <= vals[:-2]) & (vals[1:-1] <= vals[2:])) + 1
+    candidates = [0, n_grid - 1, *interior.tolist()]
+    away = np.min(np.abs(grid[:, None] - predicted[None, :]), axis=1) >= 1e-2
+    unpredicted, margin = 0, float(np.min(vals[away]))
+    step = grid[1] - grid[0]
+    for i in candidates:
+        if np.min(np.abs(predicted - grid[i])) <= 2 * step:
+            continue  # a predicted zero (checked to vanish in the 'vanishing' claim)
+        lo, hi = max(grid[i] - step, 0.0), min(grid[i] + step, np.pi)
+        res = optimize.minimize_scalar(
+            lambda t: float(g_norm(np.array([t]))[0]), bounds=(lo, hi), method="bounded", options={"xatol": 1e-12}
+        )
+        val = min(res.fun, vals[i])
+        margin = min(margin, float(val))
+        unpredicted += int(val < 1e-9)
+    return unpredicted, margin
+
+
+def _teacher_checks(case: Case, k: int) -> dict[str, float]:
+    model = case.model
+    cp = proposition1(model.v_star)
+    found = search(model)
+    rng = case.rng(1)
+    out: dict[str, float] = {}
+    vs = v_scale(model)
+    saddle_predicted = cp.exists and 0 < cp.saddle_theta < np.pi
+    out["mismatch"] = float(
+        (cp.exists != found.spurious)
+        + (saddle_predicted != (found.saddle_theta.size == 1))
+        + (found.interior_theta.size > 1)
+    )
+    out["spurious_v_err"] = float(np.max(np.abs(cp.spurious_v - found.spurious_v)) / np.linalg.norm(model.v_star))
+    # the spurious point, whether or not Prop. 1 predicts a minimizer there
+    r = float(np.linalg.norm(model.w_star))
+    w_pi = w_at_angle(model.w_star, np.pi, r)
+    gv, _ = model.grad(cp.spurious_v, w_pi)
+    out["spurious_grad_v"] = float(norm(gv)) / (EPS * vs)
+    # Clarke: limiting gradients at theta = pi - delta from opposite directions +-d average to 0
+    d = _sphere(rng, 4, model.n)
+    d -= (d @ model.w_star)[:, None] * model.w_star / (model.w_star @ model.w_star)
+    d /= np.linalg.norm(d, axis=1, keepdims=True)
+    near = w_at_angle(model.w_star, np.pi - _DELTA, r, np.vstack([d, -d]))
+    _, gw = model.grad(cp.spurious_v, near)
+    out["clarke"] = float(np.max(norm(gw[:4] + gw[4:]) / (norm(gw[:4]) + norm(gw[4:]) + 1e-300)))
+    if cp.exists:
+        rise = perturbation_rise(model, cp.spurious_v, w_pi, rng, k)
+        out["spurious_min_rise"] = float(rise.min())
+        h = _hessian_v_theta(model, cp.spurious_v, np.pi - 1e-3, r, None)[:-1, :-1]
+        out["spurious_hess_v_min"] = float(np.linalg.eigvalsh(h).min())
+        f0 = model.loss(cp.spurious_v, w_pi)
+        out["spurious_theta_slope"] = float(
+            (model.loss(cp.spurious_v, w_at_angle(model.w_star, np.pi - 1e-6, r)) - f0) / 1e-6
+        )
+    if saddle_predicted:
+        out["saddle_theta_err"] = abs(cp.saddle_theta - found.saddle_theta[0]) if found.saddle_theta.size else np.inf
+        out["saddle_v_err"] = (
+            float(np.max(np.abs(cp.saddle_v - found.saddle_v[0])) / np.linalg.norm(model.v_star))
+            if found.saddle_theta.size
+            else np.inf
+        )
+        w_s = w_at_angle(model.w_star, cp.saddle_theta, r)
+        gv, gw = model.grad(cp.saddle_v, w_s)
+        out["saddle_grad"] = float(
+            max(norm(gv) / vs, norm(gw) * 2 * np.pi * r / np.linalg.norm(model.v_star) ** 2) / EPS
+        )
+        hess = _hessian_v_theta(model, cp.saddle_v, cp.saddle_theta, r, None)
+        lam, vec = np.linalg.eigh(hess)
+        out["saddle_hess_min"] = float(lam[0])
+        t = 1e-3
+        step = vec[:, 0] * t
+        drops = [
+            model.loss(cp.saddle_v + s * step[:-1], w_at_angle(model.w_star, cp.saddle_theta + s * step[-1], r))
+            - model.loss(cp.saddle_v, w_s)
+            for s in (1.0, -1.0)
+        ]
+        out["saddle_drop"] = float(max(drops))
+    predicted = np.array([0.0, np.pi, *([cp.saddle_theta] if saddle_predicted else [])])
+    for ste in ("relu", "clipped_relu"):
+        for rr in (0.3, 3.0):
+            unpredicted, margin = _zeros_on_curve(model, ste, rr, predicted)
+            out[f"unpredicted_zeros_{ste}"] = out.get(f"unpredicted_zeros_{ste}", 0.0) + unpredicted
+            out[f"zero_margin_{ste}"] = min(out.get(f"zero_margin_{ste}", np.inf), margin)
+    return out
+
+
+def _worst(rows: list[dict[str, float]], key: str, how: object = max, default: float = 0.0) -> float:
+    vals = [row[key] for row in rows if key in row]
+    return float(how(vals)) if vals else default
+
+
+def critical_points(battery: Battery) -> ClaimResult:
+    """Claim 2 on the battery's teachers with ``n >= 2``; see the module docstring."""
+    cases = [c for c in battery.cases if c.model.n >= 2]
+    rows = [_teacher_checks(c, battery.n_perturb) for c in cases]
+    n_exist = sum(proposition1(c.model.v_star).exists for c in cases)
+    checks = (
+        Check(
+            "teachers where Prop. 1's existence condition disagrees with the search",
+            _worst(rows, "mismatch", sum),
+            "==",
+            0,
+        ),
+        Check("max |theta_saddle(formula) - theta_saddle(found)|", _worst(rows, "saddle_theta_err"), "<=", 1e-9),
+        Check(
+            "max |v(formula) - v(found)| / |v*|",
+            max(_worst(rows, "saddle_v_err"), _worst(rows, "spurious_v_err")),
+            "<=",
+            1e-9,
+        ),
+        Check("max |grad f| at the formula's saddles / (eps * scale)", _worst(rows, "saddle_grad"), "<=", 1e3),
+        Check("max |df/dv| at theta = pi / (eps * scale)", _worst(rows, "spurious_grad_v"), "<=", 1e3),
+        Check(
+            "max |mean of df/dw from opposite sides| / mean |df/dw| at theta = pi - delta (0 in Clarke)",
+            _worst(rows, "clarke"),
+            "<=",
+            10 * _DELTA,
+            note="the limiting gradients are antipodal; at distance delta they are so up to O(delta)",
+        ),
+        Check(
+            "min [f(x+delta) - f(x)] / rho^2 at spurious minimizers",
+            _worst(rows, "spurious_min_rise", min, np.nan if n_exist else np.inf),
+            ">",
+            0,
+            note=f"{battery.n_perturb} directions x radii {_RADII}",
+        ),
+        Check(
+            "min eigenvalue of d2f/dv2 at spurious minimizers", _worst(rows, "spurious_hess_v_min", min, np.inf), ">", 0
+        ),
+        Check(
+            "min one-sided d f/d(pi - theta) at spurious minimizers",
+            _worst(rows, "spurious_theta_slope", min, np.inf),
+            ">",
+            0,
+        ),
+        Check(
+            "max min-eigenvalue of the (v, theta) Hessian at saddles",
+            _worst(rows, "saddle_hess_min", max, -np.inf),
+            "<",
+            0,
+        ),
+        Check(
+            "max f(saddle + t d) - f(saddle), d the negative-curvature direction",
+            _worst(rows, "saddle_drop", max, -np.inf),
+            "<",
+            0,
+        ),
+        Check(
+            "unpredicted zeros of E g_relu on {df/dv = 0} (Lemma 6)",
+            _worst(rows, "unpredicted_zeros_relu", sum),
+            "==",
+            0,
+        ),
+        Check(
+            "unpredicted zeros of E g_crelu on {df/dv = 0} (Lemma 8)",
+            _worst(rows, "unpredicted_zeros_clipped_relu", sum),
+            "==",
+            0,
+        ),
+    )
+    values = {
+        "teachers": len(cases),
+        "teachers_with_spurious_minimizers": n_exist,
+        "min_relu_grad_away_from_critical": _worst(rows, "zero_margin_relu", min, np.inf),
+        "min_crelu_grad_away_from_critical": _worst(rows, "zero_margin_clipped_relu", min, np.inf),
+    }
+    return ClaimResult(
+        key="critical_points",
+        title="Critical points: saddles and spurious minimizers",
+        reference="Prop. 1; Lemmas 6, 8",
+        method="formula vs search; perturbations; Hessian",
+        checks=checks,
+        n_points=len(cases),
+        values=values,
+        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        headline=6,
+    )
+
+
+def proposition1_n1(battery: Battery) -> ClaimResult:
+    r"""Proposition 1 for teachers with ``n = 1``, where :math:`\theta \in \{0, \pi\}` only.
+
+    With ``n = 1`` no interior angle exists, so no saddle can; and at :math:`\theta = \pi` (``w`` of
+    the opposite sign to :math:`w^*`) ``f`` does not depend on ``w`` at all, so the minimizer in
+    ``v`` is a local minimizer of ``f`` whatever the condition says.  Checked: predicted vs found,
+    and sampled perturbations at :math:`\theta = \pi` (which keep the sign of ``w``).
+    """
+    cases = [c for c in battery.cases if c.model.n == 1]
+    mismatches, rises = 0, []
+    details = {}
+    for c in cases:
+        cp = proposition1(c.model.v_star)
+        found = search(c.model)
+        saddle_predicted = cp.exists and 0 < cp.saddle_theta < np.pi
+        mismatches += int(cp.exists != found.spurious) + int(saddle_predicted)
+        w_pi = -c.model.w_star
+        rises.append(perturbation_rise(c.model, found.spurious_v, w_pi, c.rng(1), battery.n_perturb).min())
+        details[f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2"] = cp.condition
+    checks = (
+        Check("teachers where Prop. 1's predictions disagree with the landscape", mismatches, "==", 0),
+        Check("min [f(x+delta) - f(x)] / rho^2 at theta = pi, v = v_opt(pi)", min(rises, default=np.inf), ">", 0),
+    )
+    return ClaimResult(
+        key="prop1_n1",
+        title="Prop. 1 when n = 1 (theta in {0, pi} only)",
+        reference="Prop. 1",
+        method="formula vs search; perturbations",
+        checks=checks,
+        n_points=len(cases),
+        values=details,
+        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+    )

@@ -1,0 +1,228 @@
+r"""Coarse gradient descent (Algorithm 1 of the paper), batched over many runs.
+
+.. math:: v^{t+1} = v^t - \eta\, G_v(v^t, w^t), \qquad w^{t+1} = w^t - \eta\, G_w(v^t, w^t),
+
+where :math:`(G_v, G_w)` is a *gradient oracle*.  :func:`expected_gradient` gives the population
+oracle :math:`(E_Z[\partial\ell/\partial v], E_Z[g_\mu]) = ` ``Model.coarse_grad`` (Lemmas 4, 7, 9); a
+sampled oracle (a fresh Gaussian batch each step) has the same signature
+``oracle(v, w, rng) -> (G_v, G_w)`` and plugs in unchanged.
+
+``v0 (B, m)``, ``w0 (B, n)`` run ``B`` independent descents in lockstep; each stops on its own
+(converged, ``w`` collapsed, or ``max_iter``) and is frozen afterwards.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ._validate import as_vector_batch, broadcast_leading, positive_int
+from .model import Model
+
+__all__ = ["Oracle", "Trajectory", "descend", "expected_gradient"]
+
+Oracle = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
+
+_CHUNK = 256  # steps whose loss and angle are evaluated together
+CONVERGED, W_ZERO, COLLAPSE, STOP_WHEN, MAX_ITER = "converged", "w_zero", "w_collapse", "stop_when", "max_iter"
+
+
+def expected_gradient(model: Model, ste: object = "relu") -> Oracle:
+    r"""Population oracle: :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)` from ``Model.coarse_grad``.
+
+    >>> import popgrad as pg
+    >>> oracle = expected_gradient(pg.Model([1.0, -1.0], [1.0, 0.0]), "relu")
+    >>> gv, gw = oracle(np.array([[1.0, -1.0]]), np.array([[1.0, 0.0]]), None)
+    >>> float(np.abs(gv).max() + np.abs(gw).max())    # the global minimizer is a fixed point
+    0.0
+    """
+
+    def oracle(v: np.ndarray, w: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        with np.errstate(over="ignore", invalid="ignore"):  # see popgrad.claims._common.quiet_overflow
+            gv, gw = model.coarse_grad(v, w, ste=ste)
+        return np.asarray(gv), np.asarray(gw)
+
+    return oracle
+
+
+@dataclass(frozen=True)
+class Trajectory:
+    r"""Per-step records of ``B`` runs of coarse gradient descent (``T`` = steps of the longest run).
+
+    Attributes
+    ----------
+    loss, theta, w_norm : (T+1, B)   :math:`f(v^t, w^t)`, :math:`\theta(w^t, w^*)`, :math:`\|w^t\|`
+    grad_v_norm, grad_w_norm : (T+1, B)   norms of the oracle's ``v``- and ``w``-parts at step t
+    v : (T+1, B, m) or None,  w : (T+1, B, n) or None   (``record="all"``)
+    v_final : (B, m), w_final : (B, n)
+    n_iter : (B,) int    steps taken by each run (later rows repeat the frozen state)
+    reason : (B,) str    ``"converged"``, ``"w_collapse"``, ``"w_zero"``, ``"stop_when"`` or ``"max_iter"``
+    lr : float
+    """
+
+    loss: np.ndarray
+    theta: np.ndarray
+    w_norm: np.ndarray
+    grad_v_norm: np.ndarray
+    grad_w_norm: np.ndarray
+    v: np.ndarray | None
+    w: np.ndarray | None
+    v_final: np.ndarray
+    w_final: np.ndarray
+    n_iter: np.ndarray
+    reason: np.ndarray
+    lr: float
+
+    @property
+    def converged(self) -> np.ndarray:
+        """(B,) bool: the run met the gradient tolerance."""
+        return self.reason == CONVERGED
+
+
+def default_lr(model: Model) -> float:
+    r""":math:`\eta = 1/(m+1)`: half of :math:`2/L_v`, with :math:`L_v = (m+1)/4` the largest eigenvalue
+    of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2)."""
+    return 1.0 / (model.m + 1)
+
+
+def descend(
+    model: Model,
+    v0: object,
+    w0: object,
+    ste: object = "relu",
+    *,
+    lr: float | None = None,
+    max_iter: int = 5000,
+    gtol: float = 1e-8,
+    oracle: Oracle | None = None,
+    record: str = "all",
+    seed: int | np.random.SeedSequence | None = None,
+    c_w: float | None = 0.0,
+    stop_when: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
+) -> Trajectory:
+    r"""Run Algorithm 1 from ``v0 (..., m)``, ``w0 (..., n)`` (leading axes broadcast to ``B`` runs).
+
+    Parameters
+    ----------
+    model : the teacher.
+    ste : STE of the expected coarse gradient (ignored when ``oracle`` is given).
+    lr : constant step :math:`\eta` (default :func:`default_lr`).
+    max_iter : largest number of steps per run.
+    gtol : a run stops when :math:`\|(G_v, G_w)\| \le` ``gtol`` :math:`\cdot\|v^*\|^2` (the natural
+        scale of both parts).
+    oracle : gradient oracle ``(v, w, rng) -> (G_v, G_w)``; default :func:`expected_gradient`.
+    record : ``"all"`` (also ``v`` and ``w`` per step) or ``"scalars"``.
+    seed : seeds the generator passed to the oracle (used by sampled oracles only).
+    c_w : Theorem 1 assumes :math:`\|w^t\| \ge c_w > 0`.  A run stops with reason ``"w_collapse"``
+        *after* the step on which :math:`\|w^{t+1}\| < c_w` or ``w`` passes through the origin
+        (:math:`w^{t+1}\cdot w^t \le 0`): there the assumption fails for every :math:`c_w > 0` and
+        :math:`\theta` jumps.  ``None`` disables this rule (the run goes on through the origin).
+        A run that lands exactly on ``w = 0`` always stops before that step (``"w_zero"``).
+    stop_when : optional predicate ``(v (B, m), w (B, n)) -> (B,) bool``; a run stops (reason
+        ``"stop_when"``) at the first point where it is true.
+
+    Examples
+    --------
+    >>> import popgrad as pg
+    >>> model = pg.Model([1.0, 2.0], [1.0, 0.0])
+    >>> tr = descend(model, [0.5, 0.5], [1.0, 1.0], "relu", max_iter=3000)
+    >>> tr.reason.tolist(), bool(np.all(np.diff(tr.loss[:, 0]) <= 0)), float(tr.theta[-1, 0]) < 1e-6
+    (['converged'], True, True)
+    """
+    v = as_vector_batch(v0, "v0", model.m)
+    w = as_vector_batch(w0, "w0", model.n)
+    batch = broadcast_leading(v, w)
+    v = np.broadcast_to(v, (*batch, model.m)).reshape(-1, model.m).copy()
+    w = np.broadcast_to(w, (*batch, model.n)).reshape(-1, model.n).copy()
+    if np.any(~np.any(w != 0, axis=-1)):
+        raise ValueError("w0 contains a zero vector: the coarse gradient is undefined at w = 0; start from w != 0")
+    max_iter = positive_int(max_iter, "max_iter", 0)
+    lr = default_lr(model) if lr is None else float(lr)
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr}")
+    if record not in ("all", "scalars"):
+        raise ValueError(f"record must be 'all' or 'scalars', got {record!r}")
+    oracle = expected_gradient(model, ste) if oracle is None else oracle
+    rng = np.random.default_rng(seed)
+    tol = gtol * float(model.v_star @ model.v_star)
+
+    b = v.shape[0]
+    active = np.ones(b, dtype=bool)
+    n_iter = np.zeros(b, dtype=int)
+    reason = np.full(b, MAX_ITER, dtype=object)
+    rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
+    chunk_v: list[np.ndarray] = []
+    chunk_w: list[np.ndarray] = []
+
+    def flush() -> None:
+        """Loss, angle and norm of a chunk of steps in one batched call (not one call per step)."""
+        if not chunk_v:
+            return
+        cv, cw = np.stack(chunk_v), np.stack(chunk_w)
+        rec["loss"].append(np.asarray(model.loss(cv, cw)).reshape(-1, b))
+        rec["theta"].append(np.asarray(model.theta(cw)).reshape(-1, b))
+        rec["w_norm"].append(np.linalg.norm(cw, axis=-1))
+        if record == "all":
+            rec["v"].append(cv)
+            rec["w"].append(cw)
+        chunk_v.clear()
+        chunk_w.clear()
+
+    gv, gw = oracle(v, w, rng)
+    for t in range(max_iter + 1):
+        gvn, gwn = np.linalg.norm(gv, axis=-1), np.linalg.norm(gw, axis=-1)
+        rec["gv"].append(gvn)
+        rec["gw"].append(gwn)
+        chunk_v.append(v.copy())
+        chunk_w.append(w.copy())
+        if len(chunk_v) == _CHUNK:
+            flush()
+        done = active & (np.hypot(gvn, gwn) <= tol)
+        reason[done] = CONVERGED
+        active &= ~done
+        if stop_when is not None:
+            hit = active & np.asarray(stop_when(v, w), dtype=bool)
+            reason[hit] = STOP_WHEN
+            active &= ~hit
+        if t == max_iter or not np.any(active):
+            break
+        v_new = v - lr * gv
+        w_new = w - lr * gw
+        zero = active & ~np.any(w_new != 0, axis=-1)
+        reason[zero] = W_ZERO  # the model is undefined at w = 0: stop those runs before the step
+        active &= ~zero
+        if c_w is not None:
+            small = np.linalg.norm(w_new, axis=-1) < c_w
+            collapse = active & (small | (np.einsum("bi,bi->b", w_new, w) <= 0))
+        v = np.where(active[:, None], v_new, v)
+        w = np.where(active[:, None], w_new, w)
+        n_iter += active
+        if c_w is not None:
+            reason[collapse] = COLLAPSE
+            active &= ~collapse
+        if np.any(active):  # frozen runs keep their point and their last gradient
+            gv_a, gw_a = oracle(v[active], w[active], rng)
+            gv, gw = gv.copy(), gw.copy()
+            gv[active], gw[active] = gv_a, gw_a
+    flush()
+    stack = {
+        k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x))
+        for k, x in rec.items()
+        if x
+    }
+    return Trajectory(
+        loss=stack["loss"],
+        theta=stack["theta"],
+        w_norm=stack["w_norm"],
+        grad_v_norm=stack["gv"],
+        grad_w_norm=stack["gw"],
+        v=stack.get("v"),
+        w=stack.get("w"),
+        v_final=v,
+        w_final=w,
+        n_iter=n_iter,
+        reason=reason.astype(str),
+        lr=lr,
+    )

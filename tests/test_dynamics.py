@@ -1,0 +1,113 @@
+"""popgrad.dynamics and claim 6 (Theorems 1, 2)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import popgrad as pg
+from popgrad.claims import convergence, make_battery
+from popgrad.claims.convergence import classify
+from popgrad.critical import proposition1, w_at_angle
+from popgrad.dynamics import descend, expected_gradient
+from popgrad.strategies import teachers
+
+
+def test_identity_ste_at_the_spurious_point_shrinks_w_linearly_until_it_collapses():
+    # At theta = pi, v = v_sp: df/dv = 0 so v stays, and E g_id = c w_hat with c = Lemma 9's norm
+    # 2(m-1)(1'v*)^2/(sqrt(2 pi)(m+1)^2): |w| falls by lr*c per step and w collapses at step ceil(r0/(lr c)).
+    model = pg.Model([1.0, 1.0, -1.0], [0.0, 1.0])
+    v_sp = np.array([-0.5, -0.5, 1.5])  # (I + 11')^{-1}(11' - I)v* = 2(1'v*)/(m+1) 1 - v*, 1'v* = 1, m = 3
+    c = 4.0 / (16 * math.sqrt(2 * math.pi))
+    lr, r0 = 0.25, 0.1
+    tr = descend(model, v_sp, [0.0, -r0], "identity", lr=lr, max_iter=1000)
+    assert tr.reason.tolist() == ["w_collapse"]
+    assert tr.n_iter[0] == math.ceil(r0 / (lr * c))
+    np.testing.assert_allclose(tr.w_norm[:5, 0], r0 - lr * c * np.arange(5), rtol=1e-12)
+    np.testing.assert_allclose(tr.v[:, 0], np.broadcast_to(v_sp, tr.v[:, 0].shape), atol=1e-15)
+    # the ReLU STE: the same point is a fixed point (Lemma 6)
+    tr = descend(model, v_sp, [0.0, -r0], "relu", lr=lr, max_iter=10)
+    assert tr.reason.tolist() == ["converged"] and tr.n_iter[0] == 0
+
+
+def test_descend_batches_and_freezes_finished_runs():
+    model = pg.Model([1.0, -0.5, 2.0], [1.0, 1.0])
+    v0 = np.array([[0.5, 0.5, 0.5], [1.0, -0.5, 2.0]])  # the second starts at the global minimizer
+    w0 = np.array([[1.0, 0.0], [2.0, 2.0]])
+    tr = descend(model, v0, w0, "clipped_relu", max_iter=4000)
+    assert tr.loss.shape == tr.theta.shape == tr.w_norm.shape == (tr.n_iter.max() + 1, 2)
+    assert tr.v.shape == (tr.n_iter.max() + 1, 2, 3) and tr.w.shape == (tr.n_iter.max() + 1, 2, 2)
+    assert tr.n_iter[1] == 0 and np.all(tr.loss[:, 1] == 0.0)
+    np.testing.assert_array_equal(tr.v_final, tr.v[-1])
+    assert tr.converged.tolist() == [True, True]
+    scalars = descend(model, v0, w0, "clipped_relu", max_iter=4000, record="scalars")
+    assert scalars.v is None and np.array_equal(scalars.loss, tr.loss)
+
+
+def test_descend_validates_its_arguments():
+    model = pg.Model([1.0, 1.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="w0"):
+        descend(model, [1.0, 1.0], [0.0, 0.0])
+    with pytest.raises(ValueError, match="lr"):
+        descend(model, [1.0, 1.0], [1.0, 0.0], lr=-1.0)
+    with pytest.raises(ValueError, match="record"):
+        descend(model, [1.0, 1.0], [1.0, 0.0], record="some")
+    with pytest.raises(ValueError, match="v0"):
+        descend(model, [1.0, 1.0, 1.0], [1.0, 0.0])
+    with pytest.raises(TypeError, match="max_iter"):
+        descend(model, [1.0, 1.0], [1.0, 0.0], max_iter=1.5)
+
+
+def test_custom_oracle_and_stop_rule():
+    model = pg.Model([1.0, 2.0], [1.0, 0.0])
+    calls = []
+
+    def oracle(v, w, rng):
+        calls.append(rng)
+        return expected_gradient(model, "relu")(v, w, rng)
+
+    tr = descend(model, [0.0, 0.0], [1.0, 1.0], oracle=oracle, seed=3, stop_when=lambda v, w: v[:, 1] > 0.5)
+    assert tr.reason.tolist() == ["stop_when"] and tr.v_final[0, 1] > 0.5 >= tr.v[-2, 0, 1]
+    assert all(isinstance(g, np.random.Generator) for g in calls)
+
+
+@settings(max_examples=12, deadline=None)
+@given(teachers(m=st.integers(1, 5), n=st.integers(2, 4)), st.integers(0, 2**32 - 1))
+def test_theorem2_initialisations_reach_a_global_minimizer(model, seed):
+    rng = np.random.default_rng(seed)
+    s = model.v_star.sum()
+    while True:
+        v0 = rng.standard_normal(model.m) * np.linalg.norm(model.v_star)
+        if v0 @ model.v_star > 0 and s * v0.sum() <= s * s:
+            break
+    w0 = w_at_angle(model.w_star, rng.uniform(0.05, np.pi / 2 - 0.05), 1.0)
+    for ste in ("relu", "clipped_relu"):
+        tr = descend(model, v0, w0, ste, max_iter=20000)
+        if tr.reason[0] == "w_collapse":
+            continue  # Theorem 1's assumption |w^t| >= c_w fails: outside the theorem
+        assert tr.reason[0] == "converged"
+        assert np.all(np.einsum("ti,i->t", tr.v[:, 0], model.v_star) > 0) and np.all(tr.theta < np.pi / 2)
+        rounding = 8 * np.finfo(float).eps * (1 + np.abs(tr.loss[:-1, 0])) * (1 + model.v_star @ model.v_star)
+        assert np.all(np.diff(tr.loss[:, 0]) <= rounding)
+        assert classify(model, tr.v_final, tr.theta[-1], tr.loss[-1])[0] == "global"
+
+
+def test_classify():
+    model = pg.Model([1.0, -1.0, 0.5], [1.0, 0.0])
+    cp = proposition1(model.v_star)
+    v = np.array([model.v_star, cp.spurious_v, cp.saddle_v, [5.0, 5.0, 5.0]])
+    theta = np.array([0.0, np.pi, cp.saddle_theta, 1.0])
+    w = w_at_angle(model.w_star, theta, 1.0)
+    assert classify(model, v, theta, model.loss(v, w)).tolist() == ["global", "spurious", "saddle", "other"]
+
+
+def test_convergence_claim_on_a_small_battery():
+    b = make_battery(0)
+    small = type(b)(b.seed, b.thorough, b.cases[:2], 4, b.n_quad, b.n_perturb)
+    r = convergence(small)
+    assert r.holds, [c for c in r.checks if not c.holds]
+    assert r.values["global"] + r.values["spurious"] + r.values["saddle"] > 0
