@@ -1,0 +1,294 @@
+r"""Figures of the landscape, the dynamics and the checks, each returned as a matplotlib ``Figure``.
+
+Needs matplotlib (``pip install "popgrad[plot]"``); it is imported only when a function here is
+called, so ``import popgrad`` works without it.  Figures are built as ``matplotlib.figure.Figure``
+objects, not through pyplot: no global state, no GUI backend, nothing to close.  In Jupyter a figure
+left as a cell's value is displayed; elsewhere save it with ``fig.savefig("name.png")``.
+
+Every plotted number comes from popgrad's public API (:class:`popgrad.Model` and, where the figure
+needs them, :mod:`popgrad.montecarlo` and :mod:`popgrad.dynamics`); this module computes no formula of
+its own, so a figure is exactly as right as the numbers the tests check.
+
+Conventions: filters at angle :math:`\theta` from :math:`w^*` are
+:math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` with a fixed unit :math:`d \perp w^*` (all the
+plotted quantities are rotation invariant, so the choice of ``d`` does not matter); when ``v`` is not
+given, it is the best second layer for that angle, :math:`v_{opt}(\theta) = \arg\min_v f(v, w)`
+(the root of :math:`\partial f/\partial v`, Lemma 2), so the loss curve is the profile
+:math:`F(\theta) = \min_v f` whose critical points are those of Proposition 1.
+"""
+
+from __future__ import annotations
+
+import sys
+from collections.abc import Iterator, Sequence
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ._validate import as_vector_batch
+from .model import Model
+
+if TYPE_CHECKING:  # pragma: no cover
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+__all__ = [
+    "GALLERY_TEACHER",
+    "STE_NAMES",
+    "gallery",
+    "landscape_curves",
+    "landscape_heatmaps",
+    "v_opt",
+    "w_at_angle",
+]
+
+STE_NAMES = ("identity", "relu", "clipped_relu")
+_COLOR = {"identity": "C3", "relu": "C0", "clipped_relu": "C2"}
+_LABEL = {"identity": "identity", "relu": "ReLU", "clipped_relu": "clipped ReLU"}
+_PI_TICKS = (np.linspace(0, np.pi, 5), ["0", "π/4", "π/2", "3π/4", "π"])
+
+
+def _new_figure(ncols: int, nrows: int = 1, *, width: float = 3.9, height: float = 3.3) -> tuple[Figure, np.ndarray]:
+    """A constrained-layout Figure with an ``(nrows, ncols)`` array of axes."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError as exc:  # pragma: no cover - exercised only without matplotlib
+        raise ImportError('popgrad.plot needs matplotlib: pip install "popgrad[plot]"') from exc
+    _show_in_ipython(Figure)
+    fig = Figure(figsize=(width * ncols, height * nrows), layout="constrained")
+    axes = fig.subplots(nrows, ncols, squeeze=False)
+    return fig, axes
+
+
+def _show_in_ipython(figure_type: type) -> None:
+    """Let IPython/Jupyter display a pyplot-free Figure as PNG when it is a cell's value.
+
+    pyplot's inline backend registers this formatter on import; these figures never import pyplot,
+    so register it here unless a formatter (e.g. the user's SVG choice) already handles Figures.
+    """
+    ipython = sys.modules.get("IPython")
+    shell = ipython.get_ipython() if ipython is not None else None
+    if shell is None:
+        return
+    from IPython.core.pylabtools import print_figure
+
+    formatters = shell.display_formatter.formatters
+    for mime in ("image/png", "image/svg+xml", "image/jpeg", "application/pdf"):
+        try:
+            formatters[mime].lookup_by_type(figure_type)
+            return
+        except KeyError:
+            pass
+    formatters["image/png"].for_type(figure_type, lambda fig: print_figure(fig, "png", bbox_inches="tight"))
+
+
+def _label(ste: str) -> str:
+    return _LABEL.get(ste, ste)
+
+
+def _color(ste: str, k: int) -> str:
+    return _COLOR.get(ste, f"C{(k + 4) % 10}")
+
+
+def _theta_axis(ax: Axes) -> None:
+    ax.set_xticks(*_PI_TICKS)
+    ax.set_xlabel("θ = ∠(w, w*)")
+    ax.set_xlim(0, np.pi)
+
+
+def _ste_names(stes: Sequence[str] | str) -> tuple[str, ...]:
+    names = (stes,) if isinstance(stes, str) else tuple(stes)
+    if not names or not all(isinstance(s, str) for s in names):
+        raise TypeError(f"stes must be a non-empty sequence of STE names, got {stes!r}")
+    return names
+
+
+def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
+    r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``.
+
+    ``d`` is a fixed unit vector orthogonal to :math:`w^*`.  ``theta (...)`` in :math:`[0, \pi]` and
+    ``r (...)`` > 0 broadcast; returns shape ``(..., n)``.  Needs ``n >= 2`` unless every angle is
+    0 or :math:`\pi`.
+
+    >>> import popgrad as pg
+    >>> model = pg.Model([1.0, 1.0], [0.0, 2.0])
+    >>> w = w_at_angle(model, np.pi / 3, 2.0)
+    >>> round(float(model.theta(w)), 12), round(float(np.linalg.norm(w)), 12)
+    (1.047197551197, 2.0)
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    r = np.asarray(r, dtype=np.float64)
+    if not np.all(np.isfinite(theta)) or np.any((theta < 0) | (theta > np.pi)):
+        raise ValueError("theta must lie in [0, pi]")
+    if not np.all(np.isfinite(r)) or np.any(r <= 0):
+        raise ValueError("r (the norm of w) must be positive and finite")
+    w_hat = model.w_star / np.linalg.norm(model.w_star)
+    cos = np.where(theta == np.pi, -1.0, np.cos(theta))
+    sin = np.where(theta == np.pi, 0.0, np.sin(theta))
+    if model.n == 1:
+        if np.any((theta != 0) & (theta != np.pi)):
+            raise ValueError("with n = 1 the angle can only be 0 or pi; use a teacher w_star with n >= 2")
+        return (r * cos)[..., None] * w_hat
+    e = np.zeros(model.n)
+    e[np.argmin(np.abs(w_hat))] = 1.0
+    d = e - (e @ w_hat) * w_hat
+    d /= np.linalg.norm(d)
+    return (r * cos)[..., None] * w_hat + (r * sin)[..., None] * d
+
+
+def v_opt(model: Model, theta: object) -> np.ndarray:
+    r"""The best second layer at angle ``theta``: the root of :math:`\partial f/\partial v` (Lemma 2).
+
+    :math:`\partial f/\partial v` is affine in ``v`` with a positive definite matrix
+    :math:`\tfrac14(I + 11^\top)`; it is taken from :meth:`popgrad.Model.grad` as a black box (probed
+    at ``v = 0`` and ``v = e_i``) and solved, so no formula is repeated here.  At ``theta = 0`` the
+    result is :math:`v^*`.  ``theta (...)`` -> ``(..., m)``.
+
+    >>> import popgrad as pg
+    >>> model = pg.Model([1.0, -0.5, 2.0], [1.0, 0.0])
+    >>> v_opt(model, 0.0).round(12).tolist()
+    [1.0, -0.5, 2.0]
+    """
+    theta = np.asarray(theta, dtype=np.float64)
+    w = w_at_angle(model, theta)[..., None, :]  # (..., 1, n)
+    probes = np.concatenate([np.zeros((1, model.m)), np.eye(model.m)])  # (m+1, m)
+    gv = np.asarray(model.grad(probes, w)[0])  # (..., m+1, m)
+    c = gv[..., 0, :]
+    mat = np.swapaxes(gv[..., 1:, :] - c[..., None, :], -1, -2)
+    return np.linalg.solve(mat, -c[..., None])[..., 0]
+
+
+def _v_rows(model: Model, v: object, theta: np.ndarray) -> np.ndarray:
+    """``v`` broadcast to ``theta.shape + (m,)``, or :func:`v_opt` when ``v`` is None."""
+    if v is None:
+        return v_opt(model, theta)
+    v = as_vector_batch(v, "v", model.m, batch=False)
+    return np.broadcast_to(v, (*theta.shape, model.m))
+
+
+def _v_text(v: object) -> str:
+    return "v = argmin_v f(v, w)" if v is None else "v fixed"
+
+
+def landscape_curves(
+    model: Model,
+    v: object = None,
+    *,
+    stes: Sequence[str] = STE_NAMES,
+    norms: Sequence[float] = (0.5, 1.0, 2.0),
+    theta_at: float = 2 * np.pi / 3,
+    num: int = 181,
+) -> Figure:
+    r"""Three panels: :math:`f` against :math:`\theta`; :math:`\cos\angle(E g_\mu, \partial f/\partial w)`
+    against :math:`\theta` per STE; the same cosine against :math:`\|w\|` at :math:`\theta` = ``theta_at``.
+
+    The loss does not depend on :math:`\|w\|` (scale invariance), nor do the identity and ReLU
+    cosines (Lemmas 4, 9); the clipped-ReLU cosine does (Lemma 7), so it is drawn for each of
+    ``norms`` (solid for the first norm equal to 1, else the first, dashed otherwise).
+    Cosines come from :meth:`popgrad.Model.correlation` (``cos_w``) on the open interval
+    :math:`0 < \theta < \pi`, where :math:`\partial f/\partial w \ne 0`.
+
+    Parameters
+    ----------
+    model : the teacher.
+    v : (m,) or None (default: :func:`v_opt` at each angle).
+    stes : STE names.  norms : filter norms for the clipped ReLU.
+    theta_at : angle of the third panel.  num : number of angles.
+    """
+    stes = _ste_names(stes)
+    norms = [float(r) for r in norms]
+    theta = np.linspace(0.0, np.pi, num)
+    inner = theta[1:-1]
+    fig, axes = _new_figure(3)
+    ax_f, ax_c, ax_r = axes[0]
+
+    vv = _v_rows(model, v, theta)
+    ax_f.plot(theta, model.loss(vv, w_at_angle(model, theta)), color="k", label="f")
+    ax_f.set_ylabel("population loss f")
+    ax_f.set_title(f"loss ({_v_text(v)})", fontsize=10)
+    _theta_axis(ax_f)
+
+    vi = vv[1:-1]
+    main_norm = 1.0 if 1.0 in norms else norms[0]
+    for k, ste in enumerate(stes):
+        draw = norms if ste == "clipped_relu" else [main_norm]
+        for r in draw:
+            cos = model.correlation(vi, w_at_angle(model, inner, r), ste=ste).cos_w
+            extra = f", ‖w‖={r:g}" if ste == "clipped_relu" and len(draw) > 1 else ""
+            style = "-" if r == main_norm else ("--" if r < main_norm else ":")
+            ax_c.plot(inner, cos, style, color=_color(ste, k), label=_label(ste) + extra)
+    ax_c.set_ylabel("cos ∠(E g_μ, ∂f/∂w)")
+    ax_c.set_title("coarse vs true gradient (w-part)", fontsize=10)
+    ax_c.set_ylim(-0.05, 1.05)
+    _theta_axis(ax_c)
+    ax_c.legend(fontsize=8, loc="lower left")
+
+    r_grid = np.geomspace(0.05, 20.0, num)
+    v_at = _v_rows(model, v, np.asarray(theta_at))
+    w_r = w_at_angle(model, theta_at, r_grid)
+    for k, ste in enumerate(stes):
+        cos = model.correlation(v_at, w_r, ste=ste).cos_w
+        ax_r.plot(r_grid, cos, color=_color(ste, k), label=_label(ste))
+    ax_r.set_xscale("log")
+    ax_r.set_xlabel("‖w‖")
+    ax_r.set_ylabel("cos ∠(E g_μ, ∂f/∂w)")
+    ax_r.set_ylim(-0.05, 1.05)
+    ax_r.set_title(f"against ‖w‖ at θ = {np.degrees(theta_at):.0f}°", fontsize=10)
+    ax_r.legend(fontsize=8, loc="lower left")
+    fig.suptitle(f"Landscape, teacher v* = {np.round(model.v_star, 3).tolist()}", fontsize=11)
+    return fig
+
+
+def landscape_heatmaps(
+    model: Model,
+    v: object = None,
+    *,
+    stes: Sequence[str] = STE_NAMES,
+    theta: object = None,
+    norms: object = None,
+) -> Figure:
+    r"""Heatmaps of :math:`\cos\angle(E g_\mu, \partial f/\partial w)` over :math:`(\theta, \|w\|)`, one per STE.
+
+    ``theta`` (default 120 angles strictly inside :math:`(0, \pi)`) and ``norms`` (default 80
+    log-spaced norms in [0.05, 20]) are the cell centres; the image of panel ``k`` is
+    ``model.correlation(v, w(theta, norm), stes[k]).cos_w`` with rows indexed by ``norms``.
+    """
+    stes = _ste_names(stes)
+    theta = np.linspace(0, np.pi, 122)[1:-1] if theta is None else np.asarray(theta, dtype=np.float64)
+    norms = np.geomspace(0.05, 20.0, 80) if norms is None else np.asarray(norms, dtype=np.float64)
+    if theta.ndim != 1 or norms.ndim != 1 or theta.size < 2 or norms.size < 2:
+        raise ValueError("theta and norms must be one-dimensional with at least 2 entries each")
+    tt, rr = np.meshgrid(theta, norms)  # (len(norms), len(theta))
+    vv = _v_rows(model, v, tt)
+    ww = w_at_angle(model, tt, rr)
+    fig, axes = _new_figure(len(stes), width=3.6, height=3.2)
+    mesh = None
+    for ax, ste in zip(axes[0], stes, strict=True):
+        cos = model.correlation(vv, ww, ste=ste).cos_w
+        mesh = ax.pcolormesh(theta, norms, cos, shading="nearest", cmap="viridis", vmin=0.0, vmax=1.0)
+        ax.set_yscale("log")
+        ax.set_ylabel("‖w‖")
+        ax.set_title(_label(ste), fontsize=10)
+        _theta_axis(ax)
+    fig.colorbar(mesh, ax=list(axes[0]), label="cos ∠(E g_μ, ∂f/∂w)", shrink=0.9)
+    fig.suptitle(f"Alignment of the expected coarse gradient ({_v_text(v)})", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The gallery behind ``popgrad figures`` and the README
+
+GALLERY_TEACHER = ((1.0, -0.5, 2.0), (1.0, 0.0, 0.0))
+"""The README's teacher ``(v*, w*)``: (1ᵀv*)² = 6.25 < (m+1)/2 ‖v*‖² = 10.5, so Proposition 1's saddle
+and spurious minimizer exist, and 1ᵀv* ≠ 0 with m = 3, so the identity STE fails there (Theorem 1)."""
+
+
+def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(file stem, Figure)`` for every figure of the gallery, one at a time.
+
+    ``model`` defaults to :data:`GALLERY_TEACHER`.  ``popgrad figures --out DIR`` saves each as
+    ``DIR/<stem>.png``; the README shows them from ``docs/figures``.
+    """
+    model = Model(*GALLERY_TEACHER) if model is None else model
+    yield "landscape_curves", landscape_curves(model)
+    yield "landscape_heatmaps", landscape_heatmaps(model)

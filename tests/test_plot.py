@@ -1,0 +1,172 @@
+"""popgrad.plot: figures are checked for their content, not only for running.  The plotted numbers are
+recomputed here along a different path (own filter construction, the best v from the Sherman--Morrison
+form of Lemma 2, cosines from coarse_grad and grad vectors instead of Model.correlation)."""
+
+from __future__ import annotations
+
+import io
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+
+import popgrad as pg
+
+matplotlib = pytest.importorskip("matplotlib")
+from matplotlib.figure import Figure  # noqa: E402
+
+from popgrad import plot  # noqa: E402
+
+MODEL = pg.Model([1.0, -0.5, 2.0], [0.6, 0.0, 0.8])  # w* not axis-aligned, norm 1
+RTOL = 1e-10  # the same float64 quantity computed two ways; both paths are well conditioned here
+ATOL = 1e-13  # absolute rounding at the loss scale v*'(I+11')v*/8 ~ 1.4, where f = 0 at the global minimum
+
+
+def w_test(model: pg.Model, theta: np.ndarray, r: object = 1.0) -> np.ndarray:
+    """Filters at angle theta, norm r, in a plane of the test's own choosing (the model is rotation invariant)."""
+    w_hat = model.w_star / np.linalg.norm(model.w_star)
+    d = np.array([1.0, 1.0, 1.0])
+    d -= (d @ w_hat) * w_hat
+    d /= np.linalg.norm(d)
+    theta, r = np.asarray(theta), np.asarray(r)
+    return (r * np.cos(theta))[..., None] * w_hat + (r * np.sin(theta))[..., None] * d
+
+
+def v_best(model: pg.Model, theta: np.ndarray) -> np.ndarray:
+    """Root of Lemma 2's df/dv: ((1 - 2 theta/pi) I + 11')v* solved with (I+11')^-1 = I - 11'/(m+1)."""
+    s, m = model.v_star.sum(), model.m
+    a = (1 - 2 * np.asarray(theta) / np.pi)[..., None]
+    return a * (model.v_star - s / (m + 1)) + s / (m + 1)
+
+
+def cos_w(model: pg.Model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
+    _, g = model.coarse_grad(v, w, ste=ste)
+    _, gw = model.grad(v, w)
+    return np.sum(g * gw, -1) / (np.linalg.norm(g, axis=-1) * np.linalg.norm(gw, axis=-1))
+
+
+def test_w_at_angle_has_the_angle_and_norm() -> None:
+    theta = np.linspace(0, np.pi, 13)
+    r = np.geomspace(0.1, 10, 13)
+    w = plot.w_at_angle(MODEL, theta, r)
+    assert w.shape == (13, 3)
+    np.testing.assert_allclose(MODEL.theta(w), theta, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(np.linalg.norm(w, axis=-1), r, rtol=1e-15)
+
+
+def test_w_at_angle_rejects_bad_input() -> None:
+    with pytest.raises(ValueError, match="theta"):
+        plot.w_at_angle(MODEL, 4.0)
+    with pytest.raises(ValueError, match="r "):
+        plot.w_at_angle(MODEL, 1.0, 0.0)
+    one = pg.Model([1.0], [2.0])
+    assert plot.w_at_angle(one, np.pi).tolist() == [-1.0]
+    with pytest.raises(ValueError, match="n >= 2"):
+        plot.w_at_angle(one, 1.0)
+
+
+def test_v_opt_is_the_minimiser_of_lemma_2() -> None:
+    theta = np.linspace(0, np.pi, 9)
+    v = plot.v_opt(MODEL, theta)
+    np.testing.assert_allclose(v, v_best(MODEL, theta), rtol=0, atol=1e-13)
+    # theta = pi: Proposition 1's spurious minimizer (I+11')^-1 (11' - I) v*
+    a = np.eye(3) + np.ones((3, 3))
+    np.testing.assert_allclose(v[-1], np.linalg.solve(a, (np.ones((3, 3)) - np.eye(3)) @ MODEL.v_star), atol=1e-13)
+    # a minimiser of the loss (a different method of Model than the grad it was solved from)
+    w = plot.w_at_angle(MODEL, theta)
+    dv = np.random.default_rng(1).normal(size=(50, 1, 3)) * 1e-3
+    assert np.all(MODEL.loss(v + dv, w) > MODEL.loss(v, w))
+
+
+def test_landscape_curves_plot_the_models_numbers() -> None:
+    fig = plot.landscape_curves(MODEL, num=61, norms=(0.5, 1.0, 2.0), theta_at=2.0)
+    assert isinstance(fig, Figure)
+    ax_f, ax_c, ax_r = fig.axes
+    (line,) = ax_f.lines
+    theta = line.get_xdata()
+    np.testing.assert_allclose(theta, np.linspace(0, np.pi, 61))
+    np.testing.assert_allclose(
+        line.get_ydata(), MODEL.loss(v_best(MODEL, theta), w_test(MODEL, theta)), rtol=RTOL, atol=ATOL
+    )
+
+    labels = [ln.get_label() for ln in ax_c.lines]
+    assert labels == [
+        "identity",
+        "ReLU",
+        "clipped ReLU, ‖w‖=0.5",
+        "clipped ReLU, ‖w‖=1",
+        "clipped ReLU, ‖w‖=2",
+    ]
+    norms = {"identity": 1.0, "ReLU": 1.0, "clipped ReLU, ‖w‖=0.5": 0.5, "clipped ReLU, ‖w‖=1": 1.0}
+    norms["clipped ReLU, ‖w‖=2"] = 2.0
+    stes = {"identity": "identity", "ReLU": "relu"}
+    for ln in ax_c.lines:
+        x, y = ln.get_xdata(), ln.get_ydata()
+        assert 0 < x.min() and x.max() < np.pi and x.size == 59
+        ste = stes.get(ln.get_label(), "clipped_relu")
+        want = cos_w(MODEL, v_best(MODEL, x), w_test(MODEL, x, norms[ln.get_label()]), ste)
+        np.testing.assert_allclose(y, want, rtol=1e-9, atol=1e-12)
+
+    assert [ln.get_label() for ln in ax_r.lines] == ["identity", "ReLU", "clipped ReLU"]
+    v_at = v_best(MODEL, 2.0)
+    for ln, ste in zip(ax_r.lines, ("identity", "relu", "clipped_relu"), strict=True):
+        r, y = ln.get_xdata(), ln.get_ydata()
+        np.testing.assert_allclose(y, cos_w(MODEL, v_at, w_test(MODEL, 2.0, r), ste), rtol=1e-9, atol=1e-12)
+        if ste != "clipped_relu":  # Lemmas 4 and 9: scale invariant
+            np.testing.assert_allclose(y, y[0], rtol=1e-12)
+        else:  # Lemma 7: depends on |w|
+            assert np.ptp(y) > 1e-3
+
+
+def test_landscape_curves_with_a_fixed_v() -> None:
+    fig = plot.landscape_curves(MODEL, v=[0.2, 0.1, -1.0], stes=["relu"], num=31)
+    (line,) = fig.axes[0].lines
+    theta = line.get_xdata()
+    np.testing.assert_allclose(line.get_ydata(), MODEL.loss([0.2, 0.1, -1.0], w_test(MODEL, theta)), rtol=RTOL)
+    assert [ln.get_label() for ln in fig.axes[1].lines] == ["ReLU"]
+    with pytest.raises(ValueError, match="v must have last axis of length 3"):
+        plot.landscape_curves(MODEL, v=[1.0, 2.0])
+    with pytest.raises(TypeError, match="stes"):
+        plot.landscape_curves(MODEL, stes=[])
+
+
+def test_landscape_heatmaps_hold_the_cosines() -> None:
+    theta = np.linspace(0.1, 3.0, 7)
+    norms = np.array([0.1, 0.5, 1.0, 3.0])
+    fig = plot.landscape_heatmaps(MODEL, theta=theta, norms=norms)
+    panels = [ax for ax in fig.axes if ax.collections and ax.get_title()]
+    assert [ax.get_title() for ax in panels] == ["identity", "ReLU", "clipped ReLU"]
+    tt, rr = np.meshgrid(theta, norms)
+    for ax, ste in zip(panels, ("identity", "relu", "clipped_relu"), strict=True):
+        data = np.asarray(ax.collections[0].get_array()).reshape(norms.size, theta.size)
+        np.testing.assert_allclose(data, cos_w(MODEL, v_best(MODEL, tt), w_test(MODEL, tt, rr), ste), rtol=1e-9)
+    with pytest.raises(ValueError, match="theta and norms"):
+        plot.landscape_heatmaps(MODEL, theta=[1.0])
+
+
+def test_gallery_figures_render_headless() -> None:
+    names = []
+    for name, fig in plot.gallery():
+        assert isinstance(fig, Figure) and fig.axes
+        buf = io.BytesIO()
+        fig.savefig(buf, format="png", dpi=40)
+        assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
+        names.append(name)
+    assert len(set(names)) == len(names)
+    assert {"landscape_curves", "landscape_heatmaps"} <= set(names)
+
+
+def test_import_popgrad_without_matplotlib() -> None:
+    code = (
+        "import sys; sys.modules['matplotlib'] = None\n"
+        "import popgrad, popgrad.plot, popgrad.cli\n"
+        "try:\n"
+        "    popgrad.plot.landscape_curves(popgrad.Model([1.0], [1.0, 0.0]))\n"
+        "except ImportError as exc:\n"
+        "    assert 'popgrad[plot]' in str(exc), exc\n"
+        "else:\n"
+        "    raise SystemExit('no ImportError')\n"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
+    assert result.returncode == 0, result.stderr
