@@ -35,9 +35,13 @@ if TYPE_CHECKING:  # pragma: no cover
 __all__ = [
     "GALLERY_TEACHER",
     "STE_NAMES",
+    "descent_trajectories",
+    "finite_sample_step",
     "gallery",
     "landscape_curves",
     "landscape_heatmaps",
+    "monte_carlo_convergence",
+    "precision_agreement",
     "v_opt",
     "w_at_angle",
 ]
@@ -292,3 +296,234 @@ def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
     model = Model(*GALLERY_TEACHER) if model is None else model
     yield "landscape_curves", landscape_curves(model)
     yield "landscape_heatmaps", landscape_heatmaps(model)
+
+
+# ---------------------------------------------------------------------------------------------
+# Dynamics: coarse gradient descent (Algorithm 1), popgrad.dynamics
+
+
+def descent_trajectories(
+    model: Model,
+    v0: object,
+    w0: object,
+    *,
+    stes: Sequence[str] = STE_NAMES,
+    lr: float | None = None,
+    max_iter: int = 400,
+    title: str | None = None,
+    **descend_kwargs: object,
+) -> Figure:
+    r"""Coarse gradient descent from the same starts for each STE: :math:`f`, :math:`\theta` and
+    :math:`\|w\|` against the iteration.
+
+    ``v0 (B, m)`` and ``w0 (B, n)`` (or single vectors) are the starts; every STE runs
+    :func:`popgrad.dynamics.descend` from all of them (``lr``, ``max_iter`` and ``descend_kwargs``
+    passed through).  Colours are STEs, line styles are starts (labelled ``start k``).  The plotted
+    values are the trajectory's own records (``Trajectory.loss``, ``.theta``, ``.w_norm``), up to each
+    run's ``n_iter`` (a stopped run is not extended).
+    """
+    from .dynamics import descend
+
+    stes = _ste_names(stes)
+    v0 = np.atleast_2d(as_vector_batch(v0, "v0", model.m))
+    w0 = np.atleast_2d(as_vector_batch(w0, "w0", model.n))
+    fig, axes = _new_figure(3, width=3.8, height=3.2)
+    ax_f, ax_t, ax_w = axes[0]
+    styles = ["-", "--", ":", "-."]
+    for k, ste in enumerate(stes):
+        tr = descend(model, v0, w0, ste, lr=lr, max_iter=max_iter, **descend_kwargs)
+        for b in range(tr.loss.shape[1]):
+            steps = int(tr.n_iter[b]) + 1
+            t = np.arange(steps)
+            label = _label(ste) if b == 0 else None
+            kw = {"color": _color(ste, k), "ls": styles[b % len(styles)], "label": label}
+            ax_f.plot(t, tr.loss[:steps, b], **kw)
+            ax_t.plot(t, tr.theta[:steps, b], **kw)
+            ax_w.plot(t, tr.w_norm[:steps, b], **kw)
+    ax_f.set_yscale("log")
+    ax_f.set_ylabel("population loss f")
+    ax_t.set_ylabel("θ = ∠(w, w*)")
+    ax_t.set_yticks(*_PI_TICKS)
+    ax_t.set_ylim(-0.1, np.pi + 0.1)
+    ax_w.set_ylabel("‖w‖")
+    for ax in axes[0]:
+        ax.set_xlabel("iteration t")
+    ax_f.legend(fontsize=8)
+    if v0.shape[0] > 1:
+        ax_w.legend(
+            [ax_w.lines[b] for b in range(v0.shape[0])],
+            [f"start {b}" for b in range(v0.shape[0])],
+            fontsize=8,
+            title="line style",
+        )
+    fig.suptitle(title or "Coarse gradient descent (Algorithm 1), expected gradients", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Finite samples (Remark 1, the paper's Fig. 1), popgrad.montecarlo's per-sample code
+
+
+def finite_sample_step(
+    model: Model,
+    v: object,
+    w: object,
+    *,
+    ste: str = "relu",
+    sample_sizes: Sequence[int] = (10, 50, 1000, 10000),
+    etas: object = None,
+    seed: int = 0,
+) -> Figure:
+    r"""The paper's Fig. 1: the empirical loss after one step of size :math:`\eta` along the negative
+    empirical coarse gradient, against :math:`\eta`, one panel per sample size :math:`N`.
+
+    For each :math:`N`, draw :math:`Z_1..Z_N` (:func:`popgrad.montecarlo.draw_inputs`, generator
+    ``SeedSequence(seed).spawn(len(sample_sizes))[k]``), take the empirical gradients
+    :math:`\hat G_v = \frac1N\sum_k \partial\ell/\partial v`, :math:`\hat G_w = \frac1N\sum_k g_\mu` at
+    ``(v, w)`` and plot :math:`\hat f_N(\eta) = \frac1N\sum_k \ell(v - \eta\hat G_v, w - \eta\hat G_w; Z_k)`
+    (solid; :func:`popgrad.montecarlo.per_sample`) beside the population loss at the same points
+    (dashed; :meth:`popgrad.Model.loss`).  Remark 1: for small :math:`N` the empirical loss is piecewise
+    constant and decreases only "in a coarse scale"; it becomes smooth and monotone as :math:`N` grows.
+    """
+    from .montecarlo import draw_inputs, per_sample
+
+    v = as_vector_batch(v, "v", model.m, batch=False)
+    w = as_vector_batch(w, "w", model.n, batch=False)
+    etas = np.linspace(0.0, 3.0, 151) if etas is None else np.asarray(etas, dtype=np.float64)
+    if etas.ndim != 1 or etas.size < 2:
+        raise ValueError("etas must be one-dimensional with at least 2 step sizes")
+    sizes = [int(n) for n in sample_sizes]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(seed).spawn(len(sizes))]
+    fig, axes = _new_figure(len(sizes), width=3.0, height=3.0)
+    for ax, n_samples, rng in zip(axes[0], sizes, rngs, strict=True):
+        Z = draw_inputs(rng, n_samples, model.m, model.n)
+        ps = per_sample(model, v, w, Z, ste=ste)
+        gv, gw = ps.grad_v.mean(axis=0), ps.coarse_grad_w[ste].mean(axis=0)
+        emp = [per_sample(model, v - eta * gv, w - eta * gw, Z, ste=ste).loss.mean() for eta in etas]
+        ax.plot(etas, emp, color="C0", label="empirical loss")
+        ax.plot(etas, model.loss(v - etas[:, None] * gv, w - etas[:, None] * gw), "--", color="k", label="population f")
+        ax.set_title(f"N = {n_samples:,}", fontsize=10)
+        ax.set_xlabel("step size η")
+    axes[0][0].set_ylabel("loss after one step")
+    axes[0][0].legend(fontsize=8)
+    fig.suptitle(f"One step along the negative empirical coarse gradient ({_label(ste)} STE)", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# Verification: Monte Carlo, quadrature and 50-digit evaluation against the closed forms
+
+
+def monte_carlo_convergence(
+    model: Model,
+    v: object,
+    w: object,
+    *,
+    stes: Sequence[str] = STE_NAMES,
+    sizes: Sequence[int] = (100, 1000, 10_000, 100_000),
+    seeds: Sequence[int] = (0, 1, 2),
+    method: str = "full",
+) -> Figure:
+    r"""Monte Carlo error against the number of samples :math:`N`, on log-log axes.
+
+    For each :math:`N` and seed, :func:`popgrad.monte_carlo` (``method``) estimates :math:`f` and
+    :math:`E g_\mu`; the error is :math:`|\hat f - f|` (left) and :math:`\|\hat g - E g_\mu\|` (right),
+    closed forms from :class:`popgrad.Model`.  Dots are the errors, one per seed; lines are the
+    estimated standard errors (:math:`\sqrt{\operatorname{tr}\,\mathrm{Cov}}` for vectors), and the
+    grey line :math:`\propto 1/\sqrt N` through the first standard error.
+    """
+    from .montecarlo import monte_carlo
+
+    stes = _ste_names(stes)
+    v = as_vector_batch(v, "v", model.m, batch=False)
+    w = as_vector_batch(w, "w", model.n, batch=False)
+    sizes = np.asarray([int(n) for n in sizes])
+    f = float(model.loss(v, w))
+    exact = {s: np.asarray(model.coarse_grad(v, w, ste=s)[1]) for s in stes}
+    err = {"loss": np.zeros((sizes.size, len(seeds)))} | {s: np.zeros((sizes.size, len(seeds))) for s in stes}
+    se = {k: np.zeros(sizes.size) for k in err}
+    for i, n_samples in enumerate(sizes):
+        for j, seed in enumerate(seeds):
+            r = monte_carlo(model, v, w, ste=list(stes), n_samples=int(n_samples), seed=seed, method=method)
+            err["loss"][i, j] = abs(float(r.loss.mean) - f)
+            se["loss"][i] += float(r.loss.stderr) / len(seeds)
+            for s in stes:
+                est = r.coarse[s]
+                err[s][i, j] = np.linalg.norm(np.asarray(est.mean) - exact[s])
+                se[s][i] += float(np.sqrt(np.sum(np.asarray(est.stderr) ** 2))) / len(seeds)
+    fig, axes = _new_figure(2, width=4.2, height=3.4)
+    for ax, keys, what in (
+        (axes[0][0], ["loss"], "|f̂ − f|"),
+        (axes[0][1], list(stes), "‖ĝ − E g_μ‖"),
+    ):
+        for k, key in enumerate(keys):
+            color = "k" if key == "loss" else _color(key, k)
+            name = "loss f" if key == "loss" else _label(key)
+            x = np.repeat(sizes, len(seeds))
+            ax.plot(x, np.maximum(err[key].ravel(), 1e-300), "o", ms=4, color=color, alpha=0.7, label=f"{name}: error")
+            ax.plot(sizes, se[key], "-", color=color, label=f"{name}: stderr")
+        ref = se[keys[0]][0] * np.sqrt(sizes[0] / sizes)
+        ax.plot(sizes, ref, ":", color="0.5", lw=2, label="∝ 1/√N")
+        ax.set_xscale("log")
+        ax.set_yscale("log")
+        ax.set_xlabel("number of samples N")
+        ax.set_ylabel(what)
+        ax.legend(fontsize=7)
+    axes[0][0].set_title("loss", fontsize=10)
+    axes[0][1].set_title("expected coarse gradient (w-part)", fontsize=10)
+    fig.suptitle(f"Monte Carlo ({method} sampler) against the closed forms", fontsize=11)
+    return fig
+
+
+def precision_agreement(
+    model: Model,
+    v: object,
+    *,
+    theta: object = None,
+    norms: Sequence[float] = (0.3, 1.0, 3.0),
+    dps: int = 50,
+) -> Figure:
+    r"""Relative disagreement of the float64 closed forms and of scipy quadrature with a ``dps``-digit
+    evaluation (:func:`popgrad.symbolic.evaluate`), against :math:`\theta`.
+
+    Quantities: :math:`f` and :math:`E g_\mu` for the three STEs, at filters of each of ``norms``.
+    The relative error of a vector is :math:`\|x - x_{ref}\|_\infty / \|x_{ref}\|_\infty`; an exact
+    agreement is drawn at :math:`10^{-18}`.  The grey line is the float64 unit roundoff
+    :math:`2^{-53}`.
+    """
+    from . import quadrature, symbolic
+
+    v = as_vector_batch(v, "v", model.m, batch=False)
+    theta = np.linspace(0.02, np.pi - 0.02, 9) if theta is None else np.asarray(theta, dtype=np.float64)
+    floor = 1e-18
+
+    def rel(x: object, ref: object) -> float:
+        x, ref = np.atleast_1d(np.asarray(x, dtype=np.float64)), np.atleast_1d(np.asarray(ref, dtype=float))
+        return max(float(np.max(np.abs(x - ref)) / np.max(np.abs(ref))), floor)
+
+    rows: dict[str, list[tuple[float, float, float]]] = {"closed form": [], "quadrature": []}
+    for r in norms:
+        for th in theta:
+            w = w_at_angle(model, th, r)
+            ref = symbolic.evaluate(model, v, w, dps=dps)
+            quad = quadrature.expectations(model, v, w, ste=list(STE_NAMES))
+            closed = {"loss": model.loss(v, w)} | {s: model.coarse_grad(v, w, ste=s)[1] for s in STE_NAMES}
+            exact = {"loss": float(ref.loss)} | {s: [float(x) for x in ref.coarse_grad_w[s]] for s in STE_NAMES}
+            got = {"loss": quad.loss} | {s: quad.coarse[s] for s in STE_NAMES}
+            rows["closed form"].append((th, r, max(rel(closed[k], exact[k]) for k in exact)))
+            rows["quadrature"].append((th, r, max(rel(got[k], exact[k]) for k in exact)))
+    fig, axes = _new_figure(2, width=4.2, height=3.4)
+    for ax, (name, data) in zip(axes[0], rows.items(), strict=True):
+        arr = np.array(data)
+        for k, r in enumerate(norms):
+            sel = arr[:, 1] == r
+            ax.plot(arr[sel, 0], arr[sel, 2], "o-", ms=4, color=f"C{k}", label=f"‖w‖ = {r:g}")
+        ax.axhline(2.0**-53, color="0.5", ls=":", label="2⁻⁵³")
+        ax.set_yscale("log")
+        ax.set_ylim(floor / 3, 1e-10)
+        ax.set_ylabel(f"max relative error vs {dps} digits")
+        ax.set_title(f"{name} (f and E g_μ, 3 STEs)", fontsize=10)
+        _theta_axis(ax)
+        ax.legend(fontsize=7)
+    fig.suptitle("float64 closed forms and quadrature against high precision", fontsize=11)
+    return fig
