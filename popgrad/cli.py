@@ -138,6 +138,61 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_mc(args: argparse.Namespace) -> int:
+    """Monte Carlo estimates +- stderr next to the closed forms, with z-scores."""
+    from .model import Model
+    from .montecarlo import monte_carlo
+
+    model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
+    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
+    mc = monte_carlo(
+        model,
+        v,
+        w,
+        ste=list(args.ste),
+        n_samples=args.n_samples,
+        seed=args.seed,
+        method=args.method,
+        workers=args.workers,
+        progress=None if not args.json else False,
+    )
+    gv, gw = model.grad(v, w)
+    rows = [("loss", mc.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", mc.grad_v, gv)]
+    if mc.grad_w is not None:
+        rows.append(("grad_w", mc.grad_w, gw))
+    rows += [(f"coarse_grad_w[{name}]", est, model.coarse_grad(v, w, name)[1]) for name, est in mc.coarse.items()]
+    table = []
+    for name, est, ref in rows:
+        mean, se = np.atleast_1d(est.mean), np.atleast_1d(est.stderr)
+        z = np.atleast_1d(est.z(np.reshape(ref, np.shape(est.mean))))
+        table.append(
+            {
+                "quantity": name,
+                "estimate": mean.tolist(),
+                "stderr": se.tolist(),
+                "closed_form": np.atleast_1d(ref).tolist(),
+                "z": z.tolist(),
+            }
+        )
+    if args.json:
+        out = {
+            "n_samples": mc.n,
+            "seed": args.seed,
+            "method": mc.method,
+            "quantities": table,
+            "max_abs_z": max(max(abs(x) for x in r["z"]) for r in table),
+        }
+        print(json.dumps(out, indent=2))
+        return 0
+    print(f"Monte Carlo ({mc.method}, N = {mc.n}, seed {args.seed}) vs closed form")
+    print(f"{'quantity':<32}{'estimate':>14}{'stderr':>12}{'closed form':>14}{'z':>8}")
+    for r in table:
+        for k, (e, se, c, z) in enumerate(zip(r["estimate"], r["stderr"], r["closed_form"], r["z"], strict=True)):
+            label = r["quantity"] if len(r["estimate"]) == 1 else f"{r['quantity']}[{k}]"
+            print(f"{label:<32}{e:>14.6g}{se:>12.3g}{c:>14.6g}{z:>8.2f}")
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
         prog="popgrad",
@@ -155,6 +210,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--ste", nargs="+", default=list(STE_NAMES), help="STEs to report (default: all three)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_eval)
+
+    p = sub.add_parser(
+        "mc",
+        help="Monte Carlo estimates +- stderr next to the closed forms, with z-scores",
+        description="Estimate loss, gradients and expected coarse gradients by Monte Carlo from the model's "
+        "definition and compare with the closed forms (z = (estimate - closed form) / stderr).",
+        epilog="example: popgrad mc --v-star 1,1,1 --w-star 1,0 --v 0.5,1,1 --w 0.3,1 --n-samples 100000",
+    )
+    add_weight_args(p)
+    p.add_argument("--ste", nargs="+", default=list(STE_NAMES), help="STEs to estimate (default: all three)")
+    p.add_argument("--n-samples", type=int, default=10**5, help="number of samples (default 100000)")
+    p.add_argument("--seed", type=int, default=0, help="non-negative integer seed (default 0)")
+    p.add_argument("--method", choices=("full", "projected"), default="full", help="sampler (default full)")
+    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of a table")
+    p.set_defaults(func=_cmd_mc)
 
     p = sub.add_parser(
         "figures",

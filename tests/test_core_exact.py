@@ -95,3 +95,39 @@ def test_lemma9_norm_at_spurious_minimizer() -> None:
     assert np.linalg.norm(g) == pytest.approx(expected, rel=1e-14)
     for ste in ("relu", "clipped_relu"):  # Lemmas 6, 8: these vanish there
         np.testing.assert_allclose(model.coarse_grad(v, [-1.0, 0.0, 0.0], ste)[1], 0.0, atol=1e-15)
+
+
+def _paper_q(theta: float, w_norm: float) -> float:
+    """Lemma 7's q(theta, w) = (1/2pi) int_{-pi/2+theta}^{pi/2} sin(phi) xi(sec(phi)/|w|) dphi, literally."""
+    from scipy.integrate import quad
+
+    def xi(x: float) -> float:  # int_0^x r^2 exp(-r^2/2) dr
+        return quad(lambda r: r * r * math.exp(-r * r / 2), 0, x, epsabs=1e-14, epsrel=1e-13)[0]
+
+    val, err = quad(
+        lambda p: math.sin(p) * xi(1 / (math.cos(p) * w_norm)),
+        -math.pi / 2 + theta,
+        math.pi / 2,
+        epsabs=1e-14,
+        epsrel=1e-12,
+        limit=200,
+    )
+    assert err < 1e-11
+    return val / (2 * math.pi)
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_correlation_is_lemma_5_7_10(seed: int) -> None:
+    """<E g, df/dw> equals the paper's formulas, written here literally."""
+    rng = np.random.default_rng(seed)
+    m, n = 3, 4
+    model = pg.Model(rng.normal(size=m), rng.normal(size=n))
+    v, w = rng.normal(size=m), rng.normal(size=n) * 10 ** rng.uniform(-1, 1)
+    theta, r, vv = float(model.theta(w)), np.linalg.norm(w), v @ model.v_star
+    s3 = math.sqrt(2 * math.pi) ** 3
+    lemma5 = math.sin(theta) / (2 * s3 * r) * vv**2
+    lemma10 = math.sin(theta) / (s3 * r) * vv**2
+    lemma7 = _paper_q(theta, r) / (2 * math.pi * r) * vv**2
+    assert model.correlation(v, w, "relu").inner_w == pytest.approx(lemma5, rel=1e-13)
+    assert model.correlation(v, w, "identity").inner_w == pytest.approx(lemma10, rel=1e-13)
+    assert model.correlation(v, w, "clipped_relu").inner_w == pytest.approx(lemma7, rel=1e-9)

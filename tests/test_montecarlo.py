@@ -1,0 +1,296 @@
+"""Monte Carlo (full and projected) against the closed forms, and the engine's own guarantees.
+
+Statistical tests use fixed seeds and |z| < 5 per component.  With about 2,000 z-scores in this
+file and Gaussian tails, P(any |z| >= 5) ~ 2000 * 5.7e-7 ~ 1e-3 if every estimator is right:
+a failure is a bug to find, not noise to tune away.  Deterministic, so it either always passes
+or always fails.
+"""
+
+from __future__ import annotations
+
+import math
+import pickle
+from concurrent.futures import ThreadPoolExecutor
+
+import numpy as np
+import pytest
+
+import popgrad as pg
+from popgrad import montecarlo as mcm
+from tests._battery import BATTERY, IDS, STES
+
+Z_MAX = 5.0
+
+
+def _assert_z(est: pg.Estimate, reference: object, what: str) -> float:
+    z = np.atleast_1d(est.z(reference))
+    assert np.all(np.abs(z) < Z_MAX), f"{what}: z = {np.round(z, 2)}"
+    return float(np.max(np.abs(z)))
+
+
+def _check_against_closed_form(mc, point) -> float:
+    model, v, w = point.model, point.v, point.w
+    gv, gw = model.grad(v, w)
+    worst = _assert_z(mc.loss, model.loss(v, w), "loss")
+    worst = max(worst, _assert_z(mc.grad_v, gv, "grad_v"))
+    worst = max(worst, _assert_z(mc.grad_w, gw, "grad_w"))
+    for name in STES:
+        worst = max(worst, _assert_z(mc.coarse[name], model.coarse_grad(v, w, name)[1], f"E g_{name}"))
+    return worst
+
+
+@pytest.mark.parametrize("point", BATTERY, ids=IDS)
+def test_full_matches_closed_form(point):
+    mc = pg.monte_carlo(point.model, point.v, point.w, ste=STES, n_samples=60_000, seed=11, method="full")
+    _check_against_closed_form(mc, point)
+
+
+@pytest.mark.parametrize("point", BATTERY, ids=IDS)
+def test_projected_matches_closed_form(point):
+    mc = pg.monte_carlo(point.model, point.v, point.w, ste=STES, n_samples=400_000, seed=12, method="projected")
+    _check_against_closed_form(mc, point)
+
+
+def _in_plane(est: pg.Estimate, plane: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    return plane.T @ est.mean, np.diag(plane.T @ est.cov @ plane)
+
+
+@pytest.mark.parametrize("point", BATTERY[2:10], ids=IDS[2:10])
+def test_full_vs_projected_in_plane_and_zero_outside(point):
+    """In-plane coordinates agree (two independent estimates); full's out-of-plane part is 0."""
+    kw = {"ste": STES, "seed": 3}
+    full = pg.monte_carlo(point.model, point.v, point.w, n_samples=40_000, method="full", **kw)
+    proj = pg.monte_carlo(point.model, point.v, point.w, n_samples=200_000, method="projected", **kw)
+    plane = full.plane
+    if np.allclose(plane[:, 1], 0):
+        plane = plane[:, :1]  # theta in {0, pi}: the plane is a line
+    q, _ = np.linalg.qr(np.column_stack([plane, np.eye(plane.shape[0])]))
+    complement = q[:, plane.shape[1] :]
+    for key in [*STES, "grad_w"]:
+        a = full.grad_w if key == "grad_w" else full.coarse[key]
+        b = proj.grad_w if key == "grad_w" else proj.coarse[key]
+        (ma, va), (mb, vb) = _in_plane(a, plane), _in_plane(b, plane)
+        var = va + vb
+        exact = var <= 1e-24 * np.max(var)  # a coordinate both estimators know exactly (grad_w along w)
+        z = (ma - mb)[~exact] / np.sqrt(var[~exact])
+        assert np.all(np.abs(z) < Z_MAX), f"{key} in plane: z = {z}"
+        assert np.all(np.abs(ma - mb)[exact] < 1e-12)
+        if complement.shape[1]:
+            out = complement.T @ a.mean
+            se_out = np.sqrt(np.diag(complement.T @ a.cov @ complement))
+            assert np.all(np.abs(out / se_out) < Z_MAX), f"{key} out of plane: z = {out / se_out}"
+            assert np.allclose(complement.T @ b.mean, 0.0, atol=1e-14)  # projected: exactly 0 there
+
+
+@pytest.mark.parametrize("point", [BATTERY[3], BATTERY[5], BATTERY[9]], ids=[IDS[3], IDS[5], IDS[9]])
+@pytest.mark.parametrize("method", ["full", "projected"])
+def test_score_function_estimator(point, method):
+    """The second unbiased estimator of df/dw agrees too (away from theta in {0, pi})."""
+    n = 60_000 if method == "full" else 400_000
+    mc = pg.monte_carlo(point.model, point.v, point.w, n_samples=n, seed=5, method=method, grad_w_estimator="score")
+    _assert_z(mc.grad_w, point.model.grad(point.v, point.w)[1], "score grad_w")
+
+
+def test_boundary_estimator_exact_toy_case():
+    """m = 1, theta = pi/2: df/dw = -v v*/(2 pi |w|) u, by hand."""
+    model = pg.Model([2.0], [0.0, 1.0])
+    mc = pg.monte_carlo(model, [1.5], [0.5, 0.0], n_samples=200_000, seed=1, method="projected")
+    _assert_z(mc.grad_w, [0.0, -3.0 / (2 * np.pi * 0.5)], "grad_w by hand")
+
+
+def test_student_t_rows_remark_2():
+    r"""Rotation-invariant rows: signs are distributed as for Gaussian rows, so f and df/dv are the
+    Gaussian closed forms, and E g_mu (relu, identity: mu' scale-free) is the Gaussian one times
+    E|t-radius| / E|Gaussian radius| = E[(chi2_nu/nu)^(-1/2)] = sqrt(nu/2) Gamma((nu-1)/2)/Gamma(nu/2)."""
+    p = BATTERY[9]
+    nu = 7.0
+    mc = pg.monte_carlo(p.model, p.v, p.w, ste=["relu", "identity"], n_samples=100_000, seed=9, rows=mcm.student_t(nu))
+    assert mc.grad_w is None and mc.rows == "student_t(7)"
+    factor = math.sqrt(nu / 2) * math.gamma((nu - 1) / 2) / math.gamma(nu / 2)
+    _assert_z(mc.loss, p.model.loss(p.v, p.w), "t loss")
+    _assert_z(mc.grad_v, p.model.grad(p.v, p.w)[0], "t grad_v")
+    for name in ("relu", "identity"):
+        _assert_z(mc.coarse[name], factor * p.model.coarse_grad(p.v, p.w, name)[1], f"t E g_{name}")
+
+
+def test_w_zero_full_method():
+    """At w = 0 the student outputs 0: f = v*'(I + 11')v*/8 (Lemma 1), df/dv = 0, no df/dw."""
+    model = pg.Model([1.0, -2.0, 0.5], [1.0, 1.0])
+    mc = pg.monte_carlo(model, [0.3, 0.1, 0.2], [0.0, 0.0], n_samples=50_000, seed=2, ste="identity")
+    _assert_z(mc.loss, model.loss([0.3, 0.1, 0.2], [0.0, 0.0]), "loss at w = 0")
+    assert np.all(mc.grad_v.mean == 0) and mc.grad_w is None
+
+
+# ---------------------------------------------------------------------------------------------
+# Convergence rate
+
+
+def test_error_shrinks_like_inverse_sqrt_n():
+    """RMS error over 16 seeds of (loss, E g_relu) vs N = 10^3..10^6: log-log slope -0.5 +- 0.1."""
+    p = BATTERY[3]
+    ref = np.concatenate([[p.model.loss(p.v, p.w)], p.model.coarse_grad(p.v, p.w, "relu")[1]])
+    sizes = [10**3, 10**4, 10**5, 10**6]
+    rms = []
+    for n in sizes:
+        errs = []
+        for seed in range(16):
+            mc = pg.monte_carlo(p.model, p.v, p.w, n_samples=n, seed=seed, method="projected", grad_w_estimator=None)
+            errs.append(np.concatenate([[mc.loss.mean], mc.coarse_grad_w.mean]) - ref)
+        rms.append(np.sqrt(np.mean(np.square(errs))))
+    slope = np.polyfit(np.log(sizes), np.log(rms), 1)[0]
+    assert abs(slope + 0.5) <= 0.1, f"slope {slope:.3f}, rms {rms}"
+
+
+# ---------------------------------------------------------------------------------------------
+# Determinism, chunking, workers
+
+
+def _all_numbers(mc) -> list[np.ndarray]:
+    out = [np.atleast_1d(mc.loss.mean), np.atleast_1d(mc.loss.stderr), mc.grad_v.mean, mc.grad_v.cov]
+    out += [mc.grad_w.mean, mc.grad_w.cov]
+    for e in mc.coarse.values():
+        out += [e.mean, e.cov]
+    return out
+
+
+@pytest.mark.parametrize("method", ["full", "projected"])
+def test_same_numbers_for_any_chunk_size_and_workers(method):
+    p = BATTERY[4]
+    n = 9 * mcm._block_size(method, p.model.m, p.model.n) + 17  # 10 blocks, a ragged tail
+    kw = {"ste": STES, "n_samples": n, "seed": 123, "method": method}
+    ref = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw))
+    block = mcm._block_size(method, p.model.m, p.model.n)
+    variants = [{"chunk_size": block}, {"chunk_size": 3 * block}, {"chunk_size": 10**9}, {"workers": 2}]
+    variants.append({"executor": ThreadPoolExecutor(2), "chunk_size": 2 * block})
+    for extra in variants:
+        got = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw, **extra))
+        for a, b in zip(ref, got, strict=True):
+            np.testing.assert_array_equal(a, b, err_msg=str(extra))
+    other = pg.monte_carlo(p.model, p.v, p.w, **{**kw, "seed": 124})
+    assert other.loss.mean != ref[0][0]
+
+
+def test_seed_sequence_and_int_seed_agree():
+    p = BATTERY[3]
+    a = pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=7)
+    b = pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=np.random.SeedSequence(7))
+    assert a.loss.mean == b.loss.mean
+
+
+def test_builtin_stes_pickle_by_name():
+    ste = pg.ste.clipped_relu()
+    back = pickle.loads(pickle.dumps(mcm._PortableSTE(ste))).ste
+    assert back == ste and back.mu_prime(np.array([0.5]))[0] == 1.0
+
+
+def test_progress_silent_when_not_a_tty(capsys):
+    p = BATTERY[3]
+    pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=0)
+    assert capsys.readouterr().err == ""
+
+
+# ---------------------------------------------------------------------------------------------
+# per_sample / draw_inputs: the literal definitions, checked by hand
+
+
+def test_per_sample_by_hand():
+    model = pg.Model([1.0, 2.0], [1.0, 0.0])
+    Z = np.array([[[1.0, 1.0], [-1.0, 2.0]]])  # Zw = [2, 1] (w = [0, 1]... see below)
+    v, w = np.array([0.5, -1.0]), np.array([1.0, 1.0])
+    # Zw = [2, 1] -> s = [1, 1]; Zw* = [1, -1] -> t = [1, 0]; e = (0.5 - 1) - 1 = -1.5
+    ps = mcm.per_sample(model, v, w, Z, ste=["identity", "clipped_relu"])
+    assert ps.loss.tolist() == [1.125]
+    assert ps.grad_v.tolist() == [[-1.5, -1.5]]
+    # identity: Z^T (v e) = [1, 1]*(-0.75) + [-1, 2]*(1.5) = [-2.25, 2.25]
+    assert ps.coarse_grad_w["identity"].tolist() == [[-2.25, 2.25]]
+    # clipped: mu'([2, 1]) = [0, 0] (1 is not < 1)
+    assert ps.coarse_grad_w["clipped_relu"].tolist() == [[0.0, 0.0]]
+
+
+def test_draw_inputs_shape_and_rows():
+    z = mcm.draw_inputs(np.random.default_rng(0), 5, 2, 3, rows=mcm.student_t(4))
+    assert z.shape == (5, 2, 3)
+
+
+# ---------------------------------------------------------------------------------------------
+# Bad input
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "exc", "match"),
+    [
+        ({"n_samples": 1}, ValueError, "n_samples"),
+        ({"n_samples": 1e6}, TypeError, "n_samples"),
+        ({"n_samples": 2.5}, TypeError, "n_samples"),
+        ({"n_samples": "100"}, TypeError, "n_samples"),
+        ({"n_samples": True}, TypeError, "n_samples"),
+        ({"seed": -1}, ValueError, "seed"),
+        ({"seed": 1.5}, TypeError, "seed"),
+        ({"seed": "x"}, TypeError, "seed"),
+        ({"seed": None}, TypeError, "seed"),
+        ({"method": "exact"}, ValueError, "method"),
+        ({"ste": "sigmoid"}, ValueError, "ste"),
+        ({"ste": []}, ValueError, "ste"),
+        ({"ste": ["relu", "relu"]}, ValueError, "distinct"),
+        ({"rows": "cauchy"}, ValueError, "rows"),
+        ({"rows": mcm.student_t(5), "method": "projected"}, ValueError, "projected"),
+        ({"workers": 0}, ValueError, "workers"),
+        ({"chunk_size": 0}, ValueError, "chunk_size"),
+        ({"executor": 3}, TypeError, "executor"),
+        ({"grad_w_estimator": "fd"}, ValueError, "grad_w_estimator"),
+        ({"v": [1.0]}, ValueError, "v"),
+        ({"w": [0.0, 0.0, 0.0], "method": "projected"}, ValueError, "w = 0"),
+    ],
+)
+def test_bad_input(kwargs, exc, match):
+    model = pg.Model([1.0, 2.0], [1.0, 0.0, 0.0])
+    args = {"v": [1.0, 1.0], "w": [0.0, 1.0, 0.0], "n_samples": 100, **kwargs}
+    v, w = args.pop("v"), args.pop("w")
+    with pytest.raises(exc, match=match):
+        pg.monte_carlo(model, v, w, **args)
+
+
+def test_bad_nu():
+    with pytest.raises(ValueError, match="nu"):
+        mcm.student_t(2.0)
+
+
+def test_score_estimator_refuses_parallel_w():
+    model = pg.Model([1.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="boundary"):
+        pg.monte_carlo(model, [1.0], [2.0, 0.0], n_samples=10, grad_w_estimator="score")
+
+
+# ---------------------------------------------------------------------------------------------
+# CLI
+
+
+def test_cli_mc_json(capsys):
+    import json
+
+    from popgrad.cli import main
+
+    args = ["mc", "--v-star", "1,1,-0.5", "--w-star", "1,0", "--v", "0.5,1,1", "--w", "0.3,1"]
+    assert main([*args, "--n-samples", "20000", "--seed", "4", "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    names = [r["quantity"] for r in out["quantities"]]
+    assert names[:3] == ["loss", "grad_v", "grad_w"] and "coarse_grad_w[clipped_relu]" in names
+    assert out["n_samples"] == 20000 and out["max_abs_z"] < Z_MAX
+    assert main([*args, "--n-samples", "2000", "--method", "projected", "--ste", "relu"]) == 0
+    table = capsys.readouterr().out
+    assert "coarse_grad_w[relu][1]" in table and " z" in table
+    assert main([*args, "--n-samples", "1"]) == 2
+    assert "n_samples" in capsys.readouterr().err
+
+
+def test_engine_modules_do_not_import_the_checked_code():
+    import ast
+    import inspect
+
+    from popgrad import _exact_plane, _moments, _sampling
+
+    for mod in (mcm, _sampling, _moments, _exact_plane):
+        tree = ast.parse(inspect.getsource(mod))
+        names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
+        names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
+        assert not names & {"closed_form", "model", "geometry", "Model"}, (mod.__name__, names)
