@@ -33,6 +33,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.figure import Figure
 
 __all__ = [
+    "GALLERY_POINT",
     "GALLERY_TEACHER",
     "STE_NAMES",
     "descent_trajectories",
@@ -280,25 +281,6 @@ def landscape_heatmaps(
 
 
 # ---------------------------------------------------------------------------------------------
-# The gallery behind ``popgrad figures`` and the README
-
-GALLERY_TEACHER = ((1.0, -0.5, 2.0), (1.0, 0.0, 0.0))
-"""The README's teacher ``(v*, w*)``: (1ᵀv*)² = 6.25 < (m+1)/2 ‖v*‖² = 10.5, so Proposition 1's saddle
-and spurious minimizer exist, and 1ᵀv* ≠ 0 with m = 3, so the identity STE fails there (Theorem 1)."""
-
-
-def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
-    """Yield ``(file stem, Figure)`` for every figure of the gallery, one at a time.
-
-    ``model`` defaults to :data:`GALLERY_TEACHER`.  ``popgrad figures --out DIR`` saves each as
-    ``DIR/<stem>.png``; the README shows them from ``docs/figures``.
-    """
-    model = Model(*GALLERY_TEACHER) if model is None else model
-    yield "landscape_curves", landscape_curves(model)
-    yield "landscape_heatmaps", landscape_heatmaps(model)
-
-
-# ---------------------------------------------------------------------------------------------
 # Dynamics: coarse gradient descent (Algorithm 1), popgrad.dynamics
 
 
@@ -527,3 +509,38 @@ def precision_agreement(
         ax.legend(fontsize=7)
     fig.suptitle("float64 closed forms and quadrature against high precision", fontsize=11)
     return fig
+
+
+# ---------------------------------------------------------------------------------------------
+# The gallery behind ``popgrad figures`` and the README
+
+GALLERY_TEACHER = ((1.0, -0.5, 2.0), (1.0, 0.0, 0.0))
+"""The README's teacher ``(v*, w*)``: (1ᵀv*)² = 6.25 < (m+1)/2 ‖v*‖² = 10.5, so Proposition 1's saddle
+and spurious minimizer exist, and 1ᵀv* ≠ 0 with m = 3, so the identity STE fails there (Theorem 1)."""
+
+
+GALLERY_POINT = ((0.3, 1.0, -0.7), (0.2, 1.0, -0.4))
+"""The README's student ``(v, w)`` for the gallery teacher (θ ≈ 79°), where the one-step and Monte Carlo
+figures are drawn."""
+
+
+def _gallery_point(model: Model) -> tuple[np.ndarray, np.ndarray]:
+    if (tuple(model.v_star), tuple(model.w_star)) == GALLERY_TEACHER:
+        return np.array(GALLERY_POINT[0]), np.array(GALLERY_POINT[1])
+    rng = np.random.default_rng(0)
+    return rng.normal(size=model.m), rng.normal(size=model.n)
+
+
+def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
+    """Yield ``(file stem, Figure)`` for every figure of the gallery, one at a time.
+
+    ``model`` defaults to :data:`GALLERY_TEACHER` with the student :data:`GALLERY_POINT` (for another
+    teacher, a standard normal ``(v, w)`` drawn with seed 0).  ``popgrad figures --out DIR`` saves
+    each as ``DIR/<stem>.png``; the README shows them from ``docs/figures``.
+    """
+    model = Model(*GALLERY_TEACHER) if model is None else model
+    v, w = _gallery_point(model)
+    yield "landscape_curves", landscape_curves(model)
+    yield "landscape_heatmaps", landscape_heatmaps(model)
+    yield "finite_samples", finite_sample_step(model, v, w)
+    yield "monte_carlo_convergence", monte_carlo_convergence(model, v, w)

@@ -65,6 +65,16 @@ def test_eval_json_matches_the_table_and_the_model(capsys: pytest.CaptureFixture
     assert code == 0 and f"{data['loss']:.12g}" in table
 
 
+def test_mc_json_parses_and_agrees_with_eval(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(capsys, "mc", *POINT, "--n-samples", "2000", "--method", "projected", "--json")
+    assert code == 0
+    data = json.loads(out)
+    _, ev, _ = run(capsys, "eval", *POINT, "--json")
+    (loss,) = [q for q in data["quantities"] if q["quantity"] == "loss"]
+    assert loss["closed_form"] == [json.loads(ev)["loss"]]
+    assert data["max_abs_z"] < 5  # fixed seed; a false alarm has probability < 6e-7 per component
+
+
 def test_weights_from_json_and_npz_files(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     (tmp_path / "v.json").write_text(json.dumps([0.3, 1, -0.7]))
     (tmp_path / "both.json").write_text(json.dumps({"w": [0.2, 1, -0.4], "v": [9, 9, 9]}))
@@ -92,6 +102,11 @@ def test_npz_is_loaded_without_pickle(tmp_path: Path, capsys: pytest.CaptureFixt
         (["eval", "--v-star", "1,1", "--w-star", "0,0", "--v", "1,1", "--w", "1,0"], "w_star"),
         (["eval", *POINT, "--ste", "sign"], "sign"),
         (["eval", "--v-star", "1,1,1"], "--w-star"),
+        (["mc", *POINT, "--n-samples", "1"], "n_samples"),
+        (["mc", *POINT, "--n-samples", "ten"], "--n-samples"),
+        (["mc", *POINT, "--method", "exact"], "--method"),
+        (["mc", *POINT, "--seed", "-1"], "seed"),
+        (["mc", *TEACHER, "--v", "1,1", "--w", "1,0,0"], "v must have last axis"),
         (["figures", "--out", "x", "--dpi", "0"], "--dpi"),
         (["figures", "--out", "x", "--dpi", "many"], "--dpi"),
         (["figures", "--out", "x", "--v-star", "1,1"], "--w-star"),
@@ -110,7 +125,7 @@ def test_figures_regenerates_the_readme_gallery(tmp_path: Path, capsys: pytest.C
     code, out, _ = run(capsys, "figures", "--out", str(tmp_path), "--dpi", "30", "--json")
     assert code == 0
     written = [Path(p) for p in json.loads(out)["figures"]]
-    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in written)
+    assert all(p.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" for p in written)  # rendered headless (no pyplot)
     assert sorted(p.name for p in written) == sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"docs/figures/{p.name}" in readme for p in written), "every figure is in the README's gallery"

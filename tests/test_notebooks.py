@@ -12,7 +12,7 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = {"1_tour", "2_landscape"}
+EXPECTED = {"1_tour", "2_landscape", "4_finite_samples"}
 
 
 def test_the_notebooks_are_all_there() -> None:

@@ -4,7 +4,6 @@ form of Lemma 2, cosines from coarse_grad and grad vectors instead of Model.corr
 
 from __future__ import annotations
 
-import io
 import subprocess
 import sys
 
@@ -145,18 +144,6 @@ def test_landscape_heatmaps_hold_the_cosines() -> None:
         plot.landscape_heatmaps(MODEL, theta=[1.0])
 
 
-def test_gallery_figures_render_headless() -> None:
-    names = []
-    for name, fig in plot.gallery():
-        assert isinstance(fig, Figure) and fig.axes
-        buf = io.BytesIO()
-        fig.savefig(buf, format="png", dpi=40)
-        assert buf.getvalue()[:8] == b"\x89PNG\r\n\x1a\n"
-        names.append(name)
-    assert len(set(names)) == len(names)
-    assert {"landscape_curves", "landscape_heatmaps"} <= set(names)
-
-
 def test_import_popgrad_without_matplotlib() -> None:
     code = (
         "import sys; sys.modules['matplotlib'] = None\n"
@@ -170,3 +157,60 @@ def test_import_popgrad_without_matplotlib() -> None:
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=False)
     assert result.returncode == 0, result.stderr
+
+
+def literal_step_losses(model: pg.Model, v: np.ndarray, w: np.ndarray, Z: np.ndarray, etas: np.ndarray) -> np.ndarray:
+    """Remark 1's one-step empirical loss, from the model's definition written out with numpy (ReLU STE)."""
+    y_star = (Z @ model.w_star > 0).astype(float) @ model.v_star  # (N,)
+    s = (Z @ w > 0).astype(float)  # (N, m)
+    e = s @ v - y_star
+    gv = (s * e[:, None]).mean(0)  # dl/dv = sigma(Zw) e
+    gw = np.einsum("kij,ki->j", Z, s * v * e[:, None]) / len(Z)  # g = Z'(sigma(Zw) . v) e
+    out = []
+    for eta in etas:
+        v1, w1 = v - eta * gv, w - eta * gw
+        out.append(np.mean(0.5 * ((Z @ w1 > 0).astype(float) @ v1 - y_star) ** 2))
+    return np.array(out)
+
+
+def test_finite_sample_step_is_the_empirical_loss_of_remark_1() -> None:
+    from popgrad.montecarlo import draw_inputs
+
+    v, w, etas, sizes = np.array([0.3, 1.0, -0.7]), np.array([0.2, 1.0, -0.4]), np.linspace(0, 3, 13), (10, 200)
+    fig = plot.finite_sample_step(MODEL, v, w, sample_sizes=sizes, etas=etas, seed=5)
+    assert [ax.get_title() for ax in fig.axes] == ["N = 10", "N = 200"]
+    rngs = [np.random.default_rng(s) for s in np.random.SeedSequence(5).spawn(2)]
+    for ax, n, rng in zip(fig.axes, sizes, rngs, strict=True):
+        emp, pop = ax.lines
+        Z = draw_inputs(rng, n, 3, 3)  # the same inputs; the losses are recomputed from the definition
+        np.testing.assert_allclose(emp.get_xdata(), etas)
+        np.testing.assert_allclose(emp.get_ydata(), literal_step_losses(MODEL, v, w, Z, etas), rtol=1e-12)
+        assert emp.get_ydata()[0] == pytest.approx(
+            np.mean(0.5 * ((Z @ w > 0) @ v - (Z @ MODEL.w_star > 0) @ MODEL.v_star) ** 2)
+        )
+        # the population curve: f at the same points; it starts at f(v, w)
+        assert pop.get_ydata()[0] == pytest.approx(float(MODEL.loss(v, w)), rel=1e-14)
+    with pytest.raises(ValueError, match="etas"):
+        plot.finite_sample_step(MODEL, v, w, etas=[0.1])
+
+
+def test_monte_carlo_convergence_plots_errors_within_5_stderr() -> None:
+    v, w = np.array([0.3, 1.0, -0.7]), np.array([0.2, 1.0, -0.4])
+    sizes, seeds = (200, 2000), (0, 1)
+    fig = plot.monte_carlo_convergence(MODEL, v, w, sizes=sizes, seeds=seeds, method="projected")
+    ax_loss, ax_g = fig.axes
+    dots, se, ref = ax_loss.lines
+    err = dots.get_ydata()
+    # |z| < 5 per point: a false alarm has probability < 6e-7 per point (fixed seeds: deterministic)
+    assert np.all(err < 5 * np.repeat(se.get_ydata(), len(seeds)))
+    np.testing.assert_allclose(dots.get_xdata(), np.repeat(sizes, len(seeds)))
+    r = pg.monte_carlo(MODEL, v, w, ste=list(plot.STE_NAMES), n_samples=200, seed=1, method="projected")
+    assert err[1] == pytest.approx(abs(float(r.loss.mean) - float(MODEL.loss(v, w))), rel=1e-12)
+    np.testing.assert_allclose(ref.get_ydata(), se.get_ydata()[0] * np.sqrt(200 / np.array(sizes)))
+    assert len(ax_g.lines) == 2 * 3 + 1
+    for k, ste in enumerate(plot.STE_NAMES):
+        dots, se = ax_g.lines[2 * k], ax_g.lines[2 * k + 1]
+        assert dots.get_label().startswith(plot._LABEL[ste])
+        # |error|^2 is a weighted sum of chi^2_1 with mean trace(Cov):
+        # P(|error| > 5 sqrt(trace)) <= P(chi^2_1 > 25) < 6e-7
+        assert np.all(dots.get_ydata() < 5 * np.repeat(se.get_ydata(), len(seeds)))
