@@ -332,12 +332,10 @@ def descent_trajectories(
         ax.set_xlabel("iteration t")
     ax_f.legend(fontsize=8)
     if v0.shape[0] > 1:
-        ax_w.legend(
-            [ax_w.lines[b] for b in range(v0.shape[0])],
-            [f"start {b}" for b in range(v0.shape[0])],
-            fontsize=8,
-            title="line style",
-        )
+        from matplotlib.lines import Line2D
+
+        proxies = [Line2D([], [], color="0.3", ls=styles[b % len(styles)]) for b in range(v0.shape[0])]
+        ax_w.legend(proxies, [f"start {b}" for b in range(v0.shape[0])], fontsize=8)
     fig.suptitle(title or "Coarse gradient descent (Algorithm 1), expected gradients", fontsize=11)
     return fig
 
@@ -542,5 +540,29 @@ def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
     v, w = _gallery_point(model)
     yield "landscape_curves", landscape_curves(model)
     yield "landscape_heatmaps", landscape_heatmaps(model)
+    starts = _descent_starts(model)
+    yield "descent_same_starts", descent_trajectories(model, *starts, lr=0.1, max_iter=400)
+    yield (
+        "descent_spurious_minimizer",
+        descent_trajectories(
+            model,
+            v_opt(model, np.pi),
+            w_at_angle(model, np.pi - 0.05) if model.n > 1 else -model.w_star,
+            lr=0.05,
+            max_iter=300,
+            c_w=None,
+            title="Starting next to the spurious local minimizer (θ = π)",
+        ),
+    )
     yield "finite_samples", finite_sample_step(model, v, w)
     yield "monte_carlo_convergence", monte_carlo_convergence(model, v, w)
+    yield "precision_agreement", precision_agreement(model, v)
+
+
+def _descent_starts(
+    model: Model, theta0: Sequence[float] = (0.25 * np.pi, 0.55 * np.pi, 0.8 * np.pi), seed: int = 3
+) -> tuple[np.ndarray, np.ndarray]:
+    """Starts ``(v0 (B, m), w0 (B, n))`` of the gallery's descent figure: ``w0`` at the angles ``theta0``
+    (norm 1), ``v0`` drawn from N(0, 0.25 I) with ``seed``."""
+    v0 = np.random.default_rng(seed).normal(scale=0.5, size=(len(theta0), model.m))
+    return v0, w_at_angle(model, np.asarray(theta0))

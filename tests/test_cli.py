@@ -122,6 +122,8 @@ def test_bad_input_exits_2_naming_the_argument(args: list[str], named: str, caps
 
 def test_figures_regenerates_the_readme_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     pytest.importorskip("matplotlib")
+    pytest.importorskip("popgrad.dynamics")  # built on other branches; the gallery draws from them
+    pytest.importorskip("popgrad.symbolic")
     code, out, _ = run(capsys, "figures", "--out", str(tmp_path), "--dpi", "30", "--json")
     assert code == 0
     written = [Path(p) for p in json.loads(out)["figures"]]

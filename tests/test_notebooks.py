@@ -12,7 +12,9 @@ import pytest
 
 ROOT = Path(__file__).resolve().parents[1]
 NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
-EXPECTED = {"1_tour", "2_landscape", "4_finite_samples"}
+EXPECTED = {"1_tour", "2_landscape", "3_dynamics", "4_finite_samples", "5_verification"}
+# modules built on other branches; until they are merged the notebooks that need them are skipped
+REQUIRES = {"3_dynamics": ("popgrad.dynamics",), "5_verification": ("popgrad.symbolic", "popgrad.quadrature")}
 
 
 def test_the_notebooks_are_all_there() -> None:
@@ -37,6 +39,8 @@ def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     nbclient = pytest.importorskip("nbclient")
     pytest.importorskip("ipykernel")
     pytest.importorskip("matplotlib")
+    for module in REQUIRES.get(path.stem, ()):
+        pytest.importorskip(module)
     monkeypatch.setenv("MPLBACKEND", "Agg")  # headless
     monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
     nb = nbformat.read(path, as_version=4)

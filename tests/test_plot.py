@@ -214,3 +214,41 @@ def test_monte_carlo_convergence_plots_errors_within_5_stderr() -> None:
         # |error|^2 is a weighted sum of chi^2_1 with mean trace(Cov):
         # P(|error| > 5 sqrt(trace)) <= P(chi^2_1 > 25) < 6e-7
         assert np.all(dots.get_ydata() < 5 * np.repeat(se.get_ydata(), len(seeds)))
+
+
+def test_descent_trajectories_follow_algorithm_1() -> None:
+    pytest.importorskip("popgrad.dynamics")
+    v0 = np.array([[0.5, 0.2, -0.1], [-0.3, 0.4, 0.6]])
+    w0 = np.array([[0.3, 1.0, 0.2], [-1.0, 0.2, 0.1]])
+    lr = 0.1
+    fig = plot.descent_trajectories(MODEL, v0, w0, stes=["relu", "identity"], lr=lr, max_iter=20)
+    ax_f, ax_t, ax_w = fig.axes
+    assert len(ax_f.lines) == len(ax_t.lines) == len(ax_w.lines) == 4  # 2 STEs x 2 starts
+    for k, ste in enumerate(["relu", "identity"]):
+        for b in range(2):
+            f_line, t_line, w_line = ax_f.lines[2 * k + b], ax_t.lines[2 * k + b], ax_w.lines[2 * k + b]
+            # one step of Algorithm 1 written out: v - lr E dl/dv, w - lr E g_mu
+            gv, gw = MODEL.coarse_grad(v0[b], w0[b], ste=ste)
+            v1, w1 = v0[b] - lr * gv, w0[b] - lr * gw
+            np.testing.assert_allclose(
+                f_line.get_ydata()[:2], [MODEL.loss(v0[b], w0[b]), MODEL.loss(v1, w1)], rtol=1e-13
+            )
+            np.testing.assert_allclose(t_line.get_ydata()[:2], [MODEL.theta(w0[b]), MODEL.theta(w1)], rtol=1e-13)
+            np.testing.assert_allclose(w_line.get_ydata()[1], np.linalg.norm(w1), rtol=1e-14)
+            assert f_line.get_xdata()[0] == 0 and np.all(np.diff(f_line.get_xdata()) == 1)
+    assert [ln.get_label() for ln in ax_f.lines if not ln.get_label().startswith("_")] == ["ReLU", "identity"]
+
+
+def test_precision_agreement_stays_near_the_unit_roundoff() -> None:
+    pytest.importorskip("popgrad.symbolic")
+    pytest.importorskip("popgrad.quadrature")
+    theta = np.array([0.3, 1.5, 2.9])
+    fig = plot.precision_agreement(MODEL, [0.3, 1.0, -0.7], theta=theta, norms=(0.5, 2.0))
+    for ax in fig.axes:
+        lines = [ln for ln in ax.lines if ln.get_label().startswith("‖w‖")]
+        assert len(lines) == 2
+        for ln in lines:
+            np.testing.assert_allclose(ln.get_xdata(), theta)
+            y = ln.get_ydata()
+            # float64 against 50 digits: a few ulps times the cancellation of the result's terms (< 100 here)
+            assert np.all((y >= 1e-18) & (y < 100 * 2.0**-52)), y
