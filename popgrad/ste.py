@@ -32,6 +32,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 import numpy as np
 
@@ -69,16 +70,29 @@ class STE:
     mu_prime: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
     pieces: tuple[Piece, ...] | None = None
 
-    def __post_init__(self) -> None:
-        raw = self.mu_prime
-
-        def mu_prime(x: object) -> np.ndarray:
-            return raw(np.asarray(x, dtype=np.float64))
-
-        object.__setattr__(self, "mu_prime", mu_prime)
-
     def __call__(self, x: object) -> np.ndarray:
         return self.mu_prime(x)
+
+
+# The derivatives are module-level functions (bound with functools.partial), so STEs pickle and
+# travel to worker processes.  Each accepts any array-like.
+
+
+def _ones(x: object) -> np.ndarray:
+    return np.ones_like(np.asarray(x, dtype=np.float64))
+
+
+def _window(x: object, lo: float, hi: float) -> np.ndarray:
+    x = np.asarray(x, dtype=np.float64)
+    return ((x > lo) & (x < hi)).astype(np.float64)
+
+
+def _leaky(x: object, alpha: float) -> np.ndarray:
+    return np.where(np.asarray(x, dtype=np.float64) > 0, 1.0, alpha)
+
+
+def _piecewise(x: object, breakpoints: np.ndarray, values: np.ndarray) -> np.ndarray:
+    return values[np.searchsorted(breakpoints, np.asarray(x, dtype=np.float64), side="left")]
 
 
 def _normalise(pieces: list[Piece]) -> tuple[Piece, ...]:
@@ -92,14 +106,6 @@ def _normalise(pieces: list[Piece]) -> tuple[Piece, ...]:
         else:
             out.append((float(lo), float(hi), float(value)))
     return tuple(out)
-
-
-def _from_breakpoints(breakpoints: np.ndarray, values: np.ndarray) -> Callable:
-    def mu_prime(x: np.ndarray) -> np.ndarray:
-        x = np.asarray(x, dtype=np.float64)
-        return values[np.searchsorted(breakpoints, x, side="left")]
-
-    return mu_prime
 
 
 def piecewise_constant(breakpoints: object, values: object, name: str | None = None) -> STE:
@@ -124,11 +130,11 @@ def piecewise_constant(breakpoints: object, values: object, name: str | None = N
     edges = np.concatenate([[-np.inf], b, [np.inf]])
     pieces = _normalise([(edges[k], edges[k + 1], vals[k]) for k in range(vals.size)])
     label = name or f"piecewise_constant({b.tolist()}, {vals.tolist()})"
-    return STE(label, _from_breakpoints(b, vals), pieces)
+    return STE(label, partial(_piecewise, breakpoints=b, values=vals), pieces)
 
 
-identity = STE("identity", lambda x: np.ones_like(x, dtype=np.float64), ((-np.inf, np.inf, 1.0),))
-relu = STE("relu", lambda x: (x > 0).astype(np.float64), ((0.0, np.inf, 1.0),))
+identity = STE("identity", _ones, ((-np.inf, np.inf, 1.0),))
+relu = STE("relu", partial(_window, lo=0.0, hi=np.inf), ((0.0, np.inf, 1.0),))
 
 
 def clipped_relu(c: float = 1.0) -> STE:
@@ -140,10 +146,10 @@ def clipped_relu(c: float = 1.0) -> STE:
     if not c > 0:
         raise ValueError(f"c must be > 0 (the clipping level), got {c}")
     if c == np.inf:
-        return STE("clipped_relu(inf)", lambda x: (x > 0).astype(np.float64), relu.pieces)
+        return STE("clipped_relu(inf)", relu.mu_prime, relu.pieces)
     return STE(
         "clipped_relu" if c == 1.0 else f"clipped_relu({c:g})",
-        lambda x: ((x > 0) & (x < c)).astype(np.float64),
+        partial(_window, lo=0.0, hi=c),
         ((0.0, c, 1.0),),
     )
 
@@ -158,14 +164,14 @@ def leaky_relu(alpha: float) -> STE:
         raise ValueError(f"alpha must be finite, got {alpha}")
     return STE(
         f"leaky_relu({alpha:g})",
-        lambda x: np.where(x > 0, 1.0, alpha),
+        partial(_leaky, alpha=alpha),
         _normalise([(-np.inf, 0.0, alpha), (0.0, np.inf, 1.0)]),
     )
 
 
 def hard_tanh() -> STE:
     r"""Hard tanh :math:`\mu(x) = \max(-1, \min(x, 1))`, :math:`\mu'(x) = 1\{|x| < 1\}`."""
-    return STE("hard_tanh", lambda x: (np.abs(x) < 1).astype(np.float64), ((-1.0, 1.0, 1.0),))
+    return STE("hard_tanh", partial(_window, lo=-1.0, hi=1.0), ((-1.0, 1.0, 1.0),))
 
 
 _BY_NAME: dict[str, Callable[[], STE]] = {

@@ -167,3 +167,14 @@ def test_angle_errors() -> None:
 def test_teacher_is_read_only(model: pg.Model) -> None:
     with pytest.raises(ValueError, match="read-only"):
         model.v_star[0] = 5.0
+
+
+def test_stes_pickle_for_worker_processes() -> None:
+    import pickle
+
+    x = np.array([-2.0, -0.5, 0.5, 2.0])
+    for s in (pg.ste.relu, pg.ste.identity, pg.ste.clipped_relu(2.0), pg.ste.leaky_relu(0.2), pg.ste.hard_tanh()):
+        back = pickle.loads(pickle.dumps(s))
+        assert back == s
+        np.testing.assert_array_equal(back(x), s(x))
+        np.testing.assert_array_equal(back.mu_prime(list(x)), s(x))  # any array-like
