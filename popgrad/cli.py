@@ -105,6 +105,39 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_figures(args: argparse.Namespace) -> int:
+    from pathlib import Path
+
+    from . import plot
+    from .model import Model
+
+    if (args.v_star is None) != (args.w_star is None):
+        raise UsageError("--v-star and --w-star: give both (a teacher) or neither (the README's teacher)")
+    model = None
+    if args.v_star is not None:
+        model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
+    if args.dpi <= 0:
+        raise UsageError(f"--dpi: must be a positive integer, got {args.dpi}")
+    out = Path(args.out)
+    if out.exists() and not out.is_dir():
+        raise UsageError(f"--out: {out} exists and is not a directory")
+    out.mkdir(parents=True, exist_ok=True)
+    written = []
+    try:
+        for stem, fig in plot.gallery(model):
+            path = out / f"{stem}.png"
+            fig.savefig(path, dpi=args.dpi, metadata={"Software": None})
+            written.append(str(path))
+            if not args.json:
+                print(path)
+    except ImportError as exc:  # matplotlib is an optional extra
+        print(f"popgrad figures: {exc}", file=sys.stderr)
+        return 1
+    if args.json:
+        print(json.dumps({"figures": written}, indent=2))
+    return 0
+
+
 def _cmd_mc(args: argparse.Namespace) -> int:
     """Monte Carlo estimates +- stderr next to the closed forms, with z-scores."""
     from .model import Model
@@ -316,6 +349,19 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=int, default=0, help="seed of the random initialisation (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_descend)
+
+    p = sub.add_parser(
+        "figures",
+        help="write every figure of the gallery as PNG (needs the plot extra)",
+        description="Write the gallery's figures (landscape, dynamics, finite samples, verification) as PNG files.",
+        epilog="example: popgrad figures --out docs/figures (regenerates the README's gallery)",
+    )
+    p.add_argument("--out", required=True, help="directory to write the PNG files to (created if missing)")
+    p.add_argument("--dpi", type=int, default=90, help="resolution of the PNG files (default: 90)")
+    p.add_argument("--v-star", default=None, help="teacher v* (default: the README's teacher 1,-0.5,2)")
+    p.add_argument("--w-star", default=None, help="teacher w* (default: 1,0,0)")
+    p.add_argument("--json", action="store_true", help="print the written paths as JSON")
+    p.set_defaults(func=_cmd_figures)
     return parser
 
 
