@@ -314,6 +314,7 @@ def build_parser() -> argparse.ArgumentParser:
         "families",
         help="which leaky-ReLU / clipped-ReLU STEs keep the correlation and vanish at the spurious minimizers",
         description="Measure the leaky-ReLU (alpha in [0, 1]) and clipped-ReLU (c > 0) STE families.",
+        epilog="example: popgrad families --seed 1 --json",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the random teachers and students")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
