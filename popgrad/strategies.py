@@ -102,7 +102,8 @@ def unit_orthogonal(draw: st.DrawFn, w_star: np.ndarray) -> np.ndarray:
     """A unit vector orthogonal to ``w_star`` (``n >= 2``)."""
     while True:
         d = draw(_vector(w_star.size, -1.0, 1.0))
-        d = d - (d @ w_star) / (w_star @ w_star) * w_star
+        for _ in range(2):  # Gram-Schmidt twice: one pass leaves eps / |d| of w_star in d ("twice is enough")
+            d = d - (d @ w_star) / (w_star @ w_star) * w_star
         if np.linalg.norm(d) > 1e-3:
             return d / np.linalg.norm(d)
 
