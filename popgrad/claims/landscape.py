@@ -29,7 +29,7 @@ from scipy import optimize
 
 from ..critical import profile, proposition1, search, w_at_angle
 from ..model import Model
-from ._common import EPS, norm, quiet_overflow, theta_direction, v_scale
+from ._common import EPS, norm, theta_direction, v_scale
 from .battery import Battery, Case, case_points
 from .result import Check, ClaimResult
 
@@ -88,8 +88,7 @@ def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_g
     def g_norm(theta: np.ndarray) -> np.ndarray:
         p = profile(model, theta, r)
         w = w_at_angle(model.w_star, theta, r)
-        with quiet_overflow():
-            _, g = model.coarse_grad(p.v_opt, w, ste=ste)
+        _, g = model.coarse_grad(p.v_opt, w, ste=ste)
         return norm(g) / scale
 
     grid = np.linspace(0.0, np.pi, n_grid)
