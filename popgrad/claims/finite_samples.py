@@ -105,7 +105,7 @@ def finite_samples(battery: Battery) -> ClaimResult:
             float(np.max(np.diff(mean))),
             "<=",
             0.0,
-            note=f"N = {SAMPLE_SIZES}",
+            note=f"N = {SAMPLE_SIZES}; the fraction must not grow with N (no allowance for sampling noise)",
         ),
         Check(f"mean fraction of rising steps at N = {SAMPLE_SIZES[-1]}", mean[-1], "<=", FINAL_BOUND),
     )
