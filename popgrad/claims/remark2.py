@@ -93,7 +93,7 @@ def _critical(model) -> list[tuple[str, np.ndarray, np.ndarray]]:
 def remark2(battery: Battery) -> ClaimResult:
     """Claim 8 on the battery's teachers with ``n >= 2``; see the module docstring."""
     thorough = battery.thorough
-    n_samples = 400_000 if thorough else 50_000
+    n_samples = 200_000 if thorough else 50_000
     n_teachers = None if thorough else 3
     per_teacher = 6 if thorough else 2
     c = scale_mean(NU)
