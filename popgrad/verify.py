@@ -94,6 +94,8 @@ def format_table(results: list[ClaimResult] | tuple[ClaimResult, ...]) -> str:
     for r in results:
         w = r.worst
         out.append(f"{r.key}: {w.name} = {_fmt(w.value)} (needs {w.op} {_fmt(w.bound)})")
+        if w.note and not w.holds:
+            out.append(f"    note: {w.note}")
         for k, v in r.values.items():
             out.append(f"    {k} = {_fmt(float(v))}")
     return "\n".join(out)

@@ -111,3 +111,53 @@ def test_convergence_claim_on_a_small_battery():
     r = convergence(small)
     assert r.holds, [c for c in r.checks if not c.holds]
     assert r.values["global"] + r.values["spurious"] + r.values["saddle"] > 0
+
+
+def test_sampled_oracle_is_unbiased_for_the_expected_one():
+    # the mean over 400 independent batches of 256 vs Model.coarse_grad: |z| < 5 per component
+    from popgrad.dynamics import sampled_gradient
+
+    model = pg.Model([1.0, -0.5, 0.8], [1.0, 0.3, -0.2])
+    v, w = np.array([[0.2, 0.4, -0.3]]), np.array([[0.3, 1.0, 0.1]])
+    for ste in ("relu", "clipped_relu", pg.ste.resolve("identity")):
+        oracle = sampled_gradient(model, ste, batch_size=256)
+        rng = np.random.default_rng(5)
+        draws = [np.concatenate(oracle(v, w, rng), axis=1)[0] for _ in range(400)]
+        draws = np.array(draws)
+        exact = np.concatenate(model.coarse_grad(v[0], w[0], ste=ste))
+        z = (draws.mean(0) - exact) / (draws.std(0, ddof=1) / np.sqrt(len(draws)))
+        assert np.max(np.abs(z)) < 5, (ste, z)
+
+
+def test_sampled_descent_is_deterministic_given_seed_and_tracks_the_expected_one():
+    from popgrad.dynamics import sampled_gradient
+
+    model = pg.Model([1.0, -0.5, 0.8], [1.0, 0.3])
+    v0, w0 = np.array([[0.2, 0.4, -0.3], [0.5, 0.5, 0.5]]), np.array([[0.3, 1.0], [-1.0, 0.2]])
+    kw = {"max_iter": 40, "c_w": None, "gtol": 0.0}
+    exact = descend(model, v0, w0, "relu", **kw)
+
+    def run(batch, seed):
+        return descend(model, v0, w0, oracle=sampled_gradient(model, "relu", batch_size=batch), seed=seed, **kw)
+
+    a, b = run(2000, 3), run(2000, 3)
+    assert np.array_equal(a.v, b.v) and np.array_equal(a.w, b.w)
+    assert not np.array_equal(run(2000, 4).v, a.v)
+
+    def dev(batch):  # largest distance from the expected trajectory over steps, runs and 3 seeds
+        return max(np.max(np.abs(run(batch, s).v - exact.v)) for s in range(3))
+
+    small, large = dev(20), dev(2000)
+    # batch means' noise shrinks like 1/sqrt(N): 100x the batch, ~10x closer (5x allows for noise)
+    assert large < small / 5, (small, large)
+    assert np.all(np.diff(exact.loss, axis=0) <= 0)
+
+
+def test_sampled_oracle_needs_a_generator_and_a_valid_batch():
+    from popgrad.dynamics import sampled_gradient
+
+    model = pg.Model([1.0], [1.0, 0.0])
+    with pytest.raises(ValueError, match="batch_size"):
+        sampled_gradient(model, batch_size=0)
+    with pytest.raises(TypeError, match="seed"):
+        sampled_gradient(model)(np.ones((1, 1)), np.ones((1, 2)), None)

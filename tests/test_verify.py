@@ -37,7 +37,8 @@ def test_battery_is_deterministic_and_seeded():
 def test_run_rejects_unknown_claims():
     with pytest.raises(ValueError, match="unknown claim"):
         run(make_battery(0), ("nope",))
-    assert REGISTRY[0].key == "critical_points"
+    keys = [spec.key for spec in REGISTRY]
+    assert keys[0] == "formulas" and {"finite_samples", "remark2", "prop1_sum_zero"} <= set(keys)
 
 
 def test_verify_json_is_deterministic_and_exit_code_reflects_failures(capsys):
@@ -51,7 +52,18 @@ def test_verify_json_is_deterministic_and_exit_code_reflects_failures(capsys):
     # Prop. 1 at n = 1 does not hold (a saddle is predicted that cannot exist): exit code 1, the numbers shown
     assert main(["verify", "--claim", "prop1_n1"]) == 1
     out = capsys.readouterr().out
-    assert "FAIL" in out and "FAILED: prop1_n1" in out
+    assert "FAIL" in out and "FAILED: prop1_n1" in out and "implicitly assumes n >= 2" in out
+
+
+def test_verify_states_the_sum_zero_finding_plainly(capsys):
+    # 1'v* = 0 satisfies Prop. 1's condition, yet f = (1'v*)^2/(2(m+1)) = 0 at its "spurious" points
+    assert main(["verify", "--claim", "prop1_sum_zero"]) == 1
+    out = capsys.readouterr().out
+    assert "FAILED: prop1_sum_zero" in out and "GLOBAL minimizers" in out
+    (res,) = run(make_battery(0), ("prop1_sum_zero",))
+    labels = [c.label for c in make_battery(0).cases]
+    assert "m=4 n=3 sum_zero" in labels and res.n_points >= 1
+    assert res.checks[0].holds and res.checks[1].value == 0.0 and not res.checks[1].holds
 
 
 def test_verify_report_api():

@@ -4,8 +4,9 @@
 verify`` runs all of them.  A new claim (e.g. one resting on Monte Carlo) is added by appending a
 :class:`ClaimSpec` -- nothing else changes.
 
->>> [spec.key for spec in REGISTRY]
-['critical_points', 'prop1_n1', 'correlation', 'descent', 'vanishing', 'convergence']
+>>> [spec.key for spec in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
+['formulas', 'critical_points', 'prop1_n1', 'prop1_sum_zero', 'correlation', 'descent', 'vanishing',
+ 'convergence', 'finite_samples', 'remark2']
 """
 
 from __future__ import annotations
@@ -17,7 +18,10 @@ from .battery import Battery, Case, make_battery
 from .convergence import convergence
 from .correlation import correlation
 from .descent import descent
-from .landscape import critical_points, proposition1_n1
+from .finite_samples import finite_samples
+from .formulas import formulas
+from .landscape import critical_points, proposition1_n1, proposition1_sum_zero
+from .remark2 import remark2
 from .result import Check, ClaimResult
 from .vanishing import vanishing
 
@@ -32,8 +36,12 @@ __all__ = [
     "correlation",
     "critical_points",
     "descent",
+    "finite_samples",
+    "formulas",
     "make_battery",
     "proposition1_n1",
+    "proposition1_sum_zero",
+    "remark2",
     "run",
     "vanishing",
 ]
@@ -48,12 +56,16 @@ class ClaimSpec:
 
 
 REGISTRY: tuple[ClaimSpec, ...] = (
+    ClaimSpec("formulas", formulas),
     ClaimSpec("critical_points", critical_points),
     ClaimSpec("prop1_n1", proposition1_n1),
+    ClaimSpec("prop1_sum_zero", proposition1_sum_zero),
     ClaimSpec("correlation", correlation),
     ClaimSpec("descent", descent),
     ClaimSpec("vanishing", vanishing),
     ClaimSpec("convergence", convergence),
+    ClaimSpec("finite_samples", finite_samples),
+    ClaimSpec("remark2", remark2),
 )
 
 

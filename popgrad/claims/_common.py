@@ -2,9 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
-from collections.abc import Iterator
-
 import numpy as np
 
 from ..model import Model
@@ -24,19 +21,6 @@ def dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
 def v_scale(model: Model) -> float:
     r"""Natural size of :math:`\partial f/\partial v`: :math:`\tfrac14(\|v^*\| + \sqrt m |1^\top v^*|)`."""
     return 0.25 * (float(np.linalg.norm(model.v_star)) + np.sqrt(model.m) * abs(float(model.v_star.sum())))
-
-
-@contextlib.contextmanager
-def quiet_overflow() -> Iterator[None]:
-    """Silence numpy's overflow/invalid flags inside ``Model`` calls for the clipped ReLU at tiny ‖w‖.
-
-    ``closed_form._phi_diff`` evaluates both branches of an ``np.where``; at ``‖w‖ < 1/40`` the
-    discarded branch overflows (``expm1(800)``) and numpy warns although the returned value is
-    finite and correct (checked against the quadrature transcription of Lemma 7).  Reported to
-    the lead; this context manager keeps the warning out of the claims until that is fixed.
-    """
-    with np.errstate(over="ignore", invalid="ignore"):
-        yield
 
 
 def theta_direction(model: Model, w: np.ndarray) -> np.ndarray:

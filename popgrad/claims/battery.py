@@ -5,7 +5,7 @@ teacher).  Each teacher is a :class:`Case` with a batch of student points ``v (P
 ``w (P, n)`` covering the edge regions: angles near 0 and :math:`\pi` (down to :math:`10^{-8}`),
 tiny and huge :math:`\|w\|` (:math:`10^{-6}`, :math:`10^{6}`), ``m = 1``, ``n = 1`` and ``2``, and
 teachers on both sides of Proposition 1's condition :math:`(1^\top v^*)^2 < \tfrac{m+1}{2}\|v^*\|^2`
-(including :math:`1^\top v^* = 0`).
+(including :math:`1^\top v^* = 0`, and the fixed teacher :math:`v^* = (1, -1, 0.5, -0.5)`).
 """
 
 from __future__ import annotations
@@ -54,10 +54,16 @@ def random_teacher(rng: np.random.Generator, m: int, n: int, kind: str = "mixed"
     ``kind``: ``"mixed"`` Gaussian :math:`v^*` satisfying Prop. 1's condition (redrawn until it
     does, so saddles and spurious minimizers exist when ``m >= 2``); ``"positive"`` entries in
     [0.5, 1.5] (condition fails for ``m >= 2``); ``"balanced"`` :math:`1^\top v^* = 0` exactly;
-    ``"gaussian"`` plain draw.  Except for ``"positive"``, :math:`v^*` is then rescaled to
-    :math:`\|v^*\| = \sqrt m\,U(0.7, 1.4)`.
+    ``"gaussian"`` plain draw; ``"sum_zero"`` the fixed :math:`v^* = (1, -1, 0.5, -0.5, \dots)` (pairs
+    :math:`\pm a_k`, ``m`` even, :math:`1^\top v^* = 0` exactly, not rescaled) -- where Prop. 1's
+    "spurious" minimizers are global ones.  Except for ``"positive"`` and ``"sum_zero"``,
+    :math:`v^*` is then rescaled to :math:`\|v^*\| = \sqrt m\,U(0.7, 1.4)`.
     """
-    if kind == "positive":
+    if kind == "sum_zero":
+        if m % 2:
+            raise ValueError(f"kind='sum_zero' needs an even m, got m={m}")
+        v_star = np.repeat(np.linspace(1.0, 0.5, m // 2), 2) * np.tile([1.0, -1.0], m // 2)
+    elif kind == "positive":
         v_star = rng.uniform(0.5, 1.5, m)
     elif kind == "balanced":
         v_star = rng.standard_normal(m)
@@ -67,7 +73,7 @@ def random_teacher(rng: np.random.Generator, m: int, n: int, kind: str = "mixed"
             v_star = rng.standard_normal(m)
             if kind == "gaussian" or m == 1 or v_star.sum() ** 2 < 0.5 * (m + 1) * (v_star @ v_star):
                 break
-    if kind != "positive":
+    if kind not in ("positive", "sum_zero"):
         # the scale of v* is free (Prop. 1's condition is scale-invariant) but sets the time scale of
         # the dynamics (~1/|v*|^2 steps at a fixed eta): fix it to |v*| = sqrt(m) U(0.7, 1.4)
         v_star *= np.sqrt(m) * rng.uniform(0.7, 1.4) / np.linalg.norm(v_star)
@@ -118,9 +124,10 @@ _DEFAULT = (
     (4, 3, "positive"),
     (1, 3, "gaussian"),
     (3, 1, "mixed"),
+    (4, 3, "sum_zero"),
 )
 _THOROUGH = (
-    *_DEFAULT,
+    *_DEFAULT[:-1],
     (2, 10, "mixed"),
     (6, 6, "mixed"),
     (12, 4, "mixed"),
@@ -130,6 +137,7 @@ _THOROUGH = (
     (3, 2, "positive"),
     (1, 1, "gaussian"),
     (2, 1, "positive"),
+    (4, 3, "sum_zero"),
 )
 
 
@@ -149,7 +157,7 @@ def case_points(cases: list[Case] | tuple[Case, ...], masks: list[np.ndarray] | 
 
 
 def make_battery(seed: int = 0, thorough: bool = False) -> Battery:
-    """The default battery (8 teachers x 48 points) or the thorough one (17 teachers x 400 points)."""
+    """The default battery (9 teachers x 48 points) or the thorough one (18 teachers x 400 points)."""
     root = np.random.SeedSequence(seed)
     shapes = _THOROUGH if thorough else _DEFAULT
     size = 400 if thorough else 48

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ._common import EPS, dot, quiet_overflow
+from ._common import EPS, dot
 from .battery import Battery, case_points
 from .correlation import STES
 from .result import Check, ClaimResult
@@ -35,17 +35,16 @@ def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
 def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: str) -> tuple[np.ndarray, np.ndarray]:
     r"""``(eta_star (P,), eta_min (P,))`` for points ``v (P, m)``, ``w (P, n)``; ``eta_star = 0``
     where even :math:`\eta_{min}` does not descend.  See the module docstring."""
-    with quiet_overflow():
-        gv, g = model.coarse_grad(v, w, ste=ste)
-        _, gw = model.grad(v, w)
-        f0 = model.loss(v, w)
-        rate = dot(gv, gv) + dot(g, gw)
-        eta_min = 1e3 * (loss_rounding(v, model.v_star) + EPS * np.abs(f0)) / rate
-        vs = v[None] - ETAS[:, None, None] * gv[None]
-        ws = w[None] - ETAS[:, None, None] * g[None]
-        zero = ~np.any(ws != 0, axis=-1)
-        ws = np.where(zero[..., None], w[None], ws)  # w - eta g == 0 exactly: count as not descending
-        f = np.where(zero, np.inf, model.loss(vs, ws))  # (K, P)
+    gv, g = model.coarse_grad(v, w, ste=ste)
+    _, gw = model.grad(v, w)
+    f0 = model.loss(v, w)
+    rate = dot(gv, gv) + dot(g, gw)
+    eta_min = 1e3 * (loss_rounding(v, model.v_star) + EPS * np.abs(f0)) / rate
+    vs = v[None] - ETAS[:, None, None] * gv[None]
+    ws = w[None] - ETAS[:, None, None] * g[None]
+    zero = ~np.any(ws != 0, axis=-1)
+    ws = np.where(zero[..., None], w[None], ws)  # w - eta g == 0 exactly: count as not descending
+    f = np.where(zero, np.inf, model.loss(vs, ws))  # (K, P)
     descends = f < f0
     meaningful = ETAS[:, None] >= eta_min[None]
     ok = descends | ~meaningful

@@ -29,11 +29,11 @@ from scipy import optimize
 
 from ..critical import profile, proposition1, search, w_at_angle
 from ..model import Model
-from ._common import EPS, norm, quiet_overflow, theta_direction, v_scale
+from ._common import EPS, norm, theta_direction, v_scale
 from .battery import Battery, Case, case_points
 from .result import Check, ClaimResult
 
-__all__ = ["critical_points", "proposition1_n1"]
+__all__ = ["critical_points", "proposition1_n1", "proposition1_sum_zero"]
 
 _RADII = (1e-2, 1e-3, 1e-4)
 _DELTA = 1e-7  # distance in angle from the kink at which limiting gradients are sampled
@@ -88,8 +88,7 @@ def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_g
     def g_norm(theta: np.ndarray) -> np.ndarray:
         p = profile(model, theta, r)
         w = w_at_angle(model.w_star, theta, r)
-        with quiet_overflow():
-            _, g = model.coarse_grad(p.v_opt, w, ste=ste)
+        _, g = model.coarse_grad(p.v_opt, w, ste=ste)
         return norm(g) / scale
 
     grid = np.linspace(0.0, np.pi, n_grid)
@@ -292,7 +291,14 @@ def proposition1_n1(battery: Battery) -> ClaimResult:
         rises.append(perturbation_rise(c.model, found.spurious_v, w_pi, c.rng(1), battery.n_perturb).min())
         details[f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2"] = cp.condition
     checks = (
-        Check("teachers where Prop. 1's predictions disagree with the landscape", mismatches, "==", 0),
+        Check(
+            "teachers where Prop. 1's predictions disagree with the landscape",
+            mismatches,
+            "==",
+            0,
+            note="n = 1: theta is only 0 or pi, so there is no saddle, and theta = pi is a local minimizer "
+            "whatever the condition says; the paper implicitly assumes n >= 2",
+        ),
         Check("min [f(x+delta) - f(x)] / rho^2 at theta = pi, v = v_opt(pi)", min(rises, default=np.inf), ">", 0),
     )
     return ClaimResult(
@@ -304,4 +310,59 @@ def proposition1_n1(battery: Battery) -> ClaimResult:
         n_points=len(cases),
         values=details,
         points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+    )
+
+
+def proposition1_sum_zero(battery: Battery) -> ClaimResult:
+    r"""Prop. 1's "spurious local minimizers" when :math:`1^\top v^* = 0`: they are global minimizers.
+
+    At :math:`\theta = \pi`, :math:`v_0 = (I+11^\top)^{-1}(11^\top - I)v^*` the loss is
+    :math:`f = (1^\top v^*)^2/(2(m+1))` (``derivations/proposition1.md``), checked against ``Model.loss``
+    for every teacher with ``n >= 2``.  For :math:`1^\top v^* = 0` -- which satisfies Prop. 1's condition
+    -- that is :math:`f = 0 = \min f`: :math:`w = -w^*`, :math:`v = -v^*` reproduces the teacher
+    (:math:`\sigma(-x) = 1 - \sigma(x)` a.e.), so these points are global minimizers, not spurious.  The
+    claim "spurious" needs :math:`f > 0` there; on the battery's teachers with :math:`1^\top v^* = 0`
+    exactly it reports the smallest such ``f`` (a FAIL, stated with its number).
+    """
+    cases = [c for c in battery.cases if c.model.n >= 2]
+    formula_err, f_zero_sum, labels = 0.0, [], []
+    for c in cases:
+        model = c.model
+        cp = proposition1(model.v_star)
+        w_pi = w_at_angle(model.w_star, np.pi, float(np.linalg.norm(model.w_star)))
+        f = float(model.loss(cp.spurious_v, w_pi))
+        s = float(model.v_star.sum())
+        vn2 = float(model.v_star @ model.v_star)
+        formula_err = max(formula_err, abs(f - s * s / (2 * (model.m + 1))) / (EPS * vn2))
+        if s == 0.0:
+            f_zero_sum.append(f / vn2)
+            labels.append(c.label)
+    checks = (
+        Check("max |f(theta=pi, v0) - (1'v*)^2/(2(m+1))| / (eps |v*|^2)", formula_err, "<=", 1e3, note="all teachers"),
+        Check(
+            "min f/|v*|^2 at Prop. 1's 'spurious' minimizers of teachers with 1'v* = 0 (spurious needs > 0)",
+            min(f_zero_sum, default=np.inf),
+            ">",
+            0.0,
+            note="f = (1'v*)^2/(2(m+1)) = 0 = min f: these points are GLOBAL minimizers (v0 = -v*, w = -w* "
+            "reproduces the teacher), not spurious; Prop. 1 needs 1'v* != 0 for 'spurious'",
+        ),
+    )
+    values = {
+        f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2 (> 0: Prop. 1 predicts spurious minimizers)": (
+            proposition1(c.model.v_star).condition
+        )
+        for c in cases
+        if c.label in labels
+    }
+    return ClaimResult(
+        key="prop1_sum_zero",
+        title="Prop. 1 when 1'v* = 0: the 'spurious' minimizers are global",
+        reference="Prop. 1",
+        method="closed form at theta = pi",
+        checks=checks,
+        n_points=len(labels),
+        values=values,
+        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        headline=1,
     )

@@ -26,7 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..critical import proposition1, w_at_angle
-from ._common import EPS, dot, norm, quiet_overflow
+from ._common import EPS, dot, norm
 from .battery import Battery, case_points
 from .correlation import _g_scale
 from .paper import lemma9_norm_at_spurious
@@ -40,8 +40,7 @@ T_PATH = 10.0 ** -np.arange(0, 8)  # times the teacher's scale tau, see approach
 def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
     r"""Lemma 10's ratio :math:`\|E g_\mu\|^2 / (\|\partial f/\partial v\|^2
     + \langle E g_\mu, \partial f/\partial w\rangle)`; shapes as ``Model.coarse_grad``."""
-    with quiet_overflow():
-        gv, g = model.coarse_grad(v, w, ste=ste)
+    gv, g = model.coarse_grad(v, w, ste=ste)
     _, gw = model.grad(v, w)
     return dot(g, g) / (dot(gv, gv) + dot(g, gw))
 
@@ -92,8 +91,7 @@ def vanishing(battery: Battery) -> ClaimResult:
         teacher_scale = float(_g_scale(model.v_star, model.v_star))  # also sizes the points where v = 0
         scale = _g_scale(v, model.v_star) + teacher_scale
         for ste in worst:
-            with quiet_overflow():
-                _, g = model.coarse_grad(v, w, ste=ste)
+            _, g = model.coarse_grad(v, w, ste=ste)
             worst[ste] = max(worst[ste], float(np.max(norm(g) / (EPS * scale))))
         # Lemma 9 at theta = pi
         _, g_id = model.coarse_grad(cp.spurious_v, w_at_angle(model.w_star, np.pi, 1.0), ste="identity")
