@@ -222,7 +222,8 @@ class SearchResult:
 def search(model: Model, n_grid: int = 2049, h: float = 1e-6) -> SearchResult:
     r"""Find the critical points of ``model``'s loss from :func:`profile` alone.
 
-    Roots of :math:`dF/d\theta` are bracketed on a uniform grid of ``n_grid`` interior angles and
+    Roots of :math:`dF/d\theta` are bracketed on a uniform grid of ``n_grid`` interior angles (plus
+    :math:`h` and :math:`\pi - h`, so that roots next to the ends are bracketed too) and
     refined by Brent's method (``xtol`` 4 ulps of :math:`\pi`); each is a saddle when
     :math:`dF/d\theta` changes sign from + to − (a local maximum of :math:`F`).  :math:`\theta = \pi`
     is a local minimizer when :math:`F(\pi - h) > F(\pi)`; a double-check uses :math:`F(\pi - 10h)`.
@@ -231,7 +232,8 @@ def search(model: Model, n_grid: int = 2049, h: float = 1e-6) -> SearchResult:
         p = profile(model, np.array([np.pi]))
         empty = np.empty(0)
         return SearchResult(empty, empty, np.empty((0, model.m)), True, p.v_opt[0], float("nan"))
-    grid = np.linspace(0.0, np.pi, n_grid + 2)[1:-1]
+    # interior grid plus h and pi - h: a saddle closer to an end than one grid step must still be bracketed
+    grid = np.concatenate([[h], np.linspace(0.0, np.pi, n_grid + 2)[1:-1], [np.pi - h]])
     slope = profile(model, grid).slope
     roots, kinds = [], []
     for i in np.flatnonzero(np.sign(slope[:-1]) * np.sign(slope[1:]) <= 0):
