@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from scipy import integrate, special, stats
 
@@ -14,7 +14,7 @@ from popgrad.claims.finite_samples import eta_max, increase_fraction
 from popgrad.claims.formulas import clip_hits, mc_z, quad_rel_err
 from popgrad.claims.remark2 import crelu_mixture, scale_mean
 from popgrad.montecarlo import monte_carlo, student_t
-from popgrad.strategies import norms, problems, teachers
+from popgrad.strategies import Problem, norms, problems, teachers
 
 
 @settings(max_examples=12, deadline=None)
@@ -45,6 +45,7 @@ def test_formulas_mc_z_detects_a_wrong_formula(monkeypatch):
 
 @settings(max_examples=6, deadline=None)
 @given(problems())
+@example(Problem(pg.Model([1.0], [1.0]), np.array([1.0]), np.array([10.0]), 0.0, 10.0))  # global min: E g = 0
 def test_formulas_quadrature_agrees_to_1e9(problem):
     errs = quad_rel_err(problem.model, problem.v, problem.w)
     assert max(errs.values()) <= 1e-9, errs
