@@ -103,9 +103,8 @@ def ste_families(
             w = (norms[:, None, None] * direction[None]).reshape(-1, n)
             v = rng.normal(size=m)
             vv = v @ v_star
-            with np.errstate(over="ignore", invalid="ignore"):  # base commit's _phi_diff (fixed on main)
-                inner = model.correlation(v, w, s).inner_w / vv**2
-                _, g = model.coarse_grad(spurious_minimizer_v(v_star), -norms[:, None] * w_hat, s)
+            inner = model.correlation(v, w, s).inner_w / vv**2
+            _, g = model.coarse_grad(spurious_minimizer_v(v_star), -norms[:, None] * w_hat, s)
             worst_inner = min(worst_inner, float(inner.min()))
             worst_norm = max(worst_norm, float(np.linalg.norm(g, axis=-1).max() / (v_star @ v_star)))
         out.append(FamilyMember(family, param, worst_inner, worst_inner >= 0, worst_norm, worst_norm < 1e-13))

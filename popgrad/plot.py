@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import critical
 from ._validate import as_vector_batch
 from .model import Model
 
@@ -109,11 +110,9 @@ def _ste_names(stes: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
-    r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``.
-
-    ``d`` is a fixed unit vector orthogonal to :math:`w^*`.  ``theta (...)`` in :math:`[0, \pi]` and
-    ``r (...)`` > 0 broadcast; returns shape ``(..., n)``.  Needs ``n >= 2`` unless every angle is
-    0 or :math:`\pi`.
+    r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``:
+    :func:`popgrad.critical.w_at_angle` for ``model``'s teacher (``d`` its fixed unit vector orthogonal to
+    :math:`w^*`).  ``theta (...)`` in :math:`[0, \pi]`, ``r (...) > 0`` broadcast; returns ``(..., n)``.
 
     >>> import popgrad as pg
     >>> model = pg.Model([1.0, 1.0], [0.0, 2.0])
@@ -121,46 +120,20 @@ def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
     >>> round(float(model.theta(w)), 12), round(float(np.linalg.norm(w)), 12)
     (1.047197551197, 2.0)
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    r = np.asarray(r, dtype=np.float64)
-    if not np.all(np.isfinite(theta)) or np.any((theta < 0) | (theta > np.pi)):
-        raise ValueError("theta must lie in [0, pi]")
-    if not np.all(np.isfinite(r)) or np.any(r <= 0):
-        raise ValueError("r (the norm of w) must be positive and finite")
-    w_hat = model.w_star / np.linalg.norm(model.w_star)
-    cos = np.where(theta == np.pi, -1.0, np.cos(theta))
-    sin = np.where(theta == np.pi, 0.0, np.sin(theta))
-    if model.n == 1:
-        if np.any((theta != 0) & (theta != np.pi)):
-            raise ValueError("with n = 1 the angle can only be 0 or pi; use a teacher w_star with n >= 2")
-        return (r * cos)[..., None] * w_hat
-    e = np.zeros(model.n)
-    e[np.argmin(np.abs(w_hat))] = 1.0
-    d = e - (e @ w_hat) * w_hat
-    d /= np.linalg.norm(d)
-    return (r * cos)[..., None] * w_hat + (r * sin)[..., None] * d
+    return critical.w_at_angle(model.w_star, theta, r)
 
 
 def v_opt(model: Model, theta: object) -> np.ndarray:
-    r"""The best second layer at angle ``theta``: the root of :math:`\partial f/\partial v` (Lemma 2).
-
-    :math:`\partial f/\partial v` is affine in ``v`` with a positive definite matrix
-    :math:`\tfrac14(I + 11^\top)`; it is taken from :meth:`popgrad.Model.grad` as a black box (probed
-    at ``v = 0`` and ``v = e_i``) and solved, so no formula is repeated here.  At ``theta = 0`` the
-    result is :math:`v^*`.  ``theta (...)`` -> ``(..., m)``.
+    r"""The best second layer at angle ``theta``, the root of :math:`\partial f/\partial v` (Lemma 2):
+    ``popgrad.critical.profile(model, theta).v_opt``.  At ``theta = 0`` it is :math:`v^*`, at
+    :math:`\pi` Proposition 1's spurious minimizer.  ``theta (...)`` -> ``(..., m)``.
 
     >>> import popgrad as pg
     >>> model = pg.Model([1.0, -0.5, 2.0], [1.0, 0.0])
     >>> v_opt(model, 0.0).round(12).tolist()
     [1.0, -0.5, 2.0]
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    w = w_at_angle(model, theta)[..., None, :]  # (..., 1, n)
-    probes = np.concatenate([np.zeros((1, model.m)), np.eye(model.m)])  # (m+1, m)
-    gv = np.asarray(model.grad(probes, w)[0])  # (..., m+1, m)
-    c = gv[..., 0, :]
-    mat = np.swapaxes(gv[..., 1:, :] - c[..., None, :], -1, -2)
-    return np.linalg.solve(mat, -c[..., None])[..., 0]
+    return critical.profile(model, theta).v_opt
 
 
 def _v_rows(model: Model, v: object, theta: np.ndarray) -> np.ndarray:

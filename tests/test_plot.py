@@ -61,7 +61,7 @@ def test_w_at_angle_rejects_bad_input() -> None:
         plot.w_at_angle(MODEL, 1.0, 0.0)
     one = pg.Model([1.0], [2.0])
     assert plot.w_at_angle(one, np.pi).tolist() == [-1.0]
-    with pytest.raises(ValueError, match="n >= 2"):
+    with pytest.raises(ValueError, match="n = 1"):
         plot.w_at_angle(one, 1.0)
 
 
