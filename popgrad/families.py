@@ -25,6 +25,7 @@ import numpy as np
 
 from . import ste as ste_mod
 from .activation import Activation, uniform
+from .dynamics import descend
 from .model import Model
 
 __all__ = ["FamilyMember", "StaircaseResult", "spurious_minimizer_v", "staircase_study", "ste_families"]
@@ -118,8 +119,9 @@ class StaircaseResult:
     frac_inner_w_negative : fraction of grid points with :math:`\\langle E g, \\partial f/\\partial w\\rangle < 0`
     frac_no_descent : fraction with :math:`f(v - \\eta\\partial_v f, w - \\eta E g) \\ge f(v, w)`
     min_cos : smallest cosine between the full (v, w) coarse and true gradients
-    fig2 : ``{start_ste: {"loss_start", "loss_end", "rises", "steps", "eta"}}`` for this STE run from
-           minima found with ``start_ste`` (only for identity / relu rows)
+    fig2 : the Fig. 2 protocol (identity / relu rows only): ``{"from": "clipped_relu", "eta", "steps",
+           "runs"}``, each run a dict with ``loss_start``, ``loss_end``, ``loss_max``, ``rises``, the true and
+           clipped-ReLU coarse gradient norms and ``‖w‖`` at the start, and ``start_converged``
     """
 
     activation: str
@@ -131,16 +133,13 @@ class StaircaseResult:
     fig2: dict = field(default_factory=dict)
 
 
-def _descend(model: Model, v, w, ste, eta: float, steps: int, tol: float = 0.0):
-    """Coarse gradient descent with expected gradients (Algorithm 1); returns (v, w, losses)."""
-    losses = [float(model.loss(v, w))]
-    for _ in range(steps):
-        gv, gw = model.coarse_grad(v, w, ste)
-        v, w = v - eta * gv, w - eta * gw
-        losses.append(float(model.loss(v, w)))
-        if tol and np.sqrt(gv @ gv + gw @ gw) < tol:
-            break
-    return v, w, np.array(losses)
+def _descend(model: Model, v, w, ste, eta: float, steps: int, gtol: float = 0.0):
+    """Coarse gradient descent with expected gradients (Algorithm 1, :func:`popgrad.dynamics.descend`):
+    constant step ``eta``, at most ``steps`` steps, stopping where ``|(E dl/dv, E g)| <= gtol |v*|^2``
+    (never with ``gtol = 0``); ``w`` may pass through the origin (``c_w=None``: the protocol runs on).
+    Returns the final ``(v, w)``, the losses ``(T+1,)`` and the stopping reason."""
+    tr = descend(model, v, w, ste, lr=eta, max_iter=steps, gtol=gtol, c_w=None, record="scalars")
+    return tr.v_final[0], tr.w_final[0], tr.loss[:, 0], str(tr.reason[0])
 
 
 def staircase_study(
@@ -164,7 +163,8 @@ def staircase_study(
     [0.3, 3] and v, v* standard normal; descent is tested with one step of ``eta_descent``.
 
     Fig. 2 protocol: ``fig2_runs`` teachers; coarse gradient descent with the clipped-ReLU STE from a
-    random start (step 0.05, up to ``fig2_train_steps`` steps, until the expected coarse gradient is below 1e-7), then
+    random start (step 0.05, up to ``fig2_train_steps`` steps, until the expected coarse gradient is below
+    :math:`10^{-7}\\|v^*\\|^2`; :func:`popgrad.dynamics.descend`), then
     ``fig2_steps`` steps of ``fig2_eta`` with the identity / ReLU STE; ``rises`` if the loss at the end
     exceeds the loss at the start.
     """
@@ -187,8 +187,8 @@ def staircase_study(
             w_star /= np.linalg.norm(w_star)
             model = Model(v_star, w_star, activation=act)
             v0, w0 = rng.normal(size=m), rng.normal(size=n)
-            v1, w1, _ = _descend(model, v0, w0, stes["clipped_relu"], 0.05, fig2_train_steps, tol=1e-7)
-            starts.append((model, v1, w1))
+            v1, w1, _, reason = _descend(model, v0, w0, stes["clipped_relu"], 0.05, fig2_train_steps, gtol=1e-7)
+            starts.append((model, v1, w1, reason))
         for name, s in stes.items():
             neg = no_desc = 0
             min_cos = np.inf
@@ -202,8 +202,8 @@ def staircase_study(
             fig2 = {}
             if name != "clipped_relu":
                 runs = []
-                for model, v1, w1 in starts:
-                    _, _, losses = _descend(model, v1, w1, s, fig2_eta, fig2_steps)
+                for model, v1, w1, start_reason in starts:
+                    _, _, losses, _ = _descend(model, v1, w1, s, fig2_eta, fig2_steps)
                     gv, gw = model.grad(v1, w1)
                     cv, cw = model.coarse_grad(v1, w1, stes["clipped_relu"])
                     runs.append(
@@ -215,6 +215,7 @@ def staircase_study(
                             "true_grad_norm_at_start": float(np.sqrt(gv @ gv + gw @ gw)),
                             "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv @ cv + cw @ cw)),
                             "w_norm_at_start": float(np.linalg.norm(w1)),
+                            "start_converged": start_reason == "converged",
                         }
                     )
                 fig2 = {"from": "clipped_relu", "eta": fig2_eta, "steps": fig2_steps, "runs": runs}

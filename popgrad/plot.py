@@ -44,6 +44,7 @@ __all__ = [
     "landscape_heatmaps",
     "monte_carlo_convergence",
     "precision_agreement",
+    "ste_family_study",
     "v_opt",
     "w_at_angle",
 ]
@@ -483,6 +484,66 @@ def precision_agreement(
 
 
 # ---------------------------------------------------------------------------------------------
+# Beyond the paper: the leaky-ReLU and clipped-ReLU STE families, popgrad.families
+
+
+def ste_family_study(
+    model: Model,
+    members: Sequence[object] | None = None,
+    *,
+    alphas: Sequence[float] = (0.0, 0.5, 1.0),
+    clips: Sequence[float] = (0.2, 1.0, 5.0),
+    num: int = 121,
+) -> Figure:
+    r"""The STE families of :func:`popgrad.families.ste_families`: stability and alignment.
+
+    Left and middle: :math:`\max\|E g_\mu\|/\|v^*\|^2` at the spurious minimizers (``members``, a list
+    of :class:`popgrad.families.FamilyMember`; default ``ste_families()``), against :math:`\alpha` for
+    the leaky ReLUs and against :math:`c` for the clipped ReLUs (values below :math:`10^{-18}` drawn
+    there; the dotted line is the ``vanishes`` threshold :math:`10^{-13}`).  Right:
+    :math:`\cos\angle(E g_\mu, \partial f/\partial w)` against :math:`\theta` at :math:`\|w\| = 1`,
+    ``v`` = :func:`v_opt`, for the leaky ReLUs ``alphas`` (solid) and clipped ReLUs ``clips`` (dashed),
+    from :meth:`popgrad.Model.correlation`.
+    """
+    from . import ste as ste_mod
+    from .families import ste_families
+
+    members = ste_families() if members is None else list(members)
+    fig, axes = _new_figure(3, width=3.8, height=3.2)
+    ax_a, ax_c, ax_t = axes[0]
+    floor = 1e-18
+    for ax, family, color in ((ax_a, "leaky_relu", "C1"), (ax_c, "clipped_relu", "C2")):
+        rows = sorted((r.param, r.max_norm_at_spurious) for r in members if r.family == family)
+        if rows:
+            x, y = np.array(rows).T
+            ax.plot(x, np.maximum(y, floor), "o-", ms=4, color=color)
+        ax.axhline(1e-13, color="0.5", ls=":", label="vanishes below")
+        ax.set_yscale("log")
+        ax.set_ylim(floor / 3, 3.0)
+        ax.set_ylabel("max ‖E g_μ‖ / ‖v*‖² at spurious min.")
+        ax.legend(fontsize=8, loc="center right")
+    ax_a.set_xlabel("α (leaky ReLU: μ' = α for x < 0)")
+    ax_a.set_title("leaky ReLU: α = 0 is the ReLU", fontsize=10)
+    ax_c.set_xscale("log")
+    ax_c.set_xlabel("c (clipped ReLU: μ' = 1{0 < x < c})")
+    ax_c.set_title("clipped ReLU", fontsize=10)
+
+    theta = np.linspace(0.0, np.pi, num)[1:-1]
+    v = v_opt(model, theta)
+    w = w_at_angle(model, theta)
+    stes = [(ste_mod.leaky_relu(a), "-") for a in alphas] + [(ste_mod.clipped_relu(c), "--") for c in clips]
+    for k, (s, style) in enumerate(stes):
+        ax_t.plot(theta, model.correlation(v, w, ste=s).cos_w, style, color=f"C{k}", label=s.name)
+    ax_t.set_ylabel("cos ∠(E g_μ, ∂f/∂w)")
+    ax_t.set_ylim(-0.05, 1.05)
+    ax_t.set_title("alignment at ‖w‖ = 1, v = argmin_v f", fontsize=10)
+    _theta_axis(ax_t)
+    ax_t.legend(fontsize=7, loc="lower left")
+    fig.suptitle("STE families: which vanish at the spurious minimizers, and how well they align", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # The gallery behind ``popgrad figures`` and the README
 
 GALLERY_TEACHER = ((1.0, -0.5, 2.0), (1.0, 0.0, 0.0))
@@ -530,6 +591,7 @@ def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
     yield "finite_samples", finite_sample_step(model, v, w)
     yield "monte_carlo_convergence", monte_carlo_convergence(model, v, w)
     yield "precision_agreement", precision_agreement(model, v)
+    yield "ste_families", ste_family_study(model)
 
 
 def _descent_starts(
