@@ -14,7 +14,8 @@ otherwise, :math:`\alpha \in [0, 1]`) and the clipped-ReLU STEs (:math:`\mu' = 1
   :math:`v = (I + 11^\top)^{-1}(11^\top - I)v^*` of Proposition 1 (``vanishes`` when it is 0 to rounding).
 
 :func:`staircase_study` -- for uniform ``bits``-bit activations: where positive correlation and the descent
-property hold, and the paper's Fig. 2 protocol in the population model.
+property hold, and the paper's Fig. 2 protocol in the population model (descents by
+:func:`popgrad.dynamics.descend` on a staircase :class:`popgrad.Model`).  Notebooks 6 and 7 show both studies.
 """
 
 from __future__ import annotations
