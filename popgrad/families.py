@@ -139,8 +139,8 @@ class StaircaseResult:
 def _descend(model: Model, v, w, ste, eta: float, steps: int, gtol: float = 0.0) -> Trajectory:
     """Coarse gradient descent with expected gradients (Algorithm 1, :func:`popgrad.dynamics.descend`) from
     the starts ``v (B, m)``, ``w (B, n)`` in lockstep: constant step ``eta``, at most ``steps`` steps, a run
-    stopping where ``|(E dl/dv, E g)| <= gtol |v*|^2`` (never with ``gtol = 0``); ``w`` may pass through
-    the origin (``c_w=None``: the protocol runs on)."""
+    stopping where ``|(E dl/dv, E g)| <= gtol |v*|^2`` (with ``gtol = 0``, only at an exact zero);
+    ``w`` may pass through the origin (``c_w=None``: the protocol runs on)."""
     return descend(model, v, w, ste, lr=eta, max_iter=steps, gtol=gtol, c_w=None, record="scalars")
 
 
