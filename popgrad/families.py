@@ -14,7 +14,8 @@ otherwise, :math:`\alpha \in [0, 1]`) and the clipped-ReLU STEs (:math:`\mu' = 1
   :math:`v = (I + 11^\top)^{-1}(11^\top - I)v^*` of Proposition 1 (``vanishes`` when it is 0 to rounding).
 
 :func:`staircase_study` -- for uniform ``bits``-bit activations: where positive correlation and the descent
-property hold, and the paper's Fig. 2 protocol in the population model.
+property hold, and the paper's Fig. 2 protocol in the population model (descents by
+:func:`popgrad.dynamics.descend` on a staircase :class:`popgrad.Model`).  Notebooks 6 and 7 show both studies.
 """
 
 from __future__ import annotations
@@ -25,6 +26,7 @@ import numpy as np
 
 from . import ste as ste_mod
 from .activation import Activation, uniform
+from .dynamics import Trajectory, descend
 from .model import Model
 
 __all__ = ["FamilyMember", "StaircaseResult", "spurious_minimizer_v", "staircase_study", "ste_families"]
@@ -103,9 +105,8 @@ def ste_families(
             w = (norms[:, None, None] * direction[None]).reshape(-1, n)
             v = rng.normal(size=m)
             vv = v @ v_star
-            with np.errstate(over="ignore", invalid="ignore"):  # base commit's _phi_diff (fixed on main)
-                inner = model.correlation(v, w, s).inner_w / vv**2
-                _, g = model.coarse_grad(spurious_minimizer_v(v_star), -norms[:, None] * w_hat, s)
+            inner = model.correlation(v, w, s).inner_w / vv**2
+            _, g = model.coarse_grad(spurious_minimizer_v(v_star), -norms[:, None] * w_hat, s)
             worst_inner = min(worst_inner, float(inner.min()))
             worst_norm = max(worst_norm, float(np.linalg.norm(g, axis=-1).max() / (v_star @ v_star)))
         out.append(FamilyMember(family, param, worst_inner, worst_inner >= 0, worst_norm, worst_norm < 1e-13))
@@ -119,8 +120,11 @@ class StaircaseResult:
     frac_inner_w_negative : fraction of grid points with :math:`\\langle E g, \\partial f/\\partial w\\rangle < 0`
     frac_no_descent : fraction with :math:`f(v - \\eta\\partial_v f, w - \\eta E g) \\ge f(v, w)`
     min_cos : smallest cosine between the full (v, w) coarse and true gradients
-    fig2 : ``{start_ste: {"loss_start", "loss_end", "rises", "steps", "eta"}}`` for this STE run from
-           minima found with ``start_ste`` (only for identity / relu rows)
+    fig2 : the Fig. 2 protocol (identity / relu rows only): ``{"from": "clipped_relu", "eta", "steps",
+           "runs"}``, each run a dict with ``loss_start``, ``loss_end``, ``loss_max``, ``rises``, the true and
+           clipped-ReLU coarse gradient norms and ``‖w‖`` at the start, the smallest ``‖w‖`` on the way,
+           :math:`\\theta` at the start and the end, ``start_converged`` and ``train_steps`` (of the
+           clipped-ReLU descent that found the start)
     """
 
     activation: str
@@ -132,16 +136,12 @@ class StaircaseResult:
     fig2: dict = field(default_factory=dict)
 
 
-def _descend(model: Model, v, w, ste, eta: float, steps: int, tol: float = 0.0):
-    """Coarse gradient descent with expected gradients (Algorithm 1); returns (v, w, losses)."""
-    losses = [float(model.loss(v, w))]
-    for _ in range(steps):
-        gv, gw = model.coarse_grad(v, w, ste)
-        v, w = v - eta * gv, w - eta * gw
-        losses.append(float(model.loss(v, w)))
-        if tol and np.sqrt(gv @ gv + gw @ gw) < tol:
-            break
-    return v, w, np.array(losses)
+def _descend(model: Model, v, w, ste, eta: float, steps: int, gtol: float = 0.0) -> Trajectory:
+    """Coarse gradient descent with expected gradients (Algorithm 1, :func:`popgrad.dynamics.descend`) from
+    the starts ``v (B, m)``, ``w (B, n)`` in lockstep: constant step ``eta``, at most ``steps`` steps, a run
+    stopping where ``|(E dl/dv, E g)| <= gtol |v*|^2`` (with ``gtol = 0``, only at an exact zero);
+    ``w`` may pass through the origin (``c_w=None``: the protocol runs on)."""
+    return descend(model, v, w, ste, lr=eta, max_iter=steps, gtol=gtol, c_w=None, record="scalars")
 
 
 def staircase_study(
@@ -149,75 +149,92 @@ def staircase_study(
     top: float = 2.0,
     m: int = 4,
     n: int = 5,
-    n_points: int = 400,
+    n_teachers: int = 20,
+    n_students: int = 20,
     eta_descent: float = 1e-3,
     fig2_runs: int = 3,
     fig2_eta: float = 1e-3,
     fig2_steps: int = 2000,
     fig2_train_steps: int = 20000,
+    fig2_train_eta: float = 0.05,
     seed: int = 0,
 ) -> list[StaircaseResult]:
     """Uniform ``bits``-bit activations with step ``top / (2**bits - 1)`` (levels cover [0, top] with
     :math:`\\|w^*\\| = 1`, i.e. about two standard deviations of the teacher's pre-activation), and the
     identity, ReLU and clipped-ReLU STEs (clipped at the top level ``top``).
 
-    Correlation/descent: ``n_points`` random (v*, w*, v, w) with ``w*`` unit, ``‖w‖`` log-uniform in
-    [0.3, 3] and v, v* standard normal; descent is tested with one step of ``eta_descent``.
+    Correlation/descent: ``n_teachers`` random teachers (``v*`` standard normal, ``w*`` a random unit
+    vector), each with ``n_students`` random students (``v`` standard normal, ``w`` random direction with
+    ``‖w‖`` log-uniform in [0.3, 3]); descent is tested with one step of ``eta_descent``.
 
-    Fig. 2 protocol: ``fig2_runs`` teachers; coarse gradient descent with the clipped-ReLU STE from a
-    random start (step 0.05, up to ``fig2_train_steps`` steps, until the expected coarse gradient is below 1e-7), then
-    ``fig2_steps`` steps of ``fig2_eta`` with the identity / ReLU STE; ``rises`` if the loss at the end
-    exceeds the loss at the start.
+    Fig. 2 protocol: one more random teacher; coarse gradient descent with the clipped-ReLU STE from
+    ``fig2_runs`` random standard normal starts (step ``fig2_train_eta``, up to ``fig2_train_steps`` steps, until the
+    expected coarse gradient is below :math:`10^{-7}\\|v^*\\|^2`), then ``fig2_steps`` steps of
+    ``fig2_eta`` with the identity / ReLU STE from where each start ended; ``rises`` if the loss at the end
+    exceeds the loss at the start.  All descents are :func:`popgrad.dynamics.descend`, batched.
     """
     rng = np.random.default_rng(np.random.SeedSequence(seed))
+
+    def teacher(act: Activation) -> Model:
+        v_star, w_star = rng.normal(size=m), rng.normal(size=n)
+        return Model(v_star, w_star / np.linalg.norm(w_star), activation=act)
+
     out = []
     for b in bits:
         act: Activation = uniform(b, top / (2**b - 1))
         stes = {"identity": ste_mod.identity, "relu": ste_mod.relu, "clipped_relu": ste_mod.clipped_relu(top)}
-        pts = []
-        for _ in range(n_points):
-            v_star, w_star = rng.normal(size=m), rng.normal(size=n)
-            w_star /= np.linalg.norm(w_star)
-            w = rng.normal(size=n)
-            w *= np.exp(rng.uniform(np.log(0.3), np.log(3.0))) / np.linalg.norm(w)
-            pts.append((v_star, w_star, rng.normal(size=m), w))
-        # Fig. 2 starting points: minima found with the clipped-ReLU STE
-        starts = []
-        for _ in range(fig2_runs):
-            v_star, w_star = rng.normal(size=m), rng.normal(size=n)
-            w_star /= np.linalg.norm(w_star)
-            model = Model(v_star, w_star, activation=act)
-            v0, w0 = rng.normal(size=m), rng.normal(size=n)
-            v1, w1, _ = _descend(model, v0, w0, stes["clipped_relu"], 0.05, fig2_train_steps, tol=1e-7)
-            starts.append((model, v1, w1))
+        points = []
+        for _ in range(n_teachers):
+            model = teacher(act)
+            w = rng.normal(size=(n_students, n))
+            w *= (
+                np.exp(rng.uniform(np.log(0.3), np.log(3.0), size=(n_students, 1)))
+                / np.linalg.norm(w, axis=-1)[:, None]
+            )
+            points.append((model, rng.normal(size=(n_students, m)), w))
+        fig_model = teacher(act)
+        train = _descend(
+            fig_model,
+            rng.normal(size=(fig2_runs, m)),
+            rng.normal(size=(fig2_runs, n)),
+            stes["clipped_relu"],
+            fig2_train_eta,
+            fig2_train_steps,
+            gtol=1e-7,
+        )
+        v1, w1 = train.v_final, train.w_final
         for name, s in stes.items():
             neg = no_desc = 0
             min_cos = np.inf
-            for v_star, w_star, v, w in pts:
-                model = Model(v_star, w_star, activation=act)
+            for model, v, w in points:
                 c = model.correlation(v, w, s)
-                neg += bool(c.inner_w < 0)
-                min_cos = min(min_cos, float(c.cos))
+                neg += int(np.sum(c.inner_w < 0))
+                min_cos = min(min_cos, float(np.min(c.cos)))
                 gv, gw = model.coarse_grad(v, w, s)
-                no_desc += bool(model.loss(v - eta_descent * gv, w - eta_descent * gw) >= model.loss(v, w))
+                no_desc += int(np.sum(model.loss(v - eta_descent * gv, w - eta_descent * gw) >= model.loss(v, w)))
             fig2 = {}
             if name != "clipped_relu":
-                runs = []
-                for model, v1, w1 in starts:
-                    _, _, losses = _descend(model, v1, w1, s, fig2_eta, fig2_steps)
-                    gv, gw = model.grad(v1, w1)
-                    cv, cw = model.coarse_grad(v1, w1, stes["clipped_relu"])
-                    runs.append(
-                        {
-                            "loss_start": float(losses[0]),
-                            "loss_end": float(losses[-1]),
-                            "loss_max": float(losses.max()),
-                            "rises": bool(losses[-1] > losses[0]),
-                            "true_grad_norm_at_start": float(np.sqrt(gv @ gv + gw @ gw)),
-                            "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv @ cv + cw @ cw)),
-                            "w_norm_at_start": float(np.linalg.norm(w1)),
-                        }
-                    )
+                tr = _descend(fig_model, v1, w1, s, fig2_eta, fig2_steps)
+                gv, gw = fig_model.grad(v1, w1)
+                cv, cw = fig_model.coarse_grad(v1, w1, stes["clipped_relu"])
+                runs = [
+                    {
+                        "loss_start": float(tr.loss[0, k]),
+                        "loss_end": float(tr.loss[-1, k]),
+                        "loss_max": float(tr.loss[:, k].max()),
+                        "rises": bool(tr.loss[-1, k] > tr.loss[0, k]),
+                        "true_grad_norm_at_start": float(np.sqrt(gv[k] @ gv[k] + gw[k] @ gw[k])),
+                        "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv[k] @ cv[k] + cw[k] @ cw[k])),
+                        "w_norm_at_start": float(tr.w_norm[0, k]),
+                        "w_norm_min": float(tr.w_norm[:, k].min()),
+                        "theta_start": float(tr.theta[0, k]),
+                        "theta_end": float(tr.theta[-1, k]),
+                        "start_converged": bool(train.converged[k]),
+                        "train_steps": int(train.n_iter[k]),
+                    }
+                    for k in range(fig2_runs)
+                ]
                 fig2 = {"from": "clipped_relu", "eta": fig2_eta, "steps": fig2_steps, "runs": runs}
-            out.append(StaircaseResult(act.name, name, n_points, neg / n_points, no_desc / n_points, min_cos, fig2))
+            total = n_teachers * n_students
+            out.append(StaircaseResult(act.name, name, total, neg / total, no_desc / total, min_cos, fig2))
     return out

@@ -54,6 +54,7 @@ _SQRT1_2 = math.sqrt(0.5)
 
 
 def _args(theta: object, w_norm: object) -> tuple[np.ndarray, np.ndarray]:
+    """The arguments of :func:`p` and :func:`q`: angles in [0, pi] and norms > 0, broadcast together."""
     theta = _as_float_array(theta, "theta")
     w_norm = _as_float_array(w_norm, "w_norm")
     if np.any((theta < 0) | (theta > np.pi)):
@@ -81,16 +82,8 @@ def q(theta: object, w_norm: object) -> np.ndarray:
 
     The paper's integral of Lemma 7, in closed form; :math:`q = 0` at :math:`\theta \in \{0, \pi\}`.
 
-    Parameters
-    ----------
-    theta : array_like, shape (...)
-        Angle in :math:`[0, \pi]`.
-    w_norm : array_like, shape (...)
-        :math:`\|w\| > 0`; broadcast against ``theta``.
-
-    Returns
-    -------
-    ndarray, shape (...) (a numpy scalar for scalar input)
+    ``theta (...)`` in :math:`[0, \pi]` and ``w_norm (...)`` :math:`= \|w\| > 0` broadcast (:func:`_args`);
+    returns shape ``(...)`` (a numpy scalar for scalar input).
     """
     theta, w_norm = _args(theta, w_norm)
     s = np.sin(theta)
@@ -106,16 +99,8 @@ def p(theta: object, w_norm: object) -> np.ndarray:
     The paper's integral of Lemma 7, in closed form; :math:`p(0, w) = \varphi(0) - \varphi(1/\|w\|)`
     (Lemma 13: :math:`E[z 1\{0 < z^\top w < 1\}] = p(0, w)\hat w`) and :math:`p(\pi, w) = 0`.
 
-    Parameters
-    ----------
-    theta : array_like, shape (...)
-        Angle in :math:`[0, \pi]`.
-    w_norm : array_like, shape (...)
-        :math:`\|w\| > 0`; broadcast against ``theta``.
-
-    Returns
-    -------
-    ndarray, shape (...) (a numpy scalar for scalar input)
+    ``theta (...)`` in :math:`[0, \pi]` and ``w_norm (...)`` :math:`= \|w\| > 0` broadcast (:func:`_args`);
+    returns shape ``(...)`` (a numpy scalar for scalar input).
     """
     theta, w_norm = _args(theta, w_norm)
     beta = 1.0 / w_norm

@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import critical
 from ._validate import as_vector_batch
 from .model import Model
 
@@ -43,6 +44,7 @@ __all__ = [
     "landscape_heatmaps",
     "monte_carlo_convergence",
     "precision_agreement",
+    "ste_family_study",
     "v_opt",
     "w_at_angle",
 ]
@@ -109,11 +111,9 @@ def _ste_names(stes: Sequence[str] | str) -> tuple[str, ...]:
 
 
 def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
-    r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``.
-
-    ``d`` is a fixed unit vector orthogonal to :math:`w^*`.  ``theta (...)`` in :math:`[0, \pi]` and
-    ``r (...)`` > 0 broadcast; returns shape ``(..., n)``.  Needs ``n >= 2`` unless every angle is
-    0 or :math:`\pi`.
+    r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``:
+    :func:`popgrad.critical.w_at_angle` for ``model``'s teacher (``d`` its fixed unit vector orthogonal to
+    :math:`w^*`).  ``theta (...)`` in :math:`[0, \pi]`, ``r (...) > 0`` broadcast; returns ``(..., n)``.
 
     >>> import popgrad as pg
     >>> model = pg.Model([1.0, 1.0], [0.0, 2.0])
@@ -121,46 +121,20 @@ def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
     >>> round(float(model.theta(w)), 12), round(float(np.linalg.norm(w)), 12)
     (1.047197551197, 2.0)
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    r = np.asarray(r, dtype=np.float64)
-    if not np.all(np.isfinite(theta)) or np.any((theta < 0) | (theta > np.pi)):
-        raise ValueError("theta must lie in [0, pi]")
-    if not np.all(np.isfinite(r)) or np.any(r <= 0):
-        raise ValueError("r (the norm of w) must be positive and finite")
-    w_hat = model.w_star / np.linalg.norm(model.w_star)
-    cos = np.where(theta == np.pi, -1.0, np.cos(theta))
-    sin = np.where(theta == np.pi, 0.0, np.sin(theta))
-    if model.n == 1:
-        if np.any((theta != 0) & (theta != np.pi)):
-            raise ValueError("with n = 1 the angle can only be 0 or pi; use a teacher w_star with n >= 2")
-        return (r * cos)[..., None] * w_hat
-    e = np.zeros(model.n)
-    e[np.argmin(np.abs(w_hat))] = 1.0
-    d = e - (e @ w_hat) * w_hat
-    d /= np.linalg.norm(d)
-    return (r * cos)[..., None] * w_hat + (r * sin)[..., None] * d
+    return critical.w_at_angle(model.w_star, theta, r)
 
 
 def v_opt(model: Model, theta: object) -> np.ndarray:
-    r"""The best second layer at angle ``theta``: the root of :math:`\partial f/\partial v` (Lemma 2).
-
-    :math:`\partial f/\partial v` is affine in ``v`` with a positive definite matrix
-    :math:`\tfrac14(I + 11^\top)`; it is taken from :meth:`popgrad.Model.grad` as a black box (probed
-    at ``v = 0`` and ``v = e_i``) and solved, so no formula is repeated here.  At ``theta = 0`` the
-    result is :math:`v^*`.  ``theta (...)`` -> ``(..., m)``.
+    r"""The best second layer at angle ``theta``, the root of :math:`\partial f/\partial v` (Lemma 2):
+    ``popgrad.critical.profile(model, theta).v_opt``.  At ``theta = 0`` it is :math:`v^*`, at
+    :math:`\pi` Proposition 1's spurious minimizer.  ``theta (...)`` -> ``(..., m)``.
 
     >>> import popgrad as pg
     >>> model = pg.Model([1.0, -0.5, 2.0], [1.0, 0.0])
     >>> v_opt(model, 0.0).round(12).tolist()
     [1.0, -0.5, 2.0]
     """
-    theta = np.asarray(theta, dtype=np.float64)
-    w = w_at_angle(model, theta)[..., None, :]  # (..., 1, n)
-    probes = np.concatenate([np.zeros((1, model.m)), np.eye(model.m)])  # (m+1, m)
-    gv = np.asarray(model.grad(probes, w)[0])  # (..., m+1, m)
-    c = gv[..., 0, :]
-    mat = np.swapaxes(gv[..., 1:, :] - c[..., None, :], -1, -2)
-    return np.linalg.solve(mat, -c[..., None])[..., 0]
+    return critical.profile(model, theta).v_opt
 
 
 def _v_rows(model: Model, v: object, theta: np.ndarray) -> np.ndarray:
@@ -510,6 +484,66 @@ def precision_agreement(
 
 
 # ---------------------------------------------------------------------------------------------
+# Beyond the paper: the leaky-ReLU and clipped-ReLU STE families, popgrad.families
+
+
+def ste_family_study(
+    model: Model,
+    members: Sequence[object] | None = None,
+    *,
+    alphas: Sequence[float] = (0.0, 0.5, 1.0),
+    clips: Sequence[float] = (0.2, 1.0, 5.0),
+    num: int = 121,
+) -> Figure:
+    r"""The STE families of :func:`popgrad.families.ste_families`: stability and alignment.
+
+    Left and middle: :math:`\max\|E g_\mu\|/\|v^*\|^2` at the spurious minimizers (``members``, a list
+    of :class:`popgrad.families.FamilyMember`; default ``ste_families()``), against :math:`\alpha` for
+    the leaky ReLUs and against :math:`c` for the clipped ReLUs (values below :math:`10^{-18}` drawn
+    there; the dotted line is the ``vanishes`` threshold :math:`10^{-13}`).  Right:
+    :math:`\cos\angle(E g_\mu, \partial f/\partial w)` against :math:`\theta` at :math:`\|w\| = 1`,
+    ``v`` = :func:`v_opt`, for the leaky ReLUs ``alphas`` (solid) and clipped ReLUs ``clips`` (dashed),
+    from :meth:`popgrad.Model.correlation`.
+    """
+    from . import ste as ste_mod
+    from .families import ste_families
+
+    members = ste_families() if members is None else list(members)
+    fig, axes = _new_figure(3, width=3.8, height=3.2)
+    ax_a, ax_c, ax_t = axes[0]
+    floor = 1e-18
+    for ax, family, color in ((ax_a, "leaky_relu", "C1"), (ax_c, "clipped_relu", "C2")):
+        rows = sorted((r.param, r.max_norm_at_spurious) for r in members if r.family == family)
+        if rows:
+            x, y = np.array(rows).T
+            ax.plot(x, np.maximum(y, floor), "o-", ms=4, color=color)
+        ax.axhline(1e-13, color="0.5", ls=":", label="vanishes below")
+        ax.set_yscale("log")
+        ax.set_ylim(floor / 3, 3.0)
+        ax.set_ylabel("max ‖E g_μ‖ / ‖v*‖² at spurious min.")
+        ax.legend(fontsize=8, loc="center right")
+    ax_a.set_xlabel("α (leaky ReLU: μ' = α for x < 0)")
+    ax_a.set_title("leaky ReLU: α = 0 is the ReLU", fontsize=10)
+    ax_c.set_xscale("log")
+    ax_c.set_xlabel("c (clipped ReLU: μ' = 1{0 < x < c})")
+    ax_c.set_title("clipped ReLU", fontsize=10)
+
+    theta = np.linspace(0.0, np.pi, num)[1:-1]
+    v = v_opt(model, theta)
+    w = w_at_angle(model, theta)
+    stes = [(ste_mod.leaky_relu(a), "-") for a in alphas] + [(ste_mod.clipped_relu(c), "--") for c in clips]
+    for k, (s, style) in enumerate(stes):
+        ax_t.plot(theta, model.correlation(v, w, ste=s).cos_w, style, color=f"C{k}", label=s.name)
+    ax_t.set_ylabel("cos ∠(E g_μ, ∂f/∂w)")
+    ax_t.set_ylim(-0.05, 1.05)
+    ax_t.set_title("alignment at ‖w‖ = 1, v = argmin_v f", fontsize=10)
+    _theta_axis(ax_t)
+    ax_t.legend(fontsize=7, loc="lower left")
+    fig.suptitle("STE families: which vanish at the spurious minimizers, and how well they align", fontsize=11)
+    return fig
+
+
+# ---------------------------------------------------------------------------------------------
 # The gallery behind ``popgrad figures`` and the README
 
 GALLERY_TEACHER = ((1.0, -0.5, 2.0), (1.0, 0.0, 0.0))
@@ -557,6 +591,7 @@ def gallery(model: Model | None = None) -> Iterator[tuple[str, Figure]]:
     yield "finite_samples", finite_sample_step(model, v, w)
     yield "monte_carlo_convergence", monte_carlo_convergence(model, v, w)
     yield "precision_agreement", precision_agreement(model, v)
+    yield "ste_families", ste_family_study(model)
 
 
 def _descent_starts(

@@ -241,9 +241,8 @@ def coarse_coefficients(pieces: tuple[Piece, ...], st: StaircaseTeacher, p: Plan
     for lo, hi, nu in pieces:
         x_lo = np.clip(lo / r, -_CLIP, _CLIP)
         x_hi = np.clip(hi / r, -_CLIP, _CLIP)
-        with np.errstate(over="ignore", invalid="ignore"):  # _phi_diff: only in the branch np.where discards
-            a = a + nu * _phi_diff(x_lo, x_hi)[..., 0]
-            b = b + nu * (_phi_diff(np.maximum(x_lo, tau), np.maximum(x_hi, tau)) @ jumps)
+        a = a + nu * _phi_diff(x_lo, x_hi)[..., 0]
+        b = b + nu * (_phi_diff(np.maximum(x_lo, tau), np.maximum(x_hi, tau)) @ jumps)
         cw = _phi(x_lo) * special.ndtr(_ratio(x_lo * cos - tau_star, sin)) - _phi(x_hi) * special.ndtr(
             _ratio(x_hi * cos - tau_star, sin)
         )

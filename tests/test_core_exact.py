@@ -19,6 +19,7 @@ import pytest
 from scipy.stats import norm
 
 import popgrad as pg
+from popgrad.claims.paper import pq
 
 PHI0 = 1.0 / math.sqrt(2.0 * math.pi)
 E1, E2 = np.array([1.0, 0.0]), np.array([0.0, 1.0])
@@ -97,25 +98,6 @@ def test_lemma9_norm_at_spurious_minimizer() -> None:
         np.testing.assert_allclose(model.coarse_grad(v, [-1.0, 0.0, 0.0], ste)[1], 0.0, atol=1e-15)
 
 
-def _paper_q(theta: float, w_norm: float) -> float:
-    """Lemma 7's q(theta, w) = (1/2pi) int_{-pi/2+theta}^{pi/2} sin(phi) xi(sec(phi)/|w|) dphi, literally."""
-    from scipy.integrate import quad
-
-    def xi(x: float) -> float:  # int_0^x r^2 exp(-r^2/2) dr
-        return quad(lambda r: r * r * math.exp(-r * r / 2), 0, x, epsabs=1e-14, epsrel=1e-13)[0]
-
-    val, err = quad(
-        lambda p: math.sin(p) * xi(1 / (math.cos(p) * w_norm)),
-        -math.pi / 2 + theta,
-        math.pi / 2,
-        epsabs=1e-14,
-        epsrel=1e-12,
-        limit=200,
-    )
-    assert err < 1e-11
-    return val / (2 * math.pi)
-
-
 @pytest.mark.parametrize("seed", range(4))
 def test_correlation_is_lemma_5_7_10(seed: int) -> None:
     """<E g, df/dw> equals the paper's formulas, written here literally."""
@@ -127,7 +109,9 @@ def test_correlation_is_lemma_5_7_10(seed: int) -> None:
     s3 = math.sqrt(2 * math.pi) ** 3
     lemma5 = math.sin(theta) / (2 * s3 * r) * vv**2
     lemma10 = math.sin(theta) / (s3 * r) * vv**2
-    lemma7 = _paper_q(theta, r) / (2 * math.pi * r) * vv**2
+    _, q, _, q_err = pq(theta, r)  # Lemma 7's q by quadrature of its definition (no closed form)
+    assert q_err < 1e-11
+    lemma7 = q / (2 * math.pi * r) * vv**2
     assert model.correlation(v, w, "relu").inner_w == pytest.approx(lemma5, rel=1e-13)
     assert model.correlation(v, w, "identity").inner_w == pytest.approx(lemma10, rel=1e-13)
     assert model.correlation(v, w, "clipped_relu").inner_w == pytest.approx(lemma7, rel=1e-9)

@@ -37,9 +37,34 @@ def test_families_match_lemmas_6_8_9():
 
 
 def test_staircase_study_runs_and_reports():
-    res = staircase_study(bits=(2,), n_points=12, fig2_runs=1, fig2_steps=5, fig2_train_steps=50, seed=3)
+    res = staircase_study(bits=(2,), n_teachers=2, n_students=3, fig2_runs=2, fig2_steps=5, fig2_train_steps=50, seed=3)
     assert [r.ste for r in res] == ["identity", "relu", "clipped_relu"]
     for r in res:
+        assert r.n_points == 6
         assert 0 <= r.frac_inner_w_negative <= 1 and 0 <= r.frac_no_descent <= 1
         assert -1 <= r.min_cos <= 1
-    assert set(res[0].fig2["runs"][0]) >= {"loss_start", "loss_end", "rises"}
+    runs = res[0].fig2["runs"]
+    assert len(runs) == 2 and set(runs[0]) >= {"loss_start", "loss_end", "rises", "start_converged", "train_steps"}
+    assert res[2].fig2 == {}
+    for run in runs:  # the record is consistent with itself
+        assert run["rises"] == (run["loss_end"] > run["loss_start"]) and run["loss_max"] >= run["loss_end"]
+        assert run["train_steps"] <= 50 and run["w_norm_min"] <= run["w_norm_at_start"]
+
+
+def test_staircase_descent_is_algorithm_1():
+    """The study's descent (popgrad.dynamics) takes the same steps as Algorithm 1 written out here."""
+    from popgrad import ste
+    from popgrad.activation import uniform
+    from popgrad.families import _descend
+    from popgrad.model import Model
+
+    rng = np.random.default_rng(7)
+    model = Model(rng.normal(size=3), rng.normal(size=4), activation=uniform(2, 0.5))
+    v, w = rng.normal(size=(2, 3)), rng.normal(size=(2, 4))
+    tr = _descend(model, v, w, ste.clipped_relu(1.5), 0.05, 40)
+    for _ in range(40):
+        gv, gw = model.coarse_grad(v, w, ste.clipped_relu(1.5))
+        v, w = v - 0.05 * gv, w - 0.05 * gw
+    np.testing.assert_allclose(tr.v_final, v, rtol=0, atol=1e-14)
+    np.testing.assert_allclose(tr.w_final, w, rtol=0, atol=1e-14)
+    assert tr.loss.shape == (41, 2)

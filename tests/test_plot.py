@@ -61,7 +61,7 @@ def test_w_at_angle_rejects_bad_input() -> None:
         plot.w_at_angle(MODEL, 1.0, 0.0)
     one = pg.Model([1.0], [2.0])
     assert plot.w_at_angle(one, np.pi).tolist() == [-1.0]
-    with pytest.raises(ValueError, match="n >= 2"):
+    with pytest.raises(ValueError, match="n = 1"):
         plot.w_at_angle(one, 1.0)
 
 
@@ -252,3 +252,34 @@ def test_precision_agreement_stays_near_the_unit_roundoff() -> None:
             y = ln.get_ydata()
             # float64 against 50 digits: a few ulps times the cancellation of the result's terms (< 100 here)
             assert np.all((y >= 1e-18) & (y < 100 * 2.0**-52)), y
+
+
+def test_ste_family_study_plots_the_measured_norms_and_cosines() -> None:
+    from popgrad.families import FamilyMember
+
+    members = [
+        FamilyMember("leaky_relu", 0.0, 0.0, True, 1e-17, True),
+        FamilyMember("leaky_relu", 1.0, 0.0, True, 0.25, False),
+        FamilyMember("leaky_relu", 0.5, 0.0, True, 0.125, False),
+        FamilyMember("clipped_relu", 2.0, 0.0, True, 0.0, True),
+    ]
+    fig = plot.ste_family_study(MODEL, members, alphas=(0.0, 1.0), clips=(2.0,), num=41)
+    ax_a, ax_c, ax_t = fig.axes
+    (leaky,) = [ln for ln in ax_a.lines if len(ln.get_xdata()) > 2]
+    assert leaky.get_xdata().tolist() == [0.0, 0.5, 1.0]  # sorted by alpha
+    assert leaky.get_ydata().tolist() == [1e-17, 0.125, 0.25]
+    (clip,) = [ln for ln in ax_c.lines if ln.get_linestyle() != ":"]
+    assert clip.get_ydata().tolist() == [1e-18]  # an exact 0 drawn at the floor
+    # cosines recomputed from coarse_grad and grad vectors in the test's own plane, with Lemma 2's best v;
+    # alpha = 0 is the ReLU STE and alpha = 1 the identity STE, and clipped_relu(2) is given by its window
+    theta = np.linspace(0, np.pi, 41)[1:-1]
+    v, w = v_best(MODEL, theta), w_test(MODEL, theta)
+    expected = [
+        cos_w(MODEL, v, w, "relu"),
+        cos_w(MODEL, v, w, "identity"),
+        cos_w(MODEL, v, w, pg.ste.piecewise_constant([0.0, 2.0], [0.0, 1.0, 0.0])),
+    ]
+    assert len(ax_t.lines) == 3
+    for line, cos in zip(ax_t.lines, expected, strict=True):
+        np.testing.assert_allclose(line.get_xdata(), theta)
+        np.testing.assert_allclose(line.get_ydata(), cos, rtol=RTOL, atol=1e-12)
