@@ -19,6 +19,10 @@ from popgrad.strategies import Problem, norms, problems, teachers
 
 @settings(max_examples=12, deadline=None)
 @given(problems(), st.integers(0, 2**32 - 1))
+@example(  # v'v* = 0: df/dw = 0 and one plane coordinate of its estimator is identically 0
+    Problem(pg.Model([1.0, 0.0], [1.0, 0.0]), np.array([0.0, 2.0]), np.array([0.96891242, 0.24740396]), 0.25, 1.0),
+    0,
+)
 def test_formulas_mc_z_is_small_at_random_points(problem, seed):
     # false-alarm rate: |z| < 5 per component, 5.7e-7 each (fixed hypothesis database off: seeds vary)
     model, v, w = problem.model, problem.v, problem.w

@@ -61,7 +61,8 @@ def mc_z(model, v: np.ndarray, w: np.ndarray, n_samples: int, seed: np.random.Se
 
     For ``method="projected"`` the vector quantities in ``w``-space are compared in the plane
     coordinates :math:`P^\top x` (:math:`P` = ``MonteCarloResult.plane``) with the projected covariance.
-    A component with stderr 0 must agree to :math:`10^{-12}` of the closed form's norm (else ``inf``).
+    A component with stderr 0 must agree to :math:`10^{-12}` of the larger of the closed form's norm and
+    its natural scale (see :func:`quad_rel_err`), else ``inf``.
     """
     cf = _closed(model, v, w)
     stes = STES if clip_hits(model, w, n_samples) >= MIN_HITS else tuple(s for s in STES if s != "clipped_relu")
@@ -78,7 +79,7 @@ def mc_z(model, v: np.ndarray, w: np.ndarray, n_samples: int, seed: np.random.Se
             mean, ref, cov = p.T @ mean, p.T @ ref, p.T @ cov @ p
         diff = mean - ref
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
-        tiny = 1e-12 * max(float(np.linalg.norm(cf[key])), 1e-300)
+        tiny = 1e-12 * max(float(np.linalg.norm(cf[key])), _natural_scale(model, v, w, key))
         with np.errstate(divide="ignore", invalid="ignore"):
             z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(np.abs(diff) <= tiny, 0.0, np.inf))
         out[key] = float(np.max(np.abs(z)))
@@ -97,13 +98,17 @@ def quad_rel_err(model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
     cf = _closed(model, v, w)
     q = expectations(model, v, w, ste=STES)
     ref = {"loss": np.atleast_1d(float(q.loss)), "grad_v": q.grad_v, "grad_w": q.grad_w, **q.coarse}
-    scale = (np.abs(v).sum() + np.abs(model.v_star).sum()) ** 2
     out = {}
     for key, r in ref.items():
         r = np.asarray(r, float)
-        natural = scale / np.linalg.norm(w) if key == "grad_w" else scale
-        out[key] = float(np.linalg.norm(r - cf[key])) / max(float(np.linalg.norm(r)), natural)
+        out[key] = float(np.linalg.norm(r - cf[key])) / max(float(np.linalg.norm(r)), _natural_scale(model, v, w, key))
     return out
+
+
+def _natural_scale(model, v: np.ndarray, w: np.ndarray, key: str) -> float:
+    """Bound on the terms of quantity ``key``: (|v|_1 + |v*|_1)^2, divided by |w| for df/dw."""
+    scale = float((np.abs(v).sum() + np.abs(model.v_star).sum()) ** 2)
+    return scale / float(np.linalg.norm(w)) if key == "grad_w" else scale
 
 
 def _indices(case: Case, k: int) -> np.ndarray:
