@@ -11,7 +11,7 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_vector_batch", "broadcast_leading", "check_nonzero_rows", "positive_int"]
+__all__ = ["as_vector_batch", "broadcast_leading", "check_nonzero_rows", "positive_int", "real_number"]
 
 
 def _as_float_array(x: object, name: str) -> np.ndarray:
@@ -26,14 +26,20 @@ def _as_float_array(x: object, name: str) -> np.ndarray:
         bad = [x for x in arr.flat if isinstance(x, bool) or not isinstance(x, numbers.Real)]
         if bad:
             raise TypeError(f"{name} must be an array of real numbers, got an element {bad[0]!r}")
-        arr = arr.astype(np.float64)
+        try:
+            arr = arr.astype(np.float64)
+        except OverflowError:
+            raise ValueError(f"{name} has an entry too large for float64") from None
     if arr.dtype.kind == "b":
         raise TypeError(f"{name} must be an array of real numbers, got booleans")
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real; got complex values")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
-    arr = arr.astype(np.float64, copy=False)
+    try:
+        arr = arr.astype(np.float64, copy=False)
+    except OverflowError:
+        raise ValueError(f"{name} has an entry too large for float64") from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite entries; all entries must be finite")
     return arr
@@ -84,3 +90,10 @@ def positive_int(x: object, name: str, minimum: int = 1) -> int:
     if int(x) < minimum:
         raise ValueError(f"{name} must be >= {minimum}, got {x}")
     return int(x)
+
+
+def real_number(x: object, name: str) -> float:
+    """Return ``x`` as a float; reject strings, bools and other non-real types, naming ``name``."""
+    if isinstance(x, bool) or not isinstance(x, numbers.Real):
+        raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
+    return float(x)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 from collections.abc import Callable, Sequence
 
@@ -28,8 +29,11 @@ def parse_vector(text: str, name: str) -> np.ndarray:
     """A vector from ``"1,2,3"``, ``"@file.json"`` or ``"@file.npz"``."""
     if text.startswith("@"):
         return _load_vector(text[1:], name)
+    parts = text.replace(" ", "").split(",")
+    if "" in parts[:-1] or (len(parts) > 1 and parts[-1] == ""):
+        raise UsageError(f"--{name.replace('_', '-')}: empty entry in {text!r}; give every component")
     try:
-        values = [float(x) for x in text.replace(" ", "").split(",") if x != ""]
+        values = [float(x) for x in parts if x != ""]
     except ValueError:
         raise UsageError(f"--{name.replace('_', '-')}: expected comma-separated numbers, got {text!r}") from None
     if not values:
@@ -240,6 +244,8 @@ def _cmd_descend(args: argparse.Namespace) -> int:
     )
     w0 = parse_vector(args.w, "w") if args.w else rng.standard_normal(model.n)
     tr = descend(model, v0, w0, args.ste, lr=args.lr, max_iter=args.max_iter, gtol=args.gtol, record="all")
+    if args.every < 1:
+        raise UsageError(f"--every must be >= 1, got {args.every}")
     steps = range(0, tr.loss.shape[0], args.every)
     if tr.loss.shape[0] - 1 not in steps:
         steps = [*steps, tr.loss.shape[0] - 1]
@@ -366,15 +372,40 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+_VECTOR_FLAGS = ("--v", "--w", "--v-star", "--w-star")
+
+
+def _join_negative_vectors(argv: list[str]) -> list[str]:
+    """``--w -1,2`` -> ``--w=-1,2``: argparse would read a leading minus as an option."""
+    out: list[str] = []
+    it = iter(argv)
+    for arg in it:
+        if arg in _VECTOR_FLAGS:
+            value = next(it, None)
+            if value is None:
+                out.append(arg)
+            elif value.startswith("-") and value[1:2] in set("0123456789."):
+                out.append(f"{arg}={value}")
+            else:
+                out += [arg, value]
+        else:
+            out.append(arg)
+    return out
+
+
 def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``popgrad`` command; returns the exit status (2 for bad input)."""
     parser = build_parser()
-    args = parser.parse_args(argv)
+    args = parser.parse_args(_join_negative_vectors(list(sys.argv[1:] if argv is None else argv)))
     func: Callable[[argparse.Namespace], int] = args.func
     try:
         return func(args)
     except (UsageError, ValueError, TypeError) as exc:
         print(f"popgrad {args.command}: error: {exc}", file=sys.stderr)
         return 2
+    except BrokenPipeError:  # e.g. `popgrad verify --json | head`: the reader left, nothing to report
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
 
 
 if __name__ == "__main__":  # pragma: no cover

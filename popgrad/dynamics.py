@@ -18,7 +18,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._validate import as_vector_batch, broadcast_leading, positive_int
+from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
 from .model import Model
 from .montecarlo import draw_inputs, per_sample
 from .ste import resolve
@@ -173,9 +173,12 @@ def descend(
     if np.any(~np.any(w != 0, axis=-1)):
         raise ValueError("w0 contains a zero vector: the coarse gradient is undefined at w = 0; start from w != 0")
     max_iter = positive_int(max_iter, "max_iter", 0)
-    lr = default_lr(model) if lr is None else float(lr)
+    lr = default_lr(model) if lr is None else real_number(lr, "lr")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr}")
+    gtol = real_number(gtol, "gtol")
+    if not (np.isfinite(gtol) and gtol >= 0):
+        raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
     if record not in ("all", "scalars"):
         raise ValueError(f"record must be 'all' or 'scalars', got {record!r}")
     oracle = expected_gradient(model, ste) if oracle is None else oracle

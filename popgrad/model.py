@@ -21,6 +21,8 @@ Degenerate geometry (documented behaviour, tested):
 
 from __future__ import annotations
 
+import functools
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -38,8 +40,29 @@ _W_ZERO = "f is discontinuous at w = 0 (the student outputs 0 there), so no grad
 
 
 def _out(x: np.ndarray) -> np.ndarray:
-    """Return 0-d arrays as numpy scalars, other arrays unchanged."""
-    return np.asarray(x)[()]
+    """Return 0-d arrays as numpy scalars, other arrays unchanged; refuse results outside float64.
+
+    Inputs are finite, so a non-finite result means an overflow (e.g. |v| ~ 1e200 squared, or
+    ``df/dw ~ 1/|w|`` at |w| ~ 1e-320): raise rather than hand back a silent inf or NaN.
+    """
+    x = np.asarray(x)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(
+            "the result overflows float64 at these inputs (magnitudes of v, v_star near 1e154 or more, "
+            "or |w| near the smallest float for gradients); rescale v and v_star (f scales as |v|^2)"
+        )
+    return x[()]
+
+
+def _overflow_checked(method: Callable) -> Callable:
+    """Compute without floating-point warnings; :func:`_out` turns any overflow into a ValueError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        with np.errstate(all="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
 
 
 def _safe_cos(inner: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
@@ -155,12 +178,14 @@ class Model:
 
     # -- public API ---------------------------------------------------------------------------
 
+    @_overflow_checked
     def theta(self, w: object) -> np.ndarray:
         r""":math:`\theta(w, w^*) \in [0, \pi]`, shape (...) for ``w`` of shape (..., n)."""
         w = as_vector_batch(w, "w", self.n)
         check_nonzero_rows(w, "w", "the angle to the teacher is undefined at w = 0")
         return _out(self._plane(w).theta)
 
+    @_overflow_checked
     def loss(self, v: object, w: object) -> np.ndarray:
         r"""Population loss :math:`f(v, w)` (Lemma 1).
 
@@ -185,6 +210,7 @@ class Model:
             f = np.where(zero, cf.loss_at_zero(self._teacher), f)
         return _out(f)
 
+    @_overflow_checked
     def grad(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
         r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)` (Lemma 2).
 
@@ -207,6 +233,7 @@ class Model:
         gw = cf.grad_w(v, self._teacher, p)
         return _out(gv), _out(gw)
 
+    @_overflow_checked
     def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)`.
 
@@ -231,6 +258,7 @@ class Model:
         g = cf.coarse_grad_w(v, self._teacher, p, cc)
         return _out(gv), _out(g)
 
+    @_overflow_checked
     def correlation(self, v: object, w: object, ste: object = "relu") -> Correlation:
         r"""Inner products and cosines between expected coarse and true gradients.
 
@@ -283,13 +311,3 @@ class Model:
 
             return coarse_coefficients(s, p)
         return cf.coarse_coefficients(s.pieces, p)
-
-    @staticmethod
-    def _pieces(ste: object) -> tuple:
-        s = resolve(ste)
-        if s.pieces is None:
-            raise ValueError(
-                f"ste {s.name!r} has no piecewise-constant description, so no closed form; "
-                "use popgrad.quadrature or popgrad.monte_carlo for it"
-            )
-        return s.pieces

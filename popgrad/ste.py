@@ -36,7 +36,7 @@ from functools import partial
 
 import numpy as np
 
-from ._validate import as_vector_batch
+from ._validate import as_vector_batch, real_number
 
 __all__ = [
     "STE",
@@ -144,7 +144,7 @@ def clipped_relu(c: float = 1.0) -> STE:
 
     ``c = inf`` gives the ReLU STE exactly.
     """
-    c = float(c)
+    c = real_number(c, "c")
     if not c > 0:
         raise ValueError(f"c must be > 0 (the clipping level), got {c}")
     if c == np.inf:
@@ -161,7 +161,7 @@ def leaky_relu(alpha: float) -> STE:
 
     ``alpha = 0`` is the ReLU STE and ``alpha = 1`` the identity STE, exactly.
     """
-    alpha = float(alpha)
+    alpha = real_number(alpha, "alpha")
     if not np.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")
     return STE(

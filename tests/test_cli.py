@@ -120,9 +120,6 @@ def test_bad_input_exits_2_naming_the_argument(args: list[str], named: str, caps
 
 
 def test_figures_regenerates_the_readme_gallery(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    pytest.importorskip("matplotlib")
-    pytest.importorskip("popgrad.dynamics")  # built on other branches; the gallery draws from them
-    pytest.importorskip("popgrad.symbolic")
     code, out, _ = run(capsys, "figures", "--out", str(tmp_path), "--dpi", "30", "--json")
     assert code == 0
     written = [Path(p) for p in json.loads(out)["figures"]]
@@ -130,3 +127,24 @@ def test_figures_regenerates_the_readme_gallery(tmp_path: Path, capsys: pytest.C
     assert sorted(p.name for p in written) == sorted(p.name for p in (ROOT / "docs" / "figures").glob("*.png"))
     readme = (ROOT / "README.md").read_text(encoding="utf-8")
     assert all(f"docs/figures/{p.name}" in readme for p in written), "every figure is in the README's gallery"
+
+
+def test_negative_vectors_after_a_flag(capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, _ = run(
+        capsys, "eval", "--v-star", "1,-0.5", "--w-star", "-1,0", "--v", "-0.3,1", "--w", "-.5,1", "--json"
+    )
+    assert code == 0
+    assert json.loads(out)["theta"] == pytest.approx(np.arctan2(1, 0.5))
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["eval", "--v-star", "1,,2", "--w-star", "1,0", "--v", "1,2", "--w", "0,1"], "--v-star: empty entry"),
+        (["descend", "--v-star", "1,1", "--w-star", "1,0", "--every", "0"], "--every must be >= 1"),
+        (["descend", "--v-star", "1,1", "--w-star", "1,0", "--gtol", "-1"], "gtol must be a finite number >= 0"),
+    ],
+)
+def test_more_bad_input_exits_2(argv: list[str], named: str, capsys: pytest.CaptureFixture[str]) -> None:
+    code, out, err = run(capsys, *argv)
+    assert code == 2 and named in err and out == ""

@@ -178,3 +178,25 @@ def test_stes_pickle_for_worker_processes() -> None:
         assert back == s
         np.testing.assert_array_equal(back(x), s(x))
         np.testing.assert_array_equal(back.mu_prime(list(x)), s(x))  # any array-like
+
+
+@pytest.mark.parametrize(
+    ("call", "match"),
+    [
+        (lambda m: m.coarse_grad([1e200, 1.0, 1.0], [0.2, 1.0, -0.4], "identity"), "overflows float64"),
+        (lambda m: m.loss([1e200, 1.0, 1.0], [0.2, 1.0, -0.4]), "overflows float64"),
+        (lambda m: m.correlation([1e160, 1.0, 1.0], [0.2, 1.0, -0.4]), "overflows float64"),
+        (lambda m: m.grad(V, [1e-320, 1e-320, 0.0]), "overflows float64"),
+        (lambda m: m.loss([10**400, 1, 1], [0.2, 1.0, -0.4]), "v has an entry too large for float64"),
+    ],
+)
+def test_overflow_is_an_error_not_a_silent_nan(model: pg.Model, call, match: str) -> None:
+    with pytest.raises(ValueError, match=match):
+        call(model)
+
+
+def test_ste_parameters_are_named() -> None:
+    with pytest.raises(TypeError, match="alpha must be a real number"):
+        pg.ste.leaky_relu("a")
+    with pytest.raises(TypeError, match="c must be a real number"):
+        pg.ste.clipped_relu(None)

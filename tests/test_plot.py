@@ -9,13 +9,10 @@ import sys
 
 import numpy as np
 import pytest
+from matplotlib.figure import Figure  # the test extra installs matplotlib: no skipping
 
 import popgrad as pg
-
-matplotlib = pytest.importorskip("matplotlib")
-from matplotlib.figure import Figure  # noqa: E402
-
-from popgrad import plot  # noqa: E402
+from popgrad import plot
 
 MODEL = pg.Model([1.0, -0.5, 2.0], [0.6, 0.0, 0.8])  # w* not axis-aligned, norm 1
 RTOL = 1e-10  # the same float64 quantity computed two ways; both paths are well conditioned here
@@ -217,7 +214,6 @@ def test_monte_carlo_convergence_plots_errors_within_5_stderr() -> None:
 
 
 def test_descent_trajectories_follow_algorithm_1() -> None:
-    pytest.importorskip("popgrad.dynamics")
     v0 = np.array([[0.5, 0.2, -0.1], [-0.3, 0.4, 0.6]])
     w0 = np.array([[0.3, 1.0, 0.2], [-1.0, 0.2, 0.1]])
     lr = 0.1
@@ -240,8 +236,6 @@ def test_descent_trajectories_follow_algorithm_1() -> None:
 
 
 def test_precision_agreement_stays_near_the_unit_roundoff() -> None:
-    pytest.importorskip("popgrad.symbolic")
-    pytest.importorskip("popgrad.quadrature")
     theta = np.array([0.3, 1.5, 2.9])
     fig = plot.precision_agreement(MODEL, [0.3, 1.0, -0.7], theta=theta, norms=(0.5, 2.0))
     for ax in fig.axes:
