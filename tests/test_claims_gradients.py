@@ -118,3 +118,13 @@ def test_claims_3_to_5_on_default_battery():
         assert result.holds, (result.key, [c for c in result.checks if not c.holds])
     r = correlation(b)
     assert 0 < r.values["min_cos_relu"] < 1
+
+
+def test_descent_claim_accepts_any_ste():
+    """Claim 4 with STEs beyond the paper's three (piecewise constant, non-negative mu')."""
+    b = make_battery(0)
+    small = type(b)(b.seed, b.thorough, b.cases[:3], b.n_inits, b.n_quad, b.n_perturb)
+    stes = [pg.ste.leaky_relu(0.5), pg.ste.hard_tanh(), pg.ste.clipped_relu(2.0)]
+    result = descent(small, stes=stes)
+    assert result.holds, [c for c in result.checks if not c.holds]
+    assert {f"min_eta_star_{s.name}" for s in stes} <= set(result.values)

@@ -13,8 +13,11 @@ at :math:`\eta_{min}` and above it up to some :math:`\eta^* \ge \eta_{min}`.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import numpy as np
 
+from ..ste import resolve
 from ._common import EPS, dot
 from .battery import Battery, case_points
 from .correlation import STES
@@ -32,7 +35,7 @@ def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
     return EPS * 0.125 * (dot(d, d) + d.sum(-1) ** 2 + 4 * np.abs(v @ v_star))
 
 
-def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: str) -> tuple[np.ndarray, np.ndarray]:
+def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: object) -> tuple[np.ndarray, np.ndarray]:
     r"""``(eta_star (P,), eta_min (P,))`` for points ``v (P, m)``, ``w (P, n)``; ``eta_star = 0``
     where even :math:`\eta_{min}` does not descend.  See the module docstring."""
     gv, g = model.coarse_grad(v, w, ste=ste)
@@ -54,18 +57,19 @@ def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: str) -> tu
     return eta_star, eta_min
 
 
-def descent(battery: Battery) -> ClaimResult:
-    """Claim 4 over all battery points (angles in :math:`[0, \\pi]`)."""
-    stars: dict[str, list[np.ndarray]] = {s: [] for s in STES}
-    ordinary: dict[str, list[np.ndarray]] = {s: [] for s in STES}  # 0.1 <= |w| <= 10
+def descent(battery: Battery, stes: Sequence[object] = STES) -> ClaimResult:
+    """Claim 4 over all battery points (angles in :math:`[0, \\pi]`), for any STEs (names or objects)."""
+    by_name = {resolve(s).name: s for s in stes}
+    stars: dict[str, list[np.ndarray]] = {s: [] for s in by_name}
+    ordinary: dict[str, list[np.ndarray]] = {s: [] for s in by_name}  # 0.1 <= |w| <= 10
     where: dict[str, tuple[float, float, str]] = {}
     n_points = 0
     for case in battery.cases:
         model = case.model
         n_points += case.v.shape[0]
         theta, r = model.theta(case.w), np.linalg.norm(case.w, axis=-1)
-        for ste in STES:
-            eta_star, _ = largest_descending_step(model, case.v, case.w, ste)
+        for ste, obj in by_name.items():
+            eta_star, _ = largest_descending_step(model, case.v, case.w, obj)
             stars[ste].append(eta_star)
             ordinary[ste].append(eta_star[(r >= 0.1) & (r <= 10)])
             i = int(np.argmin(eta_star))
@@ -76,7 +80,7 @@ def descent(battery: Battery) -> ClaimResult:
                     f"{case.label}, theta={theta[i]:.3g}, |w|={r[i]:.3g}",
                 )
     checks, values = [], {}
-    for ste in STES:
+    for ste in by_name:
         s = np.concatenate(stars[ste])
         checks.append(
             Check(
