@@ -106,6 +106,19 @@ def _orthogonal_direction(w_star: np.ndarray) -> np.ndarray:
     return d / np.linalg.norm(d)
 
 
+def random_orthogonal_directions(rng: np.random.Generator, w_star: object, size: int) -> np.ndarray:
+    """``size`` random unit vectors orthogonal to ``w_star`` (shape (size, n), n >= 2), uniform on that sphere.
+
+    Gram--Schmidt runs twice: one pass leaves about eps/|d| of ``w_star`` in ``d`` ("twice is enough").
+    """
+    w_hat = as_vector_batch(w_star, "w_star", batch=False)
+    w_hat = w_hat / np.linalg.norm(w_hat)
+    d = rng.standard_normal((size, w_hat.size))
+    for _ in range(2):
+        d -= (d @ w_hat)[:, None] * w_hat
+    return d / np.linalg.norm(d, axis=1, keepdims=True)
+
+
 def w_at_angle(w_star: object, theta: object, r: object = 1.0, direction: object = None) -> np.ndarray:
     r""":math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)`: a filter at angle ``theta`` from ``w_star``.
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..critical import w_at_angle
+from ..critical import random_orthogonal_directions, w_at_angle
 from ..model import Model
 
 __all__ = ["Battery", "Case", "case_points", "make_battery", "random_points", "random_teacher"]
@@ -103,12 +103,7 @@ def random_points(rng: np.random.Generator, model: Model, size: int) -> tuple[np
         10.0 ** rng.uniform(-1, 1, size),
         np.where(k < 0.85, 10.0 ** rng.uniform(-6, -3, size), 10.0 ** rng.uniform(3, 6, size)),
     )
-    direction = None
-    if n > 1:
-        w_hat = model.w_star / np.linalg.norm(model.w_star)
-        d = rng.standard_normal((size, n))
-        d -= (d @ w_hat)[:, None] * w_hat
-        direction = d / np.linalg.norm(d, axis=1, keepdims=True)
+    direction = random_orthogonal_directions(rng, model.w_star, size) if n > 1 else None
     w = w_at_angle(model.w_star, theta, r, direction)
     scale = np.linalg.norm(model.v_star)
     v = rng.uniform(-1.5, 1.5, (size, 1)) * model.v_star + scale * rng.standard_normal((size, m)) / np.sqrt(m)

@@ -37,7 +37,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..critical import proposition1, w_at_angle
+from ..critical import proposition1, random_orthogonal_directions, w_at_angle
 from ..dynamics import COLLAPSE, CONVERGED, descend
 from ._common import EPS
 from .battery import Battery, Case, case_points
@@ -80,12 +80,7 @@ def _random_inits(case: Case, k: int, theorem2: bool) -> tuple[np.ndarray, np.nd
     r = 10.0 ** rng.uniform(-0.5, 0.5, k)
     if theorem2:
         theta = rng.uniform(0.0, np.pi / 2, k) if n > 1 else np.zeros(k)
-        direction = None
-        if n > 1:
-            w_hat = model.w_star / np.linalg.norm(model.w_star)
-            d = rng.standard_normal((k, n))
-            d -= (d @ w_hat)[:, None] * w_hat
-            direction = d / np.linalg.norm(d, axis=1, keepdims=True)
+        direction = random_orthogonal_directions(rng, model.w_star, k) if n > 1 else None
         w = w_at_angle(model.w_star, theta, r, direction)
     else:
         w = rng.standard_normal((k, n))
