@@ -5,16 +5,21 @@ Activation Quantized Neural Nets*, ICLR 2019 (arXiv:1903.05662).
 """
 
 from . import activation, paper_integrals, ste
+from .engines import Expectations, Quantity, capabilities, expectations
 from .geometry import angle
-from .model import Correlation, Model
-from .montecarlo import Estimate, monte_carlo
+from .models import Correlation, Model, MultiFilterModel
+from .montecarlo import monte_carlo
 
 __all__ = [
     "Correlation",
-    "Estimate",
+    "Expectations",
     "Model",
+    "MultiFilterModel",
+    "Quantity",
     "activation",
     "angle",
+    "capabilities",
+    "expectations",
     "monte_carlo",
     "paper_integrals",
     "quadrature",

@@ -11,10 +11,18 @@ import numbers
 
 import numpy as np
 
-__all__ = ["as_vector_batch", "broadcast_leading", "check_nonzero_rows", "positive_int", "real_number"]
+__all__ = [
+    "as_float_array",
+    "as_vector_batch",
+    "broadcast_leading",
+    "check_nonzero_rows",
+    "positive_int",
+    "real_number",
+    "teacher_copy",
+]
 
 
-def _as_float_array(x: object, name: str) -> np.ndarray:
+def as_float_array(x: object, name: str) -> np.ndarray:
     """Convert ``x`` to a float64 array, rejecting non-numeric, complex and boolean input."""
     if isinstance(x, (str, bytes)):
         raise TypeError(f"{name} must be an array of real numbers, got a string {x!r}")
@@ -51,7 +59,7 @@ def as_vector_batch(x: object, name: str, size: int | None = None, *, batch: boo
     ``batch=False`` demands exactly one axis (a teacher vector).  ``size=None`` accepts any
     length >= 1.
     """
-    arr = _as_float_array(x, name)
+    arr = as_float_array(x, name)
     if arr.ndim == 0:
         raise ValueError(f"{name} must be a vector of shape (..., {size if size else 'k'}), got a scalar")
     if not batch and arr.ndim != 1:
@@ -97,3 +105,16 @@ def real_number(x: object, name: str) -> float:
     if isinstance(x, bool) or not isinstance(x, numbers.Real):
         raise TypeError(f"{name} must be a real number, got {type(x).__name__} {x!r}")
     return float(x)
+
+
+def teacher_copy(x: object, name: str, ndim: int = 1) -> np.ndarray:
+    """A private read-only float64 copy of a teacher array with ``ndim`` axes (the caller's array is untouched)."""
+    arr = as_float_array(x, name)
+    if arr.ndim != ndim:
+        what = "one-dimensional" if ndim == 1 else f"{ndim}-dimensional"
+        raise ValueError(f"{name} must be {what}, got shape {arr.shape}")
+    if 0 in arr.shape:
+        raise ValueError(f"{name} must have at least one entry on each axis, got shape {arr.shape}")
+    out = np.array(arr, dtype=np.float64, copy=True)
+    out.setflags(write=False)
+    return out

@@ -77,7 +77,7 @@ def _fmt_vec(x: np.ndarray) -> str:
 
 
 def _cmd_eval(args: argparse.Namespace) -> int:
-    from .model import Model
+    from .models import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
@@ -113,7 +113,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     from pathlib import Path
 
     from . import plot
-    from .model import Model
+    from .models import Model
 
     if (args.v_star is None) != (args.w_star is None):
         raise UsageError("--v-star and --w-star: give both (a teacher) or neither (the README's teacher)")
@@ -144,7 +144,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
 
 def _cmd_mc(args: argparse.Namespace) -> int:
     """Monte Carlo estimates +- stderr next to the closed forms, with z-scores."""
-    from .model import Model
+    from .models import Model
     from .montecarlo import monte_carlo
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
@@ -161,14 +161,15 @@ def _cmd_mc(args: argparse.Namespace) -> int:
         progress=None if not args.json else False,
     )
     gv, gw = model.grad(v, w)
-    rows = [("loss", mc.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", mc.grad_v, gv)]
-    if mc.grad_w is not None:
-        rows.append(("grad_w", mc.grad_w, gw))
-    rows += [(f"coarse_grad_w[{name}]", est, model.coarse_grad(v, w, name)[1]) for name, est in mc.coarse.items()]
+    first = next(iter(mc.values()))
+    rows = [("loss", first.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", first.grad_v, gv)]
+    if first.grad_w is not None:
+        rows.append(("grad_w", first.grad_w, gw))
+    rows += [(f"coarse_grad_w[{name}]", e.coarse_grad_w, model.coarse_grad(v, w, name)[1]) for name, e in mc.items()]
     table = []
     for name, est, ref in rows:
-        mean, se = np.atleast_1d(est.mean), np.atleast_1d(est.stderr)
-        z = np.atleast_1d(est.z(np.reshape(ref, np.shape(est.mean))))
+        mean, se = np.atleast_1d(est.value), np.atleast_1d(est.error)
+        z = np.atleast_1d(est.z(np.reshape(ref, np.shape(est.value))))
         table.append(
             {
                 "quantity": name,
@@ -180,15 +181,15 @@ def _cmd_mc(args: argparse.Namespace) -> int:
         )
     if args.json:
         out = {
-            "n_samples": mc.n,
+            "n_samples": first.loss.n,
             "seed": args.seed,
-            "method": mc.method,
+            "method": args.method,
             "quantities": table,
             "max_abs_z": max(max(abs(x) for x in r["z"]) for r in table),
         }
         print(json.dumps(out, indent=2))
         return 0
-    print(f"Monte Carlo ({mc.method}, N = {mc.n}, seed {args.seed}) vs closed form")
+    print(f"Monte Carlo ({args.method}, N = {first.loss.n}, seed {args.seed}) vs closed form")
     print(f"{'quantity':<32}{'estimate':>14}{'stderr':>12}{'closed form':>14}{'z':>8}")
     for r in table:
         for k, (e, se, c, z) in enumerate(zip(r["estimate"], r["stderr"], r["closed_form"], r["z"], strict=True)):
@@ -233,7 +234,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
 
 def _cmd_descend(args: argparse.Namespace) -> int:
     from .dynamics import descend
-    from .model import Model
+    from .models import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     rng = np.random.default_rng(args.seed)

@@ -33,7 +33,7 @@ import numpy as np
 from scipy import optimize
 
 from ._validate import as_vector_batch
-from .model import Model
+from .models import Model
 
 __all__ = ["CriticalPoints", "Profile", "SearchResult", "profile", "proposition1", "search", "w_at_angle"]
 

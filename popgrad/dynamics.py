@@ -19,7 +19,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
-from .model import Model
+from .models import Model
 from .montecarlo import draw_inputs, per_sample
 from .ste import resolve
 

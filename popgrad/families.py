@@ -27,7 +27,7 @@ import numpy as np
 from . import ste as ste_mod
 from .activation import Activation, uniform
 from .dynamics import Trajectory, descend
-from .model import Model
+from .models import Model
 
 __all__ = ["FamilyMember", "StaircaseResult", "spurious_minimizer_v", "staircase_study", "ste_families"]
 

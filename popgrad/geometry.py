@@ -42,6 +42,7 @@ class Plane:
     Attributes
     ----------
     r : (...)           norm of ``w``
+    r_star : (...)      norm of ``w_star`` (broadcast to the batch)
     w_hat : (..., n)    ``w / ‖w‖``
     w_star_hat : (..., n)  ``w_star / ‖w_star‖`` (broadcast to the batch)
     u : (..., n)        unit vector of the component of ``w_star_hat`` orthogonal to ``w``;
@@ -50,6 +51,7 @@ class Plane:
     """
 
     r: np.ndarray
+    r_star: np.ndarray
     w_hat: np.ndarray
     w_star_hat: np.ndarray
     u: np.ndarray
@@ -130,11 +132,14 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     batch = np.broadcast_shapes(w.shape[:-1], w_star.shape[:-1])
     w2 = np.broadcast_to(w, (*batch, n)).reshape(-1, n)
     r, w_hat = _unit_rows(w2)
-    if w_star.ndim == 1:  # one teacher: normalise it once
-        w_star_hat = _unit_rows(w_star[None, :])[1][0]
+    # normalise w_star on its own shape (e.g. one teacher for a whole batch), then broadcast
+    r_star, w_star_hat = _unit_rows(w_star.reshape(-1, n))
+    r_star, w_star_hat = r_star.reshape(w_star.shape[:-1]), w_star_hat.reshape(w_star.shape)
+    if w_star.size == n:  # one vector for the whole batch
+        w_star_hat = w_star_hat.reshape(n)
         c0 = w_hat @ w_star_hat
     else:
-        w_star_hat = _unit_rows(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n))[1]
+        w_star_hat = np.broadcast_to(w_star_hat, (*batch, n)).reshape(-1, n)
         c0 = np.einsum("ki,ki->k", w_hat, w_star_hat)
     d = w_star_hat - c0[:, None] * w_hat
     sd = _norm(d)
@@ -154,8 +159,9 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     vec = (*batch, n)
     return Plane(
         r=r.reshape(batch),
+        r_star=np.broadcast_to(r_star, batch),
         w_hat=w_hat.reshape(vec),
-        w_star_hat=np.broadcast_to(w_star_hat, vec),
+        w_star_hat=np.broadcast_to(w_star_hat.reshape(-1, n), (np.prod(batch, dtype=int), n)).reshape(vec),
         u=u.reshape(vec),
         theta=theta.reshape(batch),
         cos_theta=cos.reshape(batch),

@@ -30,9 +30,9 @@ import numbers
 import os
 import sys
 import time
-from collections.abc import Sequence
 from concurrent.futures import Executor, ProcessPoolExecutor
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -40,7 +40,10 @@ from . import _sampling as smp
 from ._moments import Estimate, Moments, TreeMerger, estimate_of, moments_of
 from ._sampling import GaussianRows, RowDistribution, StudentTRows
 from ._validate import as_vector_batch, check_nonzero_rows, positive_int
-from .ste import STE, resolve
+from .ste import STE, resolve, resolve_many
+
+if TYPE_CHECKING:
+    from .engines import Expectations
 
 __all__ = [
     "Estimate",
@@ -52,6 +55,7 @@ __all__ = [
     "draw_inputs",
     "monte_carlo",
     "per_sample",
+    "seed_sequence",
     "student_t",
 ]
 
@@ -79,22 +83,7 @@ def _resolve_rows(rows: object) -> RowDistribution:
     raise TypeError(f"rows must be 'gaussian' or a popgrad.montecarlo.RowDistribution, got {type(rows).__name__}")
 
 
-def _resolve_stes(ste: object) -> tuple[tuple[STE, ...], bool]:
-    """(STEs, single?) from a name / STE or a sequence of them; names must be distinct."""
-    if isinstance(ste, (str, STE)):
-        return (resolve(ste),), True
-    if isinstance(ste, Sequence) and not isinstance(ste, (bytes, bytearray)):
-        stes = tuple(resolve(s) for s in ste)
-        if not stes:
-            raise ValueError("ste: give at least one STE (a name, a popgrad.ste.STE, or a sequence of them)")
-        names = [s.name for s in stes]
-        if len(set(names)) != len(names):
-            raise ValueError(f"ste: the STE names must be distinct (results are keyed by name), got {names}")
-        return stes, False
-    raise TypeError(f"ste must be a name, a popgrad.ste.STE or a sequence of them, got {type(ste).__name__}")
-
-
-def _seed_sequence(seed: object) -> np.random.SeedSequence:
+def seed_sequence(seed: object) -> np.random.SeedSequence:
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -291,8 +280,6 @@ class MonteCarloResult:
         ``grad_w_estimator``; ``None`` if not requested or not available (w = 0, non-Gaussian rows).
     coarse : dict[str, Estimate]
         :math:`E\,g_\mu`, shape (n,), keyed by STE name, for every requested STE (same samples).
-    coarse_grad_w : Estimate or dict[str, Estimate]
-        ``coarse[name]`` when one STE was requested, else the dict ``coarse``.
     n, method, rows :
         Number of samples, ``"full"``/``"projected"``, the row distribution's name.
     plane : ndarray (n, 2) or None
@@ -308,76 +295,26 @@ class MonteCarloResult:
     method: str
     rows: str
     plane: np.ndarray | None = field(repr=False, default=None)
-    _single: bool = field(repr=False, default=False)
-
-    @property
-    def coarse_grad_w(self) -> Estimate | dict[str, Estimate]:
-        if self._single:
-            return next(iter(self.coarse.values()))
-        return self.coarse
 
 
-def monte_carlo(
+def sample_point(
     model: object,
-    v: object,
-    w: object,
-    ste: object = "relu",
-    n_samples: int = 10**6,
-    seed: object = 0,
-    method: str = "full",
+    v: np.ndarray,
+    w: np.ndarray,
+    stes: tuple[STE, ...],
+    seed: np.random.SeedSequence,
     *,
-    rows: object = "gaussian",
-    grad_w_estimator: str | None = "boundary",
-    covariance: bool = True,
-    workers: int = 1,
-    executor: Executor | None = None,
-    chunk_size: int | None = None,
-    progress: bool | None = None,
+    n_samples: int,
+    method: str,
+    rows: object,
+    grad_w_estimator: str | None,
+    covariance: bool,
+    workers: int,
+    executor: Executor | None,
+    chunk_size: int | None,
+    progress: bool | None,
 ) -> MonteCarloResult:
-    r"""Monte Carlo estimates of :math:`f`, :math:`\partial f/\partial v`, :math:`\partial f/\partial w`
-    and :math:`E\,g_\mu` at ``(v, w)``, each with its standard error.
-
-    Parameters
-    ----------
-    model : popgrad.Model
-        The teacher; only ``model.v_star`` (m,) and ``model.w_star`` (n,) are used.
-    v : array_like, shape (m,)
-    w : array_like, shape (n,)
-        ``w = 0`` is allowed with ``method="full"`` (then ``grad_w`` is None: f jumps at 0).
-    ste : str, STE, or sequence of them
-        STE(s) whose coarse gradient to estimate, all on the same samples.
-    n_samples : int >= 2
-    seed : int >= 0 or numpy.random.SeedSequence
-    method : ``"full"`` or ``"projected"``
-    rows : ``"gaussian"`` or a :class:`RowDistribution` (e.g. :func:`student_t`; full method only)
-    grad_w_estimator : ``"boundary"`` (default, bounded variance), ``"score"``, or None (skip)
-    covariance : bool
-        Also accumulate each quantity's covariance matrix (``Estimate.cov``); costs O(n^2) per
-        sample for the full method.
-    workers : int
-        Worker processes (a ``ProcessPoolExecutor``); ignored when ``executor`` is given.
-    executor : concurrent.futures.Executor, optional
-        Any executor (process pool, dask, ray ...); results do not depend on it.
-    chunk_size : int, optional
-        Samples per task, rounded down to a power-of-two number of blocks.
-    progress : bool, optional
-        Show progress on stderr; default: only if stderr is a terminal and ``CI`` is unset.
-
-    Returns
-    -------
-    MonteCarloResult
-
-    Examples
-    --------
-    >>> import popgrad as pg
-    >>> model = pg.Model([1.0, -0.5], [1.0, 0.0, 0.0])
-    >>> mc = pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], n_samples=20_000, seed=1)
-    >>> bool(abs(mc.loss.z(model.loss([0.5, 0.5], [1.0, 1.0, 0.0]))) < 5)
-    True
-    >>> sorted(pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], ste=["relu", "identity"],
-    ...                       n_samples=100, method="projected").coarse_grad_w)
-    ['identity', 'relu']
-    """
+    r"""Monte Carlo estimates at one point of the one-filter binary model (the engine behind :func:`monte_carlo`)."""
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
     if isinstance(n_samples, float) and n_samples.is_integer():
@@ -392,8 +329,7 @@ def monte_carlo(
     workers = positive_int(workers, "workers")
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
-    ss = _seed_sequence(seed)
-    stes, single = _resolve_stes(ste)
+    ss = seed
     rows_dist = _resolve_rows(rows)
     v, w, v_star, w_star = _point(model, v, w)
     m, n = v.size, w.size
@@ -456,7 +392,58 @@ def monte_carlo(
         method=method,
         rows=rows_dist.name,
         plane=plane,
-        _single=single,
+    )
+
+
+def monte_carlo(
+    model: object,
+    v: object,
+    w: object,
+    ste: object = "relu",
+    n_samples: int = 10**6,
+    seed: object = 0,
+    method: str = "full",
+    **options: object,
+) -> Expectations | dict[str, Expectations]:
+    r"""Monte Carlo estimates of :math:`f`, :math:`\partial f/\partial v`, :math:`\partial f/\partial w`
+    and :math:`E\,g_\mu` at ``(v, w)``, each with its standard error.
+
+    The same as ``pg.expectations(model, v, w, ste, engine="monte_carlo", n_samples=..., seed=..., method=...,
+    **options)``: an :class:`~popgrad.engines.Expectations` (a ``dict`` of them by STE name for a sequence of
+    STEs, all from the same samples) whose fields' ``.error`` are standard errors and ``.cov`` covariances.
+
+    Parameters
+    ----------
+    model : popgrad.Model
+    v : array_like, shape (m,) (or a batch (..., m); point j draws from ``SeedSequence(seed).spawn(N)[j]``)
+    w : array_like, shape (n,), non-zero
+    ste : str, STE, or sequence of them
+        STE(s) whose coarse gradient to estimate, all on the same samples.
+    n_samples : int >= 2
+    seed : int >= 0 or numpy.random.SeedSequence
+    method : ``"full"`` (literal Z) or ``"projected"`` (the rows' plane coordinates)
+    **options
+        ``rows`` (``"gaussian"`` or a :class:`RowDistribution` such as :func:`student_t`; full method only),
+        ``grad_w_estimator`` (``"boundary"`` (default, bounded variance), ``"score"``, or None to skip),
+        ``covariance`` (accumulate each quantity's covariance, ``Quantity.cov``), ``workers`` (processes),
+        ``executor`` (any ``concurrent.futures.Executor``: process pool, dask, ...; results do not depend on it),
+        ``chunk_size`` (samples per task), ``progress`` (status on stderr; default only on a terminal).
+
+    Examples
+    --------
+    >>> import popgrad as pg
+    >>> model = pg.Model([1.0, -0.5], [1.0, 0.0, 0.0])
+    >>> mc = pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], n_samples=20_000, seed=1)
+    >>> bool(abs(mc.loss.z(model.loss([0.5, 0.5], [1.0, 1.0, 0.0]))) < 5)
+    True
+    >>> sorted(pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], ste=["relu", "identity"],
+    ...                       n_samples=100, method="projected"))
+    ['identity', 'relu']
+    """
+    from .engines import expectations  # the engine registry imports this module
+
+    return expectations(
+        model, v, w, ste, engine="monte_carlo", n_samples=n_samples, seed=seed, method=method, **options
     )
 
 
@@ -527,6 +514,6 @@ def per_sample(model: object, v: object, w: object, Z: object, ste: object = "re
     if Z.ndim != 3 or Z.shape[1:] != (v.size, w.size):
         raise ValueError(f"Z must have shape (N, m, n) = (N, {v.size}, {w.size}), got {Z.shape}")
     Z = as_vector_batch(Z, "Z", w.size)
-    stes, _ = _resolve_stes(ste)
+    stes, _ = resolve_many(ste)
     loss, gv, coarse, _ = smp.literal_terms(Z, v, w, v_star, w_star, stes)
     return PerSample(loss, gv, {s.name: g for s, g in zip(stes, coarse, strict=True)})

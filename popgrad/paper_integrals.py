@@ -44,7 +44,7 @@ import math
 import numpy as np
 from scipy import special
 
-from ._validate import _as_float_array
+from ._validate import as_float_array
 
 __all__ = ["p", "q"]
 
@@ -55,8 +55,8 @@ _SQRT1_2 = math.sqrt(0.5)
 
 def _args(theta: object, w_norm: object) -> tuple[np.ndarray, np.ndarray]:
     """The arguments of :func:`p` and :func:`q`: angles in [0, pi] and norms > 0, broadcast together."""
-    theta = _as_float_array(theta, "theta")
-    w_norm = _as_float_array(w_norm, "w_norm")
+    theta = as_float_array(theta, "theta")
+    w_norm = as_float_array(w_norm, "w_norm")
     if np.any((theta < 0) | (theta > np.pi)):
         raise ValueError("theta must lie in [0, pi] (an angle between two vectors)")
     if np.any(w_norm <= 0):

@@ -27,7 +27,7 @@ import numpy as np
 
 from . import critical
 from ._validate import as_vector_batch
-from .model import Model
+from .models import Model
 
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
@@ -399,12 +399,13 @@ def monte_carlo_convergence(
     for i, n_samples in enumerate(sizes):
         for j, seed in enumerate(seeds):
             r = monte_carlo(model, v, w, ste=list(stes), n_samples=int(n_samples), seed=seed, method=method)
-            err["loss"][i, j] = abs(float(r.loss.mean) - f)
-            se["loss"][i] += float(r.loss.stderr) / len(seeds)
+            loss = r[stes[0]].loss
+            err["loss"][i, j] = abs(float(loss.value) - f)
+            se["loss"][i] += float(loss.error) / len(seeds)
             for s in stes:
-                est = r.coarse[s]
-                err[s][i, j] = np.linalg.norm(np.asarray(est.mean) - exact[s])
-                se[s][i] += float(np.sqrt(np.sum(np.asarray(est.stderr) ** 2))) / len(seeds)
+                est = r[s].coarse_grad_w
+                err[s][i, j] = np.linalg.norm(est.value - exact[s])
+                se[s][i] += float(np.sqrt(np.sum(est.error**2))) / len(seeds)
     fig, axes = _new_figure(2, width=4.2, height=3.4)
     for ax, keys, what in (
         (axes[0][0], ["loss"], "|f̂ − f|"),
@@ -445,7 +446,8 @@ def precision_agreement(
     agreement is drawn at :math:`10^{-18}`.  The grey line is the float64 unit roundoff
     :math:`2^{-53}`.
     """
-    from . import quadrature, symbolic
+    from . import symbolic
+    from .engines import expectations
 
     v = as_vector_batch(v, "v", model.m, batch=False)
     theta = np.linspace(0.02, np.pi - 0.02, 9) if theta is None else np.asarray(theta, dtype=np.float64)
@@ -460,10 +462,10 @@ def precision_agreement(
         for th in theta:
             w = w_at_angle(model, th, r)
             ref = symbolic.evaluate(model, v, w, dps=dps)
-            quad = quadrature.expectations(model, v, w, ste=list(STE_NAMES))
+            quad = expectations(model, v, w, list(STE_NAMES), engine="quadrature")
             closed = {"loss": model.loss(v, w)} | {s: model.coarse_grad(v, w, ste=s)[1] for s in STE_NAMES}
             exact = {"loss": float(ref.loss)} | {s: [float(x) for x in ref.coarse_grad_w[s]] for s in STE_NAMES}
-            got = {"loss": quad.loss} | {s: quad.coarse[s] for s in STE_NAMES}
+            got = {"loss": quad[STE_NAMES[0]].loss.value} | {s: quad[s].coarse_grad_w.value for s in STE_NAMES}
             rows["closed form"].append((th, r, max(rel(closed[k], exact[k]) for k in exact)))
             rows["quadrature"].append((th, r, max(rel(got[k], exact[k]) for k in exact)))
     fig, axes = _new_figure(2, width=4.2, height=3.4)

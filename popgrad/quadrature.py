@@ -51,10 +51,9 @@ import numpy as np
 from scipy import integrate
 
 from ._exact_plane import exact_plane
-from ._validate import as_vector_batch, check_nonzero_rows
 from .ste import STE
 
-__all__ = ["QuadratureError", "QuadratureResult", "expectations"]
+__all__ = ["QuadratureError", "QuadratureResult", "integrate_point"]
 
 
 class QuadratureError(ArithmeticError):
@@ -282,7 +281,6 @@ class QuadratureResult:
     grad_v : (m,)               :math:`\partial f/\partial v` (Lemma 2)
     grad_w : (n,)               :math:`\partial f/\partial w` (Lemma 2; 0 where :math:`\sin\theta = 0`)
     coarse : dict[str, (n,)]    :math:`E g_\mu` per STE name (Lemmas 4, 7, 9)
-    coarse_grad_w : (n,) or dict   ``coarse[name]`` if one STE was requested, else ``coarse``
     max_error : float           largest error estimate among the row integrals (all checked)
     backend : str
     """
@@ -293,57 +291,39 @@ class QuadratureResult:
     coarse: dict
     max_error: float
     backend: str
-    _single: bool = False
-
-    @property
-    def coarse_grad_w(self):
-        return next(iter(self.coarse.values())) if self._single else self.coarse
 
 
-def expectations(
-    model: object, v: object, w: object, ste: object = "relu", *, backend: str = "scipy", dps: int = 30
+def integrate_point(
+    v_star: np.ndarray,
+    w_star: np.ndarray,
+    v: np.ndarray,
+    w: np.ndarray,
+    stes: tuple[STE, ...],
+    *,
+    backend: str = "scipy",
+    dps: int = 30,
 ) -> QuadratureResult:
-    r"""Loss, :math:`\partial f/\partial v`, :math:`\partial f/\partial w` and :math:`E g_\mu` by quadrature.
+    r"""Loss, :math:`\partial f/\partial v`, :math:`\partial f/\partial w`, :math:`E g_\mu` by quadrature at one point.
 
-    Parameters
-    ----------
-    model : popgrad.Model (only ``v_star`` (m,) and ``w_star`` (n,) are used)
-    v : (m,), w : (n,) non-zero
-    ste : name, STE or sequence of them
-    backend : ``"scipy"`` (float64) or ``"mpmath"`` (``dps`` significant digits)
-    dps : int, the mpmath working precision (mpmath's global precision is restored afterwards)
+    The engine behind ``pg.expectations(..., engine="quadrature")``: ``v_star (m,)``, ``w_star (n,)``,
+    ``v (m,)``, ``w (n,)`` validated float64 arrays (``w``, ``w_star`` non-zero) of the one-filter binary model.
 
     Raises
     ------
     QuadratureError
         When an integrator's own error estimate misses the tolerance.
-
-    Examples
-    --------
-    >>> import popgrad as pg
-    >>> from popgrad.quadrature import expectations
-    >>> q = expectations(pg.Model([1.0], [1.0, 0.0]), [1.0], [0.0, 1.0])   # theta = pi/2
-    >>> round(q.loss, 12)   # E (s - t)^2 / 2 = P(s != t) / 2 = 1/4
-    0.25
     """
-    from .montecarlo import _point, _resolve_stes  # argument checks only
-
-    v, w, v_star, w_star = _point(model, v, w)
-    check_nonzero_rows(w, "w", "f jumps at w = 0; quadrature needs w != 0")
-    as_vector_batch(w_star, "model.w_star")
-    stes, single = _resolve_stes(ste)
     if backend == "scipy":
-        return _expectations(_Scipy(), v, w, v_star, w_star, stes, single)
+        return _expectations(_Scipy(), v, w, v_star, w_star, stes)
     if backend == "mpmath":
         if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
             raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
         with mpmath.workdps(dps + 5):
-            bk = _Mpmath(dps)
-            return _expectations(bk, v, w, v_star, w_star, stes, single)
+            return _expectations(_Mpmath(dps), v, w, v_star, w_star, stes)
     raise ValueError(f"unknown backend {backend!r}; expected 'scipy' or 'mpmath'")
 
 
-def _expectations(bk, v, w, v_star, w_star, stes, single) -> QuadratureResult:
+def _expectations(bk, v, w, v_star, w_star, stes) -> QuadratureResult:
     p = _plane(bk, w, w_star)
     ri = _RowIntegrals(bk, p)
 
@@ -385,9 +365,9 @@ def _expectations(bk, v, w, v_star, w_star, stes, single) -> QuadratureResult:
     if bk.name == "scipy":
         arr = np.asarray
         return QuadratureResult(
-            float(loss), arr(grad_v), arr(grad_w), {k: arr(g) for k, g in coarse.items()}, ri.max_err, bk.name, single
+            float(loss), arr(grad_v), arr(grad_w), {k: arr(g) for k, g in coarse.items()}, ri.max_err, bk.name
         )
     obj = functools.partial(np.array, dtype=object)
     return QuadratureResult(
-        +loss, obj(grad_v), obj(grad_w), {k: obj(g) for k, g in coarse.items()}, ri.max_err, bk.name, single
+        +loss, obj(grad_v), obj(grad_w), {k: obj(g) for k, g in coarse.items()}, ri.max_err, bk.name
     )

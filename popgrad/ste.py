@@ -30,7 +30,7 @@ True
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -49,6 +49,7 @@ __all__ = [
     "piecewise_constant",
     "relu",
     "resolve",
+    "resolve_many",
 ]
 
 Piece = tuple[float, float, float]
@@ -260,3 +261,18 @@ def resolve(ste: object) -> STE:
         except KeyError:
             raise ValueError(f"unknown ste {ste!r}; expected one of {sorted(_BY_NAME)} or a popgrad.ste.STE") from None
     raise TypeError(f"ste must be a name or a popgrad.ste.STE, got {type(ste).__name__}")
+
+
+def resolve_many(ste: object) -> tuple[tuple[STE, ...], bool]:
+    """``(STEs, single?)`` from a name / STE or a sequence of them (distinct names: results are keyed by name)."""
+    if isinstance(ste, (str, STE)):
+        return (resolve(ste),), True
+    if isinstance(ste, Sequence) and not isinstance(ste, (bytes, bytearray)):
+        stes = tuple(resolve(s) for s in ste)
+        if not stes:
+            raise ValueError("ste: give at least one STE (a name, a popgrad.ste.STE, or a sequence of them)")
+        names = [s.name for s in stes]
+        if len(set(names)) != len(names):
+            raise ValueError(f"ste: the STE names must be distinct (results are keyed by name), got {names}")
+        return stes, False
+    raise TypeError(f"ste must be a name, a popgrad.ste.STE or a sequence of them, got {type(ste).__name__}")

@@ -23,7 +23,7 @@ import numpy as np
 from hypothesis import strategies as st
 
 from .critical import w_at_angle
-from .model import Model
+from .models import Model
 
 __all__ = ["Problem", "angles", "norms", "problems", "spurious_teachers", "teachers", "unit_orthogonal"]
 

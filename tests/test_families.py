@@ -56,7 +56,7 @@ def test_staircase_descent_is_algorithm_1():
     from popgrad import ste
     from popgrad.activation import uniform
     from popgrad.families import _descend
-    from popgrad.model import Model
+    from popgrad.models import Model
 
     rng = np.random.default_rng(7)
     model = Model(rng.normal(size=3), rng.normal(size=4), activation=uniform(2, 0.5))

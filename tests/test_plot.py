@@ -202,7 +202,7 @@ def test_monte_carlo_convergence_plots_errors_within_5_stderr() -> None:
     assert np.all(err < 5 * np.repeat(se.get_ydata(), len(seeds)))
     np.testing.assert_allclose(dots.get_xdata(), np.repeat(sizes, len(seeds)))
     r = pg.monte_carlo(MODEL, v, w, ste=list(plot.STE_NAMES), n_samples=200, seed=1, method="projected")
-    assert err[1] == pytest.approx(abs(float(r.loss.mean) - float(MODEL.loss(v, w))), rel=1e-12)
+    assert err[1] == pytest.approx(abs(float(r["relu"].loss.value) - float(MODEL.loss(v, w))), rel=1e-12)
     np.testing.assert_allclose(ref.get_ydata(), se.get_ydata()[0] * np.sqrt(200 / np.array(sizes)))
     assert len(ax_g.lines) == 2 * 3 + 1
     for k, ste in enumerate(plot.STE_NAMES):

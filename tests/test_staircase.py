@@ -1,7 +1,7 @@
 """Staircase (multi-bit) activations: closed forms vs quadrature over the plane, literal Monte Carlo, and
 high-precision numerical differentiation; and the binary case vs the core formulas.
 
-References here never import popgrad.staircase or popgrad.closed_form and never call Model.loss /
+References here never import popgrad.kernels or popgrad.assembly and never call Model.loss /
 grad / coarse_grad for their answers.  Quadrature: scipy ``quad`` (nested for 2-D) in the plane
 coordinates x = z.w_hat, y = z.u, split at every threshold, error estimates checked; compared at
 1e-9 relative (vector norm).  Monte Carlo: tests/literal_mc.py, |z| < 5 per component, fixed seeds.
@@ -225,32 +225,32 @@ def test_true_gradient_matches_high_precision_differentiation(act, v, w):
     assert abs(gw @ np.cross(w_hat, u)) <= 1e-15 * np.linalg.norm(gw)
 
 
-def test_binary_staircase_reproduces_the_core_formulas():
-    from popgrad import staircase as sc
+def test_staircase_kernels_of_the_binary_step_are_the_binary_kernels():
+    """The staircase family's Owen's-T kernels with one threshold 0 and jump 1 are the binary family's
+    exact ones: mean 1/2, variance 1/4, variogram theta/pi with gradient -u/(pi |a|)."""
+    from popgrad.activation import Activation
     from popgrad.geometry import plane
+    from popgrad.kernels.staircase import StaircaseKernels
 
     rng = np.random.default_rng(7)
-    v = rng.normal(size=(40, 3))
-    w = rng.normal(size=(40, 3)) * rng.uniform(0.1, 5, size=(40, 1))
-    w[0], w[1] = 3 * W_STAR, -0.2 * W_STAR
-    core = pg.Model(V_STAR, W_STAR)
-    teacher = sc.StaircaseTeacher.of(act_mod.binary, V_STAR, W_STAR)
-    p = plane(w, W_STAR)
-    tol = 8 * np.finfo(float).eps
-    f = core.loss(v, w)
-    assert np.all(np.abs(sc.loss(v, teacher, p) - f) <= tol * np.abs(f).max())
-    gv, gw = sc.grad(v, teacher, p)
-    cv, cw = core.grad(v, w)
-    assert np.abs(gv - cv).max() <= tol * np.abs(cv).max()
-    assert np.abs(gw - cw).max() <= tol * np.abs(cw).max()
-    for mu in (ste.relu, ste.identity, ste.clipped_relu(), ste.leaky_relu(0.3), ste.hard_tanh()):
-        g = sc.coarse_grad(v, teacher, p, sc.coarse_coefficients(mu.pieces, teacher, p))
-        c = core.coarse_grad(v, w, mu)[1]
-        assert np.abs(g - c).max() <= tol * np.abs(c).max(), mu.name
+    a = rng.normal(size=(40, 3)) * rng.uniform(0.1, 5, size=(40, 1))
+    b = rng.normal(size=(40, 3)) * rng.uniform(0.1, 5, size=(40, 1))
+    b[0], b[1] = 3 * a[0], -0.2 * a[1]  # theta = 0 and pi
+    kern = StaircaseKernels(Activation("step as a staircase", (0.0,), (1.0,)))
+    p = plane(a, b)
+    mom = kern.moments(p.r)
+    np.testing.assert_allclose(mom.mean, 0.5, rtol=0, atol=1e-16)
+    np.testing.assert_allclose(mom.var, 0.25, rtol=0, atol=1e-16)
+    np.testing.assert_array_equal(mom.d_mean, 0.0)
+    vg = kern.variogram(p)
+    np.testing.assert_allclose(vg.value, p.theta / np.pi, rtol=0, atol=4e-15)
+    np.testing.assert_allclose(vg.d_r, 0.0, rtol=0, atol=1e-15)
+    interior = p.sin_theta > 0
+    np.testing.assert_allclose(vg.d_u[interior], (-1.0 / (np.pi * p.r))[interior], rtol=1e-13)
 
 
 def test_upper_orthant_against_mpmath():
-    from popgrad.staircase import upper_orthant
+    from popgrad.kernels.staircase import upper_orthant
 
     with mp.workdps(30):
         for a, b, th in [
@@ -303,6 +303,4 @@ def test_activation_validation():
         act_mod.uniform(2.0, 1.0)
     with pytest.raises(TypeError, match="activation"):
         pg.Model(V_STAR, W_STAR, activation="relu")
-    with pytest.raises(ValueError, match="piecewise-constant"):
-        pg.Model(V_STAR, W_STAR, activation=TWO_BIT).coarse_grad(V_STAR, W_STAR, ste.custom(np.ones_like))
     assert act_mod.staircase([0.5, 0.0, 0.5], [1.0, 1.0, 1.0]).jumps == (1.0, 2.0)

@@ -1,13 +1,14 @@
 """Any STE: exact special cases of the piecewise-constant formula, and ``ste.custom`` by quadrature.
 
 Independent checks of the custom-STE quadrature: exact Gaussian integrals for a Gaussian-bump
-mu', the closed forms of popgrad.closed_form for piecewise-constant mu' (a different computing way),
+mu', the closed forms of popgrad.kernels.coarse for piecewise-constant mu' (a different computing way),
 and the literal Monte Carlo of tests/literal_mc.py (|z| < 5 per component, fixed seeds).
 """
 
 from __future__ import annotations
 
 import math
+from types import SimpleNamespace
 
 import numpy as np
 import pytest
@@ -15,8 +16,16 @@ import pytest
 import popgrad as pg
 from popgrad import ste
 from popgrad.geometry import plane
-from popgrad.ste_quadrature import coarse_coefficients
+from popgrad.kernels import custom as custom_kernels
 from tests.literal_mc import literal_mc
+
+
+def coarse_coefficients(mu, p, tol=custom_kernels.DEFAULT_TOL):
+    """alpha, beta, c_w, c_* of a custom mu' against the binary sigma, by the library's checked quadrature."""
+    own = custom_kernels.self_terms(mu, (0.0,), (1.0,), p.r, tol)
+    cross = custom_kernels.cross(mu, (0.0,), (1.0,), p, tol)
+    return SimpleNamespace(a=own.alpha, b=own.beta, c_w=cross.c_w, c_star=cross.c_star)
+
 
 RNG = np.random.default_rng(20190301)
 V_STAR = np.array([1.0, -0.5, 2.0])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..model import Model
+from ..models import Model
 
 EPS = float(np.finfo(np.float64).eps)
 

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..critical import random_orthogonal_directions, w_at_angle
-from ..model import Model
+from ..models import Model
 
 __all__ = ["Battery", "Case", "case_points", "make_battery", "random_points", "random_teacher"]
 

@@ -16,7 +16,7 @@ are compared with
   ``values``; those points are added to the quadrature check).  Bound :math:`|z| < 5` per component, fixed seeds:
   false-alarm rate :math:`5.7\cdot10^{-7}` per component (Gaussian tail), so below :math:`10^{-3}`
   for the few hundred components of the default run.
-* **quadrature** (:func:`popgrad.quadrature.expectations`, scipy backend): normwise relative error
+* **quadrature** (``pg.expectations(..., engine="quadrature")``, scipy backend): normwise relative error
   :math:`\|x_{quad} - x_{cf}\| / \|x_{quad}\|` per quantity (a quantity that is exactly 0 by quadrature,
   e.g. :math:`\partial f/\partial w` at :math:`\theta \in \{0, \pi\}`, must be 0 up to
   :math:`10^{-300}`), bound :math:`10^{-9}`.
@@ -29,8 +29,7 @@ from __future__ import annotations
 import numpy as np
 from scipy import special
 
-from ..montecarlo import monte_carlo
-from ..quadrature import expectations
+from ..engines import expectations
 from .battery import Battery, Case
 from .result import Check, ClaimResult
 
@@ -60,22 +59,24 @@ def mc_z(model, v: np.ndarray, w: np.ndarray, n_samples: int, seed: np.random.Se
     r"""Largest :math:`|z|` per quantity (``loss``, ``grad_v``, ``grad_w``, each STE) at one point.
 
     For ``method="projected"`` the vector quantities in ``w``-space are compared in the plane
-    coordinates :math:`P^\top x` (:math:`P` = ``MonteCarloResult.plane``) with the projected covariance.
+    coordinates :math:`P^\top x` (:math:`P` = the estimate's ``info["plane"]``) with the projected covariance.
     A component with stderr 0 must agree to :math:`10^{-12}` of the larger of the closed form's norm and
     its natural scale (see :func:`quad_rel_err`), else ``inf``.
     """
     cf = _closed(model, v, w)
     stes = STES if clip_hits(model, w, n_samples) >= MIN_HITS else tuple(s for s in STES if s != "clipped_relu")
-    mc = monte_carlo(model, v, w, ste=stes, n_samples=n_samples, seed=seed, method=method)
-    est = {"loss": mc.loss, "grad_v": mc.grad_v, "grad_w": mc.grad_w, **mc.coarse}
+    mc = expectations(model, v, w, stes, engine="monte_carlo", n_samples=n_samples, seed=seed, method=method)
+    first = mc[stes[0]]
+    est = {"loss": first.loss, "grad_v": first.grad_v, "grad_w": first.grad_w}
+    est |= {s: mc[s].coarse_grad_w for s in stes}
     out = {}
     for key, e in est.items():
         if e is None:
             continue
-        mean, ref = np.atleast_1d(np.asarray(e.mean, float)), cf[key]
-        cov = np.atleast_2d(e.cov) if e.cov is not None else np.diag(np.atleast_1d(e.stderr) ** 2)
+        mean, ref = np.atleast_1d(np.asarray(e.value, float)), cf[key]
+        cov = np.atleast_2d(e.cov) if e.cov is not None else np.diag(np.atleast_1d(e.error) ** 2)
         if method == "projected" and key not in ("loss", "grad_v"):
-            p = mc.plane
+            p = first.info["plane"]
             mean, ref, cov = p.T @ mean, p.T @ ref, p.T @ cov @ p
         diff = mean - ref
         se = np.sqrt(np.maximum(np.diag(cov), 0.0))
@@ -96,8 +97,10 @@ def quad_rel_err(model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
     the global minimum) float64 can only promise an error of a few ulps of :math:`S`, not of the result.
     """
     cf = _closed(model, v, w)
-    q = expectations(model, v, w, ste=STES)
-    ref = {"loss": np.atleast_1d(float(q.loss)), "grad_v": q.grad_v, "grad_w": q.grad_w, **q.coarse}
+    q = expectations(model, v, w, STES, engine="quadrature")
+    first = q[STES[0]]
+    ref = {"loss": np.atleast_1d(first.loss.value), "grad_v": first.grad_v.value, "grad_w": first.grad_w.value}
+    ref |= {s: q[s].coarse_grad_w.value for s in STES}
     out = {}
     for key, r in ref.items():
         r = np.asarray(r, float)

@@ -28,7 +28,7 @@ import numpy as np
 from scipy import optimize
 
 from ..critical import profile, proposition1, search, w_at_angle
-from ..model import Model
+from ..models import Model
 from ._common import EPS, norm, theta_direction, v_scale
 from .battery import Battery, Case, case_points
 from .result import Check, ClaimResult

@@ -33,7 +33,8 @@ import numpy as np
 from scipy import special, stats
 
 from ..critical import proposition1, w_at_angle
-from ..montecarlo import monte_carlo, student_t
+from ..engines import expectations
+from ..montecarlo import student_t
 from .battery import Battery
 from .result import Check, ClaimResult
 
@@ -71,8 +72,8 @@ def crelu_mixture(model, v: np.ndarray, w: np.ndarray, nu: float, n_nodes: int =
 def _z(est, ref: np.ndarray, scale: float) -> float:
     """Largest |z|; a component with stderr 0 (e.g. every sample 0 at the global minimizer) must
     agree to ``1e-9 * scale``."""
-    diff = np.atleast_1d(np.asarray(est.mean, float) - ref)
-    se = np.atleast_1d(np.asarray(est.stderr, float))
+    diff = np.atleast_1d(np.asarray(est.value, float) - ref)
+    se = np.atleast_1d(np.asarray(est.error, float))
     tiny = 1e-9 * scale
     z = np.where(se > 0, diff / np.where(se > 0, se, 1.0), np.where(np.abs(diff) <= tiny, 0.0, np.inf))
     return float(np.max(np.abs(z)))
@@ -113,23 +114,27 @@ def remark2(battery: Battery) -> ClaimResult:
         seeds = case.rng(80).integers(0, 2**63, size=len(pts))
         for (kind, v, w), seed in zip(pts, seeds, strict=True):
             n_points += 1
-            mc = monte_carlo(model, v, w, ste=STES, n_samples=n_samples, seed=int(seed), method="full", rows=rows)
+            mc = expectations(
+                model, v, w, STES, engine="monte_carlo", n_samples=n_samples, seed=int(seed), method="full", rows=rows
+            )
             gv, gw = model.grad(v, w)
             sc = float(np.linalg.norm(v) + np.linalg.norm(model.v_star)) ** 2
-            worst["landscape"] = max(worst["landscape"], _z(mc.loss, model.loss(v, w), sc), _z(mc.grad_v, gv, sc))
+            worst["landscape"] = max(
+                worst["landscape"], _z(mc[STES[0]].loss, model.loss(v, w), sc), _z(mc[STES[0]].grad_v, gv, sc)
+            )
             pred = {
                 "relu": c * model.coarse_grad(v, w, "relu")[1],
                 "identity": c * model.coarse_grad(v, w, "identity")[1],
                 "clipped_relu": crelu_mixture(model, v, w, NU),
             }
             for ste in STES:
-                worst[ste] = max(worst[ste], _z(mc.coarse[ste], pred[ste], sc))
+                worst[ste] = max(worst[ste], _z(mc[ste].coarse_grad_w, pred[ste], sc))
             if kind == "random":
-                unscaled = max(unscaled, _z(mc.coarse["relu"], model.coarse_grad(v, w, "relu")[1], sc))
+                unscaled = max(unscaled, _z(mc["relu"].coarse_grad_w, model.coarse_grad(v, w, "relu")[1], sc))
                 n_random += 1
                 for ste in STES:
-                    e = mc.coarse[ste]
-                    inner = float(e.mean @ gw)
+                    e = mc[ste].coarse_grad_w
+                    inner = float(e.value @ gw)
                     se = float(np.sqrt(max(gw @ e.cov @ gw, 0.0)))
                     zc = inner / se if se > 0 else np.sign(inner) * np.inf
                     min_corr_z[ste] = min(min_corr_z[ste], zc)
@@ -137,7 +142,7 @@ def remark2(battery: Battery) -> ClaimResult:
             else:
                 zero = np.zeros(model.n)
                 for ste in ("relu", "clipped_relu"):
-                    worst["vanish"] = max(worst["vanish"], _z(mc.coarse[ste], zero, sc))
+                    worst["vanish"] = max(worst["vanish"], _z(mc[ste].coarse_grad_w, zero, sc))
     checks = (
         Check("max |z| of loss and df/dv under t rows vs the Gaussian closed forms", worst["landscape"], "<", 5.0),
         Check("max |z| of E g_relu^t vs c_nu E g_relu", worst["relu"], "<", 5.0),

@@ -1,0 +1,286 @@
+r"""A network of binary- or staircase-activated units, assembled from pairwise Gaussian expectations.
+
+The model (``derivations/assembly.md``): student :math:`V \in \mathbb R^{K\times m}`,
+:math:`W \in \mathbb R^{K\times n}`, teacher :math:`V^*, W^*` with :math:`K^*` filters, input :math:`Z` with
+i.i.d. :math:`N(0, 1)` rows :math:`z_i`,
+
+.. math:: y(Z) = \textstyle\sum_{k,i} V_{ki}\,\sigma(z_i^\top w_k), \qquad e = y - y^*, \qquad \ell = \tfrac12 e^2,
+
+:math:`f = E\ell`; the coarse gradient of filter :math:`k` is
+:math:`g_k = \sum_i z_i\,\mu'(z_i^\top w_k)\,V_{ki}\,e`.  ``K = K* = 1`` is the paper's model.
+
+Write every unit (filter :math:`a` of the :math:`F = K + K^*` filters on patch :math:`i`) with its signed
+output weight :math:`C_{ai}` (:math:`V` for the student, :math:`-V^*` for the teacher), so
+:math:`e = \sum_{a,i} C_{ai}\sigma_{ai}`.
+Rows are independent, so with :math:`\mu_a, v_a` the mean and variance of :math:`\sigma(z^\top w_a)` and the
+variogram :math:`\Gamma_{ab} = \operatorname{Var}(\sigma(z^\top w_a) - \sigma(z^\top w_b))`
+(:mod:`popgrad.kernels`), :math:`\operatorname{Cov}(\sigma_a, \sigma_b) = \tfrac12(v_a + v_b - \Gamma_{ab})` and
+
+.. math::
+    f = \tfrac12\Big[\Big(\textstyle\sum_i u_i\Big)^2 + \textstyle\sum_i T_i\,\omega_i
+        - \tfrac12\langle\Gamma, CC^\top\rangle\Big], \qquad u = \mu^\top C,\quad T = 1^\top C,\quad \omega = v^\top C,
+
+(the patch sums :math:`u_i, T_i, \omega_i` keep the loss accurate to a few ulps of :math:`\|V - V^*\|^2` near the
+global minimum, where the terms of a plain :math:`E e^2` cancel).  Differentiating,
+
+.. math::
+    \frac{\partial f}{\partial C_{ai}} &= \Big(\textstyle\sum u\Big)\mu_a + \tfrac12(v_a T_i + \omega_i)
+        - \tfrac12(\Gamma C)_{ai},\\
+    \frac{\partial f}{\partial w_k} &= \Big[\Big(\textstyle\sum u\Big)S_k\,\mu_k'
+        + \tfrac12(C_k^\top T)\,v_k'\Big]\hat w_k
+        - \tfrac12\textstyle\sum_{b \ne k} H_{kb}\,\nabla_{w_k}\Gamma_{kb},\qquad H = CC^\top,\ S = C1,
+
+and with :math:`E[z\mu'(z^\top w_k)] = \alpha_k\hat w_k`, :math:`E[z\mu'\sigma(z^\top w_k)] = \beta_k\hat w_k`,
+:math:`E[z\mu'(z^\top w_k)\sigma(z^\top w_b)] = c^w_{kb}\hat w_k + c^*_{kb}\hat w_b` (rows :math:`i \ne j` factorise),
+
+.. math::
+    E g_k = \Big[H_{kk}(\beta_k - \mu_k\alpha_k) + \textstyle\sum_{b\ne k}H_{kb}(c^w_{kb} - \mu_b\alpha_k)
+            + \alpha_k S_k\textstyle\sum u\Big]\hat w_k + \textstyle\sum_{b \ne k} H_{kb}\,c^*_{kb}\,\hat w_b.
+
+Vectors are kept as coefficients on :math:`\hat w_k`, :math:`\hat w_b` and :math:`u_{kb}` (the unit vector of
+:math:`\hat w_b` orthogonal to :math:`\hat w_k`), so that :math:`\langle E g_k, \partial f/\partial w_k\rangle` is
+computed from coefficients and the angles between the filters, without cancellation.
+
+A filter at 0 outputs the constant :math:`\sigma(0)`: :math:`\mu = \sigma(0)`, :math:`v = 0`,
+:math:`\Gamma(0, b) = v_b`; the loss is defined there, gradients are not (the caller raises).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+
+import numpy as np
+
+from . import kernels
+from .activation import Activation
+from .geometry import Plane, _plane_of_arrays
+from .kernels.base import UnitMoments
+from .ste import STE
+
+__all__ = ["Assembly", "FilterGradients"]
+
+
+def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    return np.einsum("...i,...i->...", a, b)
+
+
+@dataclass(frozen=True)
+class FilterGradients:
+    r"""A gradient with respect to the filters, as coefficients on basis vectors; arrays ``(..., K[, P])``.
+
+    ``vector = own[..., None] * w_hat + sum_b (on_b * basis_b)``.  For a true gradient the ``basis`` are
+    the :math:`u_{kb}`; for a coarse gradient the :math:`\hat w_b`.
+    """
+
+    own: np.ndarray  # (..., K)
+    on: np.ndarray  # (..., K, P)
+    w_hat: np.ndarray  # (..., K, n)
+    basis: np.ndarray  # (..., K, P, n)
+
+    @cached_property
+    def vector(self) -> np.ndarray:
+        """The gradient, ``(..., K, n)``."""
+        return self.own[..., None] * self.w_hat + np.einsum("...kp,...kpn->...kn", self.on, self.basis)
+
+
+class _Point:
+    """Everything the assembly needs at one batch of student weights (computed once, on demand)."""
+
+    def __init__(self, asm: Assembly, V: np.ndarray, W: np.ndarray) -> None:
+        self.asm = asm
+        self.V, self.W = V, W
+        self.K = V.shape[-2]
+        self.zero = ~np.any(W != 0, axis=-1)  # (..., K)
+        # zero filters get a stand-in direction for the plane computations; their terms are overridden
+        self.Wsafe = np.where(self.zero[..., None], asm.w_star[:1], W) if np.any(self.zero) else W
+        self.has_zero = bool(np.any(self.zero))
+
+    # -- pair planes -----------------------------------------------------------------------------
+
+    @cached_property
+    def planes(self) -> list[Plane]:
+        """Planes of (w_k, teacher filters) ``(..., K, K*)`` and, for K > 1, (w_k, w_l) ``(..., K, K)``."""
+        Ws = self.Wsafe
+        out = [_plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
+        if self.K > 1:
+            out.append(_plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
+        return out
+
+    @cached_property
+    def r(self) -> np.ndarray:
+        """Norms of the student filters, ``(..., K)``."""
+        return self.planes[0].r[..., 0]
+
+    @cached_property
+    def w_hat(self) -> np.ndarray:
+        return self.planes[0].w_hat[..., 0, :]
+
+    @cached_property
+    def moments(self) -> UnitMoments:
+        mom = self.asm.kernels.moments(self.r)
+        if not self.has_zero:
+            return mom
+        z = self.zero
+        s0 = self.asm.kernels.value_at_zero
+        return UnitMoments(
+            np.where(z, s0, mom.mean),
+            np.where(z, 0.0, mom.var),
+            np.where(z, 0.0, mom.d_mean),
+            np.where(z, 0.0, mom.d_var),
+        )
+
+    @cached_property
+    def variograms(self) -> list:
+        """Variogram of each pair block; zero filters: :math:`\\Gamma(0, b) = v_b`, :math:`\\Gamma(0, 0) = 0`."""
+        asm = self.asm
+        blocks = [asm.kernels.variogram(p) for p in self.planes]
+        values = [blocks[0].value]
+        if self.has_zero:
+            values[0] = np.where(self.zero[..., None], asm.teacher_moments.var, values[0])
+        if self.K > 1:
+            g = blocks[1].value
+            eye = np.eye(self.K, dtype=bool)
+            if self.has_zero:
+                var = self.moments.var
+                zk, zl = self.zero[..., :, None], self.zero[..., None, :]
+                g = np.where(zk & zl, 0.0, np.where(zk, var[..., None, :], np.where(zl, var[..., :, None], g)))
+            values.append(np.where(eye, 0.0, g))
+        return [(val, blk) for val, blk in zip(values, blocks, strict=True)]
+
+    # -- output weights --------------------------------------------------------------------------
+
+    @cached_property
+    def H(self) -> list[np.ndarray]:
+        """:math:`H_{kb} = C_k^\\top C_b` per pair block: ``-V V*^T`` (..., K, K*) and ``V V^T`` (..., K, K)."""
+        V = self.V
+        out = [-np.einsum("...km,lm->...kl", V, self.asm.v_star)]
+        if self.K > 1:
+            out.append(np.einsum("...km,...lm->...kl", V, V))
+        return out
+
+    def off_diagonal(self, blocks: list[np.ndarray]) -> list[np.ndarray]:
+        """The pair blocks with the student-student block's diagonal (a filter with itself) set to 0."""
+        if self.K == 1:
+            return blocks
+        return [blocks[0], np.where(np.eye(self.K, dtype=bool), 0.0, blocks[1])]
+
+    @cached_property
+    def H_self(self) -> np.ndarray:
+        """:math:`H_{kk} = \\|V_k\\|^2`, ``(..., K)``."""
+        return np.einsum("...km,...km->...k", self.V, self.V)
+
+    @cached_property
+    def patch_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        r""":math:`u = \mu^\top C`, :math:`T = 1^\top C`, :math:`\omega = v^\top C`, each ``(..., m)``."""
+        V, asm, mom = self.V, self.asm, self.moments
+        u = np.einsum("...k,...km->...m", mom.mean, V) - asm.teacher_moments.mean @ asm.v_star
+        T = V.sum(axis=-2) - asm.v_star.sum(axis=0)
+        omega = np.einsum("...k,...km->...m", mom.var, V) - asm.teacher_moments.var @ asm.v_star
+        return u, T, omega
+
+    @cached_property
+    def mean_error(self) -> np.ndarray:
+        r""":math:`E e = \sum_i u_i`, ``(...)``."""
+        return self.patch_sums[0].sum(axis=-1)
+
+
+class Assembly:
+    r"""The teacher :math:`(V^*, W^*)` and activation, and the assembled closed forms (module docstring).
+
+    Parameters
+    ----------
+    v_star : ndarray, shape (K*, m)
+    w_star : ndarray, shape (K*, n), non-zero rows
+    activation : popgrad.activation.Activation
+    """
+
+    def __init__(self, v_star: np.ndarray, w_star: np.ndarray, activation: Activation) -> None:
+        self.v_star, self.w_star, self.activation = v_star, w_star, activation
+        self.kernels = kernels.for_activation(activation)
+        tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
+        self.teacher_moments = self.kernels.moments(tt.r[:, 0])
+        gamma = self.kernels.variogram(tt).value
+        self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
+        self._teacher_h = v_star @ v_star.T
+
+    def point(self, V: np.ndarray, W: np.ndarray) -> _Point:
+        """The shared intermediate quantities at ``V (..., K, m)``, ``W (..., K, n)``."""
+        return _Point(self, V, W)
+
+    # -- the closed forms ------------------------------------------------------------------------
+
+    def loss(self, pt: _Point) -> np.ndarray:
+        """Population loss, ``(...)``."""
+        _, T, omega = pt.patch_sums
+        # <Gamma, C C^T>: student-teacher pairs twice (both orders), student-student and teacher-teacher once
+        gh = np.sum(self._teacher_gamma * self._teacher_h) + 2.0 * np.sum(pt.variograms[0][0] * pt.H[0], axis=(-2, -1))
+        if pt.K > 1:
+            gh = gh + np.sum(pt.variograms[1][0] * pt.H[1], axis=(-2, -1))
+        return 0.5 * (pt.mean_error**2 + _dot(T, omega) - 0.5 * gh)
+
+    def grad_v(self, pt: _Point) -> np.ndarray:
+        r""":math:`\partial f/\partial V`, ``(..., K, m)``."""
+        _, T, omega = pt.patch_sums
+        mom = pt.moments
+        gamma_c = -np.einsum("...kl,lm->...km", pt.variograms[0][0], self.v_star)
+        if pt.K > 1:
+            gamma_c = gamma_c + np.einsum("...kl,...lm->...km", pt.variograms[1][0], pt.V)
+        return (
+            pt.mean_error[..., None, None] * mom.mean[..., None]
+            + 0.5 * (mom.var[..., None] * T[..., None, :] + omega[..., None, :])
+            - 0.5 * gamma_c
+        )
+
+    def grad_w(self, pt: _Point) -> FilterGradients:
+        r""":math:`\partial f/\partial W` as coefficients on :math:`\hat w_k` and :math:`u_{kb}` (module docstring)."""
+        _, T, _ = pt.patch_sums
+        mom = pt.moments
+        S = pt.V.sum(axis=-1)
+        own = pt.mean_error[..., None] * S * mom.d_mean + 0.5 * np.einsum("...km,...m->...k", pt.V, T) * mom.d_var
+        on = []
+        for (_, vg), h in zip(pt.variograms, pt.off_diagonal(pt.H), strict=True):
+            own = own - 0.5 * np.sum(h * vg.d_r, axis=-1)
+            on.append(-0.5 * h * vg.d_u)
+        return FilterGradients(own, *self._stack(pt, on, "u"))
+
+    def coarse_w(self, pt: _Point, ste: STE) -> FilterGradients:
+        r""":math:`E g_k` as coefficients on :math:`\hat w_k` and :math:`\hat w_b` (module docstring)."""
+        mom = pt.moments
+        cs = kernels.coarse_self(ste, self.activation, pt.r)
+        own = pt.H_self * (cs.beta - mom.mean * cs.alpha) + cs.alpha * pt.V.sum(axis=-1) * pt.mean_error[..., None]
+        means = [self.teacher_moments.mean, mom.mean[..., None, :]]
+        on = []
+        for b, (p, h) in enumerate(zip(pt.planes, pt.off_diagonal(pt.H), strict=True)):
+            cc = kernels.coarse_cross(ste, self.activation, p)
+            c_w = cc.c_w - means[b] * cs.alpha[..., None]
+            own = own + np.sum(h * c_w, axis=-1)
+            on.append(h * cc.c_star)
+        return FilterGradients(own, *self._stack(pt, on, "w_star_hat"))
+
+    @staticmethod
+    def _stack(pt: _Point, on: list[np.ndarray], basis: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Concatenate the pair blocks: coefficients ``(..., K, P)`` and their basis vectors ``(..., K, P, n)``."""
+        vecs = [
+            np.broadcast_to(getattr(p, basis), (*o.shape, p.w_hat.shape[-1]))
+            for p, o in zip(pt.planes, on, strict=True)
+        ]
+        if len(on) == 1:
+            return on[0], pt.w_hat, vecs[0]
+        return np.concatenate(on, axis=-1), pt.w_hat, np.concatenate(vecs, axis=-2)
+
+    def inner(self, pt: _Point, g: FilterGradients, gw: FilterGradients) -> np.ndarray:
+        r""":math:`\langle E g_k, \partial f/\partial w_k\rangle` per filter, ``(..., K)``, from coefficients.
+
+        :math:`\hat w_k \perp u_{kb}`, :math:`\hat w_b^\top\hat w_k = \cos\theta_{kb}`,
+        :math:`\hat w_b^\top u_{kb} = \sin\theta_{kb}`; other products :math:`\hat w_b^\top u_{kb'}` by dot products.
+        """
+        cos = np.concatenate([np.broadcast_to(p.cos_theta, p.theta.shape) for p in pt.planes], axis=-1)
+        sin = np.concatenate([np.broadcast_to(p.sin_theta, p.theta.shape) for p in pt.planes], axis=-1)
+        out = g.own * gw.own + gw.own * np.sum(g.on * cos, axis=-1)
+        if g.on.shape[-1] == 1:
+            return out + g.on[..., 0] * gw.on[..., 0] * sin[..., 0]
+        cross = np.einsum("...kpn,...kqn->...kpq", g.basis, gw.basis)
+        eye = np.eye(g.on.shape[-1], dtype=bool)
+        cross = np.where(eye, sin[..., :, None], cross)
+        return out + np.einsum("...kp,...kpq,...kq->...k", g.on, cross, gw.on)

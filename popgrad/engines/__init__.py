@@ -1,0 +1,106 @@
+r"""One entry point for every way popgrad computes an expectation: :func:`expectations`.
+
+=================  ==========================================================  ===================================
+engine             computes                                                    trusts
+=================  ==========================================================  ===================================
+``closed_form``    the assembled closed forms in float64, batched (the models)  the derivations
+``symbolic``       sympy expressions evaluated by mpmath at ``dps`` digits      the derivations, checked by sympy
+``quadrature``     the row expectations by 2-D quadrature in each pair's plane  the definition and the plane reduction
+``monte_carlo``    sample means from the literal model (``method="full"``)      the definition of the model
+                   or from the projected rows (``method="projected"``)          (and the projection argument)
+=================  ==========================================================  ===================================
+
+Every engine computes the model it is given -- its activation, its number of filters, the STE -- or raises
+``NotImplementedError`` naming the engine, the model, the activation and the STE and listing what it supports
+(:func:`capabilities`).  None returns a number for a different model.
+"""
+
+from __future__ import annotations
+
+from ..ste import resolve_many
+from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
+from .capability import ACTIVATION_KINDS, MODEL_KINDS, STE_KINDS, Engine, capability_table, check_supported
+from .result import Expectations, Quantity
+
+__all__ = ["ENGINES", "Expectations", "Quantity", "capabilities", "expectations"]
+
+ENGINES: dict[str, Engine] = {
+    e.name: e for e in (closed_form.ENGINE, symbolic_engine.ENGINE, quadrature_engine.ENGINE, montecarlo_engine.ENGINE)
+}
+"""The engines by name."""
+
+
+def _engine(engine: object) -> Engine:
+    if not isinstance(engine, str):
+        raise TypeError(f"engine must be a name, one of {sorted(ENGINES)}; got {type(engine).__name__}")
+    try:
+        return ENGINES[engine]
+    except KeyError:
+        raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINES)}") from None
+
+
+def expectations(
+    model: object, v: object, w: object, ste: object = "relu", engine: str = "closed_form", **options: object
+) -> Expectations | dict[str, Expectations]:
+    r"""Loss, true gradient and expected coarse gradient of ``model`` at ``(v, w)``, by the chosen engine.
+
+    Parameters
+    ----------
+    model : popgrad.Model or popgrad.MultiFilterModel
+        The teacher (and activation).
+    v, w : array_like
+        Student weights in the model's shapes: ``(..., m)`` and ``(..., n)`` for :class:`popgrad.Model`,
+        ``(..., K, m)`` and ``(..., K, n)`` for :class:`popgrad.MultiFilterModel`; leading axes broadcast.
+        ``w`` must be non-zero (f has no gradient at ``w = 0``; ``model.loss`` is defined there).
+    ste : str, popgrad.ste.STE, or a sequence of them
+        One STE: an :class:`Expectations` is returned.  A sequence: a ``dict`` from each STE's name to the
+        :class:`Expectations` that STE alone would give -- for every engine the same; Monte Carlo computes them
+        from the same samples, so their loss and gradient fields are identical.
+    engine : str
+        ``"closed_form"`` (default), ``"symbolic"``, ``"quadrature"`` or ``"monte_carlo"``.
+    **options
+        Engine options: symbolic ``dps`` (50); quadrature ``backend="scipy"|"mpmath"``, ``dps`` (30);
+        Monte Carlo ``n_samples``, ``seed``, ``method="full"|"projected"``, ``workers``, ``executor``,
+        ``chunk_size``, ``rows``, ``grad_w_estimator``, ``covariance``, ``progress``
+        (:func:`popgrad.monte_carlo`).  Unknown options raise ``TypeError``.
+
+    Returns
+    -------
+    Expectations, or dict[str, Expectations]
+        Every :class:`Quantity` has ``.value`` (float64, the model's shape) and ``.error``.  Engines other than
+        ``closed_form`` evaluate batched inputs point by point (Monte Carlo: point ``j`` of a batch draws from
+        ``SeedSequence(seed).spawn(N)[j]``; a single point draws from ``SeedSequence(seed)``).
+
+    Raises
+    ------
+    NotImplementedError
+        The engine cannot compute this model / activation / STE (message lists what it supports).
+
+    Examples
+    --------
+    >>> import popgrad as pg
+    >>> model = pg.Model([1.0, -0.5, 2.0], [1.0, 0.0, 0.0])
+    >>> v, w = [0.3, 1.0, -0.7], [0.2, 1.0, -0.4]
+    >>> exact = pg.expectations(model, v, w, "relu")
+    >>> mc = pg.expectations(model, v, w, "relu", engine="monte_carlo", n_samples=20_000, seed=3)
+    >>> bool(abs(mc.loss.z(exact.loss.value)) < 5)
+    True
+    >>> sorted(pg.expectations(model, v, w, ["relu", "identity"]))
+    ['identity', 'relu']
+    """
+    eng = _engine(engine)
+    opts = eng.options(options)
+    stes, single = resolve_many(ste)
+    for s in stes:
+        check_supported(eng, model, s, opts)
+    out = eng.compute(model, v, w, stes, opts)
+    return out[stes[0].name] if single else out
+
+
+def capabilities() -> list[dict[str, str]]:
+    """What each engine computes: one row per (engine, option variant, model, activation, STE kind), with
+    ``"supported"`` or the reason it refuses."""
+    return capability_table(ENGINES.values())
+
+
+__all__ += ["ACTIVATION_KINDS", "MODEL_KINDS", "STE_KINDS"]

@@ -1,0 +1,75 @@
+"""The ``monte_carlo`` engine: :mod:`popgrad.montecarlo` behind the common contract."""
+
+from __future__ import annotations
+
+from typing import ClassVar
+
+import numpy as np
+
+from .. import montecarlo as mc
+from ..ste import STE
+from .capability import Engine
+from .pointwise import pointwise
+from .result import Expectations, Quantity
+
+__all__ = ["ENGINE"]
+
+
+def _point_seed(ss: np.random.SeedSequence, index: int | None) -> np.random.SeedSequence:
+    """The seed of batch point ``index``: ``ss`` itself for an unbatched call, else its ``index``-th child."""
+    if index is None:
+        return ss
+    return np.random.SeedSequence(ss.entropy, spawn_key=(*ss.spawn_key, index), pool_size=ss.pool_size)
+
+
+def _quantity(est: mc.Estimate | None, shape: tuple[int, ...]) -> Quantity | None:
+    if est is None:
+        return None
+    return Quantity(np.reshape(est.mean, shape), np.reshape(est.stderr, shape), est.n, est.cov)
+
+
+class MonteCarloEngine(Engine):
+    """Sample means from the literal model (``method="full"``) or the projected rows (``"projected"``)."""
+
+    name = "monte_carlo"
+    defaults: ClassVar[dict] = {
+        "n_samples": 10**6,
+        "seed": 0,
+        "method": "full",
+        "rows": "gaussian",
+        "grad_w_estimator": "boundary",
+        "covariance": True,
+        "workers": 1,
+        "executor": None,
+        "chunk_size": None,
+        "progress": None,
+    }
+    variants: ClassVar[tuple[dict, ...]] = ({"method": "full"}, {"method": "projected"})
+
+    def refusal(self, model: str, activation: str, ste: str, options: dict) -> str | None:
+        if model != "Model":
+            return "its samplers draw one filter"
+        if activation != "binary":
+            return "its samplers apply the binary step"
+        return None
+
+    def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
+        ss = mc.seed_sequence(options["seed"])
+        opts = {k: val for k, val in options.items() if k != "seed"}
+
+        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
+            res = mc.sample_point(model, V[0], W[0], stes, _point_seed(ss, index), **opts)
+            m, n = V.shape[-1], W.shape[-1]
+            base = {
+                "loss": _quantity(res.loss, ()),
+                "grad_v": _quantity(res.grad_v, (1, m)),
+                "grad_w": _quantity(res.grad_w, (1, n)),
+            }
+            out = {s.name: {**base, "coarse_grad_w": _quantity(res.coarse[s.name], (1, n))} for s in stes}
+            info = {"n_samples": res.n, "method": res.method, "rows": res.rows, "plane": res.plane}
+            return out, info
+
+        return pointwise(self.name, model, v, w, stes, options, point)
+
+
+ENGINE = MonteCarloEngine()

@@ -1,0 +1,90 @@
+"""Batches for the engines that compute one point at a time (symbolic, quadrature, Monte Carlo).
+
+:func:`pointwise` validates ``(v, w)`` through the model (the same rules and messages as the closed forms),
+calls the engine once per batch point with the point as a committee ``V (K, m)``, ``W (K, n)``, and stacks the
+per-point :class:`~popgrad.engines.result.Quantity` values back into the model's shapes.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+import numpy as np
+
+from ..ste import STE
+from .result import Expectations, Quantity
+
+__all__ = ["FIELDS", "PointResult", "pointwise"]
+
+FIELDS = ("loss", "grad_v", "grad_w", "coarse_grad_w")
+
+PointResult = dict[str, dict[str, Quantity | None]]
+"""Per STE name, the fields of :data:`FIELDS` at one point, in committee shapes: ``()``, ``(K, m)``, ``(K, n)``."""
+
+
+def _stack(items: list[Quantity | None], batch: tuple[int, ...]) -> Quantity | None:
+    if any(q is None for q in items):
+        return None
+    first = items[0]
+    if not batch:
+        return first
+    shape = np.shape(first.value)
+
+    def arr(get: Callable[[Quantity], object], dtype: object = np.float64) -> np.ndarray:
+        return np.array([get(q) for q in items], dtype=dtype).reshape(*batch, *shape)
+
+    mp = arr(lambda q: q.mp, object) if first.mp is not None else None
+    return Quantity(arr(lambda q: q.value), arr(lambda q: q.error), first.n, None, mp)
+
+
+def _shaped(q: Quantity | None, shape: Callable[[np.ndarray], np.ndarray]) -> Quantity | None:
+    if q is None:
+        return None
+    mp = None if q.mp is None else shape(q.mp)
+    return Quantity(shape(np.asarray(q.value)), shape(np.asarray(q.error)), q.n, q.cov, mp)
+
+
+def pointwise(
+    engine: str,
+    model: object,
+    v: object,
+    w: object,
+    stes: tuple[STE, ...],
+    options: dict,
+    point: Callable[[np.ndarray, np.ndarray, int | None, int], tuple[PointResult, dict]],
+) -> dict[str, Expectations]:
+    """Evaluate ``point(V, W, index, count) -> (results, info)`` at every batch point and assemble.
+
+    ``index`` is None for an unbatched input, else the flat index of the point among ``count`` points.
+    """
+    pt = model._point(v, w, gradients=True)  # validation, and the w = 0 rule of the closed forms
+    V, W = pt.V, pt.W
+    batch = V.shape[:-2]
+    count = int(np.prod(batch, dtype=int))
+    per_point = []
+    infos = []
+    for j, idx in enumerate(np.ndindex(batch)):
+        res, info = point(np.asarray(V[idx]), np.asarray(W[idx]), j if batch else None, count)
+        per_point.append(res)
+        infos.append(info)
+    out = {}
+    for s in stes:
+        fields = {}
+        for key in FIELDS:
+            stacked = _stack([r[s.name][key] for r in per_point], batch)
+            if key == "loss":
+                fields[key] = stacked
+            else:
+                fields[key] = _shaped(stacked, model.from_committee)
+        out[s.name] = Expectations(
+            loss=fields["loss"],
+            grad_v=fields["grad_v"],
+            grad_w=fields["grad_w"],
+            coarse_grad_v=fields["grad_v"],
+            coarse_grad_w=fields["coarse_grad_w"],
+            ste=s.name,
+            engine=engine,
+            options=dict(options),
+            info=infos[0] if not batch else {"points": infos},
+        )
+    return out

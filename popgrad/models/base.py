@@ -1,0 +1,191 @@
+"""What every model family shares: the closed forms of :mod:`popgrad.assembly` behind one public face.
+
+A family maps its own weights to a *committee* -- student ``V (..., K, m)``, ``W (..., K, n)`` and teacher
+``V* (K*, m)``, ``W* (K*, n)`` -- and the results back to its own shapes.  Everything else (validation of the
+results, overflow, the correlation of coarse and true gradients, the w = 0 rule) lives here once.  The
+engines of :mod:`popgrad.engines` see a model only through :meth:`ModelFamily.committee` and
+:meth:`ModelFamily.from_committee`.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..activation import Activation
+from ..activation import resolve as resolve_activation
+from ..assembly import Assembly
+from ..ste import resolve as resolve_ste
+
+__all__ = ["Correlation", "ModelFamily"]
+
+W_ZERO = (
+    "the student outputs a constant there and f is discontinuous at w = 0 for the binary sigma; "
+    "popgrad defines no gradient at w = 0: use w != 0"
+)
+
+
+def finite(x: np.ndarray) -> np.ndarray:
+    """Return 0-d arrays as numpy scalars, other arrays unchanged; refuse results outside float64.
+
+    Inputs are finite, so a non-finite result means an overflow (e.g. |v| ~ 1e200 squared, or
+    ``df/dw ~ 1/|w|`` at |w| ~ 1e-320): raise rather than hand back a silent inf or NaN.
+    """
+    x = np.asarray(x)
+    if not np.all(np.isfinite(x)):
+        raise ValueError(
+            "the result overflows float64 at these inputs (magnitudes of v, v_star near 1e154 or more, "
+            "or |w| near the smallest float for gradients); rescale v and v_star (f scales as |v|^2)"
+        )
+    return x[()]
+
+
+def overflow_checked(method: Callable) -> Callable:
+    """Compute without floating-point warnings; :func:`finite` turns any overflow into a ValueError."""
+
+    @functools.wraps(method)
+    def wrapper(*args: object, **kwargs: object) -> object:
+        with np.errstate(all="ignore"):
+            return method(*args, **kwargs)
+
+    return wrapper
+
+
+def _safe_cos(inner: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    """inner / (|a| |b|) from squared norms, defined as 0 where either vector is zero (the angle is undefined)."""
+    den = np.sqrt(a_sq) * np.sqrt(b_sq)
+    den, inner = np.broadcast_arrays(den, inner)
+    return np.divide(inner, den, out=np.zeros(np.shape(den)), where=den > 0)
+
+
+def _sq(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
+    return np.sum(x * x, axis=axes)
+
+
+@dataclass(frozen=True)
+class Correlation:
+    r"""How the expected coarse gradient lines up with the true gradient (Lemmas 5, 7, 10).
+
+    Attributes (each of the batch shape)
+    ------------------------------------
+    inner_w : :math:`\langle E g_\mu, \partial f/\partial w\rangle` (from the closed forms' coefficients)
+    cos_w : cosine of the angle between :math:`E g_\mu` and :math:`\partial f/\partial w`
+    inner : :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
+            = \|\partial f/\partial v\|^2 + \text{inner\_w}`
+    cos : cosine of the angle between those full (v, w) vectors
+    inner_w_filters, cos_w_filters : per filter, shape ``(..., K)`` (:class:`popgrad.MultiFilterModel`);
+            ``None`` for the one-filter :class:`popgrad.Model`
+
+    A cosine is defined as 0 where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0`
+    at :math:`\theta \in \{0, \pi\}`), where the angle is undefined.
+    """
+
+    inner_w: np.ndarray
+    cos_w: np.ndarray
+    inner: np.ndarray
+    cos: np.ndarray
+    inner_w_filters: np.ndarray | None = None
+    cos_w_filters: np.ndarray | None = None
+
+
+class ModelFamily:
+    """Base of :class:`popgrad.Model` and :class:`popgrad.MultiFilterModel` (module docstring).
+
+    Subclasses set ``self._asm`` (an :class:`~popgrad.assembly.Assembly`) in ``__init__`` and implement
+    :meth:`committee`, :meth:`from_committee` and :meth:`_validated`.
+    """
+
+    _asm: Assembly
+    per_filter: bool = False  # does the correlation report per-filter numbers
+
+    # -- the contract with the engines --------------------------------------------------------------
+
+    def committee(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+        """Validated student weights as a committee: ``V (..., K, m)``, ``W (..., K, n)`` (batch broadcast)."""
+        raise NotImplementedError
+
+    def from_committee(self, x: np.ndarray) -> np.ndarray:
+        """A per-filter result ``(..., K, d)`` in this family's shape (``(..., d)`` for one filter)."""
+        raise NotImplementedError
+
+    @property
+    def teacher(self) -> tuple[np.ndarray, np.ndarray]:
+        """The teacher as a committee: ``V* (K*, m)``, ``W* (K*, n)`` (read-only copies)."""
+        return self._asm.v_star, self._asm.w_star
+
+    @property
+    def activation(self) -> Activation:
+        r"""The activation :math:`\sigma` of student and teacher (:class:`popgrad.activation.Activation`)."""
+        return self._asm.activation
+
+    @staticmethod
+    def _activation(activation: object) -> Activation:
+        return resolve_activation(activation)
+
+    # -- validation ----------------------------------------------------------------------------------
+
+    def _point(self, v: object, w: object, *, gradients: bool):
+        V, W = self.committee(v, w)
+        pt = self._asm.point(V, W)
+        if gradients and pt.has_zero:
+            where = [int(i) for i in np.argwhere(pt.zero)[0]]
+            filt = f", filter {where[-1]}" if pt.K > 1 else ""
+            raise ValueError(f"w is the zero vector (at batch index {tuple(where[:-1])}{filt}): {W_ZERO}")
+        return pt
+
+    # -- public closed forms -------------------------------------------------------------------------
+
+    @overflow_checked
+    def loss(self, v: object, w: object) -> np.ndarray:
+        """Population loss :math:`f(v, w)`; shape ``(...)``.  See the family's class docstring."""
+        return finite(self._asm.loss(self._point(v, w, gradients=False)))
+
+    @overflow_checked
+    def grad(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+        r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)`.  See the family's class docstring."""
+        pt = self._point(v, w, gradients=True)
+        return finite(self.from_committee(self._asm.grad_v(pt))), finite(
+            self.from_committee(self._asm.grad_w(pt).vector)
+        )
+
+    @overflow_checked
+    def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
+        r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
+        s = resolve_ste(ste)
+        pt = self._point(v, w, gradients=True)
+        gv = self.from_committee(self._asm.grad_v(pt))
+        return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
+
+    @overflow_checked
+    def correlation(self, v: object, w: object, ste: object = "relu") -> Correlation:
+        r"""Inner products and cosines between expected coarse and true gradients (:class:`Correlation`).
+
+        .. math:: \langle E g_\mu, \partial f/\partial w\rangle = \frac{(v^\top v^*)^2}{2\pi\|w\|}\sin\theta\; c^*_\mu
+
+        for one filter and the binary :math:`\sigma`: :math:`c^*_{relu} = \tfrac{1}{2\sqrt{2\pi}}` (Lemma 5),
+        :math:`c^*_{id} = \tfrac{1}{\sqrt{2\pi}}` (Lemma 10), :math:`\sin\theta\,c^*_{crelu} = q(\theta, w)` (Lemma 7).
+        Computed from the coefficients of both vectors in the filters' planes (no cancellation).
+        """
+        s = resolve_ste(ste)
+        pt = self._point(v, w, gradients=True)
+        asm = self._asm
+        gv = asm.grad_v(pt)
+        g, gw = asm.coarse_w(pt, s), asm.grad_w(pt)
+        per = asm.inner(pt, g, gw)
+        g_sq, gw_sq = _sq(g.vector, (-1,)), _sq(gw.vector, (-1,))
+        inner_w = per.sum(axis=-1)
+        gv_sq = _sq(gv, (-2, -1))
+        inner = gv_sq + inner_w
+        extra = {}
+        if self.per_filter:
+            extra = {"inner_w_filters": finite(per), "cos_w_filters": finite(_safe_cos(per, g_sq, gw_sq))}
+        return Correlation(
+            inner_w=finite(inner_w),
+            cos_w=finite(_safe_cos(inner_w, g_sq.sum(axis=-1), gw_sq.sum(axis=-1))),
+            inner=finite(inner),
+            cos=finite(_safe_cos(inner, gv_sq + g_sq.sum(axis=-1), gv_sq + gw_sq.sum(axis=-1))),
+            **extra,
+        )
