@@ -32,7 +32,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ._validate import as_vector_batch, positive_int
+from ._validate import as_vector_batch, positive_int, real_number
 
 __all__ = ["Activation", "binary", "resolve", "staircase", "uniform"]
 
@@ -51,6 +51,12 @@ class Activation:
     name: str = field(compare=False)
     thresholds: tuple[float, ...]
     jumps: tuple[float, ...]
+
+    def __repr__(self) -> str:
+        k = len(self.thresholds)
+        if k <= 8:
+            return f"Activation({self.name!r}, thresholds={self.thresholds}, jumps={self.jumps})"
+        return f"Activation({self.name!r}, {k} thresholds in [{self.thresholds[0]:g}, {self.thresholds[-1]:g}])"
 
     @property
     def is_binary(self) -> bool:
@@ -108,7 +114,7 @@ def uniform(bits: int, step: float) -> Activation:
     bits = positive_int(bits, "bits")
     if bits > 16:
         raise ValueError(f"bits must be <= 16 (2**bits - 1 thresholds), got {bits}")
-    step = float(step)
+    step = real_number(step, "step")
     if not (np.isfinite(step) and step > 0):
         raise ValueError(f"step must be a finite number > 0 (the resolution alpha), got {step}")
     k = 2**bits - 1

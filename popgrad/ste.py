@@ -30,13 +30,15 @@ True
 
 from __future__ import annotations
 
+import itertools
+import math
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
 
-from ._validate import as_vector_batch, real_number
+from ._validate import as_float_array, as_vector_batch, real_number
 
 __all__ = [
     "STE",
@@ -57,24 +59,103 @@ Piece = tuple[float, float, float]
 
 @dataclass(frozen=True)
 class STE:
-    """A straight-through estimator.
+    r"""A straight-through estimator.
 
     Attributes
     ----------
     name : str
     mu_prime : callable
-        ``mu_prime(x)`` -> array of :math:`\\mu'(x)`, elementwise, same shape as ``x``.
+        ``mu_prime(x)`` -> array of :math:`\mu'(x)`, elementwise, same shape as ``x``.
     pieces : tuple of (lo, hi, value) or None
         Piecewise-constant description (non-overlapping, increasing, non-zero values), or
-        ``None`` when :math:`\\mu'` is not piecewise constant (then no closed form exists).
+        ``None`` when :math:`\mu'` is not piecewise constant (then no closed form exists).
+
+    The constructor checks what it is given: ``pieces`` must be ordered, non-overlapping intervals
+    ``lo < hi`` with finite non-zero values, and ``mu_prime`` must equal the function they describe at
+    every point of a dense grid around the breakpoints and far out (``ValueError`` otherwise).  The
+    constructors :func:`piecewise_constant` and :func:`custom` build consistent STEs from one description.
     """
 
     name: str
     mu_prime: Callable[[np.ndarray], np.ndarray] = field(compare=False, repr=False)
     pieces: tuple[Piece, ...] | None = None
 
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+        if not callable(self.mu_prime):
+            raise TypeError(f"mu_prime must be a callable mu_prime(x) -> array, got {type(self.mu_prime).__name__}")
+        if self.pieces is not None:
+            pieces = _checked_pieces(self.pieces)
+            object.__setattr__(self, "pieces", pieces)
+            _check_agrees(self.mu_prime, pieces)
+
     def __call__(self, x: object) -> np.ndarray:
         return self.mu_prime(x)
+
+
+def _checked_pieces(pieces: object) -> tuple[Piece, ...]:
+    """Pieces as float triples, validated (see :class:`STE`) and normalised (:func:`_normalise`)."""
+    try:
+        rows = [tuple(p) for p in pieces]  # type: ignore[union-attr]
+    except TypeError:
+        raise TypeError(f"pieces must be a sequence of (lo, hi, value) triples, got {pieces!r}") from None
+    out = []
+    for p in rows:
+        if len(p) != 3:
+            raise ValueError(f"pieces: each piece is (lo, hi, value), got {p!r}")
+        lo, hi, value = (real_number(x, "pieces") for x in p)
+        if not lo < hi:  # also rejects NaN
+            raise ValueError(f"pieces: a piece needs lo < hi, got ({lo}, {hi})")
+        if not math.isfinite(value):
+            raise ValueError(f"pieces: values must be finite, got {value}")
+        out.append((lo, hi, value))
+    for (_, hi, _), (lo, _, _) in itertools.pairwise(out):
+        if lo < hi:
+            raise ValueError(f"pieces must be ordered and must not overlap, got {rows}")
+    return _normalise(out)
+
+
+def _pieces_value(pieces: tuple[Piece, ...], x: np.ndarray) -> np.ndarray:
+    out = np.zeros(x.shape)
+    for lo, hi, value in pieces:
+        out = np.where((x > lo) & (x < hi), value, out)
+    return out
+
+
+def _check_agrees(mu_prime: Callable[[np.ndarray], np.ndarray], pieces: tuple[Piece, ...]) -> None:
+    """``mu_prime`` equals the pieces' function on a dense grid (breakpoints themselves excluded)."""
+    ends = sorted({x for lo, hi, _ in pieces for x in (lo, hi) if math.isfinite(x)})
+    lo, hi = (ends[0], ends[-1]) if ends else (0.0, 0.0)
+    span = max(hi - lo, 1.0)
+    x = np.concatenate([np.linspace(lo - span, hi + span, 4097), [-1e8, -1e3, 1e3, 1e8]])
+    x = x[~np.isin(x, ends)]
+    got = _call(mu_prime, x)
+    want = _pieces_value(pieces, x)
+    bad = np.flatnonzero(got != want)
+    if bad.size:
+        k = bad[0]
+        raise ValueError(
+            f"mu_prime disagrees with pieces at x = {x[k]:.6g}: pieces give {want[k]:g}, mu_prime gives {got[k]:g}; "
+            "build STEs with pg.ste.piecewise_constant (mu_prime from the pieces) or pg.ste.custom (mu_prime only)"
+        )
+
+
+def _call(mu_prime: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.ndarray:
+    """``mu_prime(x)`` checked: real, finite, of the input's shape."""
+    try:
+        with np.errstate(all="ignore"):  # NaN/inf are reported below, by name
+            out = np.asarray(mu_prime(x))
+    except Exception as exc:
+        raise TypeError(f"mu_prime must accept a float64 array and return an array: {exc}") from None
+    if out.dtype.kind not in "biuf":
+        raise TypeError(f"mu_prime must return real numbers, got dtype {out.dtype}")
+    if out.shape != x.shape:
+        raise ValueError(f"mu_prime must be vectorised (return the shape of its input): for shape {x.shape} it gave {out.shape}")
+    out = out.astype(np.float64)
+    if not np.all(np.isfinite(out)):
+        raise ValueError(f"mu_prime returned NaN or infinite values on [{x.min():.3g}, {x.max():.3g}]; it must be finite")
+    return out
 
 
 # The derivatives are module-level functions (bound with functools.partial), so STEs pickle and
@@ -124,9 +205,9 @@ def piecewise_constant(breakpoints: object, values: object, name: str | None = N
     values : array_like, shape (K + 1,)
         Finite values on the K + 1 intervals.
     """
-    b = np.asarray(breakpoints, dtype=np.float64).reshape(-1) if np.size(breakpoints) else np.empty(0)
-    if b.size:
-        b = as_vector_batch(b, "breakpoints", batch=False)
+    b = as_float_array(breakpoints, "breakpoints")
+    if b.ndim != 1:
+        raise ValueError(f"breakpoints must be one-dimensional (a list of numbers), got shape {b.shape}")
     vals = as_vector_batch(values, "values", b.size + 1, batch=False)
     if b.size > 1 and not np.all(np.diff(b) > 0):
         raise ValueError(f"breakpoints must be strictly increasing, got {b.tolist()}")
@@ -184,8 +265,9 @@ class CustomSTE(STE):
     Attributes
     ----------
     points : tuple of float
-        Where :math:`\\mu'` is discontinuous or kinked (pre-activation units), sorted; the
-        quadrature of :mod:`popgrad.ste_quadrature` splits its integrals there.
+        Declared discontinuities and kinks of :math:`\\mu'` (pre-activation units), sorted; the
+        quadrature of :mod:`popgrad.kernels.custom` splits its integrals there (and at the jumps it
+        locates itself, :mod:`popgrad._scan`).
     """
 
     points: tuple[float, ...] = ()
@@ -195,9 +277,12 @@ def custom(mu_prime: Callable[[np.ndarray], np.ndarray], name: str | None = None
     r"""STE with any :math:`\mu'`, given as a vectorised Python function.
 
     The expected coarse gradient is then computed by one-dimensional quadrature over
-    :math:`x = z^\top\hat w` (:mod:`popgrad.ste_quadrature`, ``derivations/custom_ste.md``), whose error
-    estimate is checked (``ValueError`` if it misses the tolerance).  Give the discontinuities and
-    kinks of :math:`\mu'` as ``points`` (pre-activation units); the quadrature splits there.
+    :math:`x = z^\top\hat w` (:mod:`popgrad.kernels.custom`, ``derivations/custom_ste.md``), whose error
+    estimate is checked (``ValueError`` if it misses the tolerance).  The quadrature splits its integrals
+    at every jump of :math:`\mu'` it locates by a dense scan and bisection (:mod:`popgrad._scan`) and at the
+    declared ``points`` (pre-activation units).  A jump narrower than the scan's grid (about
+    :math:`2.4\cdot10^{-3}\|w\|`) can escape the scan: declare such jumps (and kinks) in ``points``.
+    ``mu_prime`` must return real, finite values (complex values are refused, not truncated).
 
     Parameters
     ----------
@@ -217,29 +302,18 @@ def custom(mu_prime: Callable[[np.ndarray], np.ndarray], name: str | None = None
     """
     if not callable(mu_prime):
         raise TypeError(f"mu_prime must be a callable mu_prime(x) -> array, got {type(mu_prime).__name__}")
-    pts = np.asarray(points, dtype=np.float64).reshape(-1) if np.size(points) else np.empty(0)
-    if pts.size:
-        pts = as_vector_batch(pts, "points", batch=False)
-    probe = np.linspace(-3.0, 3.0, 7)
-    try:
-        with np.errstate(all="ignore"):  # NaN/inf are reported below, by name
-            out = np.asarray(mu_prime(probe), dtype=np.float64)
-    except Exception as exc:
-        raise TypeError(f"mu_prime must accept a float64 array and return an array: {exc}") from None
-    if out.shape != probe.shape:
-        raise ValueError(
-            f"mu_prime must be vectorised (return the shape of its input): for shape {probe.shape} it gave {out.shape}"
-        )
-    if not np.all(np.isfinite(out)):
-        raise ValueError("mu_prime returned NaN or infinite values on [-3, 3]; it must be finite")
+    pts = as_float_array(points, "points")
+    if pts.ndim > 1:
+        raise ValueError(f"points must be one-dimensional (a list of numbers), got shape {pts.shape}")
+    _call(mu_prime, np.linspace(-3.0, 3.0, 7))
 
     label = name or getattr(mu_prime, "__name__", "custom")
     return CustomSTE(label, partial(_as_float_call, fn=mu_prime), None, tuple(sorted(set(pts.tolist()))))
 
 
 def _as_float_call(x: object, fn: Callable[[np.ndarray], np.ndarray]) -> np.ndarray:
-    """``fn`` on a float64 array, result as float64 (picklable whenever ``fn`` is)."""
-    return np.asarray(fn(np.asarray(x, dtype=np.float64)), dtype=np.float64)
+    """``fn`` on a float64 array, result checked and as float64 (picklable whenever ``fn`` is)."""
+    return _call(fn, np.asarray(x, dtype=np.float64))
 
 
 _BY_NAME: dict[str, Callable[[], STE]] = {
