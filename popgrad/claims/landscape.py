@@ -47,6 +47,11 @@ _RADII = (1e-2, 1e-3, 1e-4)
 _DELTA = 1e-7  # distance in angle from the kink at which limiting gradients are sampled
 
 
+def _teachers(cases) -> dict[str, list]:
+    """The teachers a claim checked (labels, v*, w*), for :attr:`ClaimResult.points`."""
+    return {k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")}
+
+
 def _sphere(rng: np.random.Generator, k: int, dim: int) -> np.ndarray:
     x = rng.standard_normal((k, dim))
     return x / np.linalg.norm(x, axis=1, keepdims=True)
@@ -277,7 +282,7 @@ def critical_points(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(cases),
         values=values,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        points=_teachers(cases),
         headline=6,
     )
 
@@ -330,7 +335,7 @@ def proposition1_n1(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(cases),
         values=details,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        points=_teachers(cases),
         expect="refuted",
         corrected_by="critical_points",
     )
@@ -390,7 +395,7 @@ def proposition1_sum_zero(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(cases),
         values=conditions,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        points=_teachers(cases),
         headline=1,
         expect="refuted",
         corrected_by="prop1_spurious",
@@ -434,6 +439,6 @@ def proposition1_spurious(battery: Battery) -> ClaimResult:
         checks=checks,
         n_points=len(pairs),
         values={"teachers with spurious minimizers (n >= 2, 1'v* != 0)": len(spurious)},
-        points={k: v for k, v in case_points(battery.cases).items() if k in ("teacher", "v_star", "w_star")},
+        points=_teachers(battery.cases),
         headline=1,
     )
