@@ -129,3 +129,12 @@ def test_prop1_spurious_claim_passes():
     b = make_battery(0)
     r = landscape.proposition1_spurious(b)
     assert r.status == "PASS" and r.values["teachers with spurious minimizers (n >= 2, 1'v* != 0)"] >= 4
+
+
+def test_prop1_sum_zero_refutation_needs_its_counterexample():
+    b = make_battery(0)
+    assert landscape.proposition1_sum_zero(b).status == "REFUTED"
+    # without a teacher with 1'v* = 0 the refutation has no counterexample: not confirmed, FAIL
+    others = tuple(c for c in b.cases if c.model.v_star.sum() != 0)
+    r = landscape.proposition1_sum_zero(type(b)(b.seed, b.thorough, others, b.n_inits, b.n_quad, b.n_perturb))
+    assert r.status == "FAIL" and r.n_points == 0
