@@ -215,21 +215,20 @@ def _cmd_families(args: argparse.Namespace) -> int:
 
 
 def _cmd_verify(args: argparse.Namespace) -> int:
-    from .verify import format_table, verify
+    from .verify import format_table, summary_line, verify
 
     keys = tuple(args.claim) if args.claim else None
     report = verify(seed=args.seed, thorough=args.thorough, keys=keys)
     if args.json:
-        print(json.dumps(report.to_dict(points=args.points), indent=2))
+        print(json.dumps(report.to_dict(points=args.points, strict=args.strict), indent=2))
     else:
         kind = "thorough" if report.thorough else "default"
         print(f"popgrad verify: {kind} battery, seed {report.seed}, {len(report.teachers)} teachers")
         print()
         print(format_table(report.results))
         print()
-        failed = [r.key for r in report.results if r.n_points > 0 and not r.holds]
-        print(f"{'FAILED: ' + ', '.join(failed) if failed else 'all claims hold'}  ({report.seconds:.1f} s)")
-    return 0 if report.ok else 1
+        print(f"{summary_line(report.results, args.strict)}  ({report.seconds:.1f} s)")
+    return report.exit_status(args.strict)
 
 
 def _cmd_descend(args: argparse.Namespace) -> int:
@@ -330,11 +329,16 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser(
         "verify",
         help="check every claim of the paper on a battery; one table",
-        description="Check the paper's claims by computation at many points. Exit code 1 if any claim fails.",
+        description=(
+            "Check the paper's claims by computation at many points. Each row is PASS, REFUTED (the paper's "
+            "statement as written is false: its counterexample is re-computed and confirmed; the corrected "
+            "statement is its own row) or FAIL (a defect). Exit status 0 when no row FAILs, 1 otherwise."
+        ),
         epilog="example: popgrad verify --seed 1 --json",
     )
     p.add_argument("--seed", type=int, default=0, help="seed of the battery (default 0)")
     p.add_argument("--thorough", action="store_true", help="larger battery (slower)")
+    p.add_argument("--strict", action="store_true", help="exit status 1 on a REFUTED row too, not only on a FAIL")
     p.add_argument("--claim", nargs="+", help="check only these claims (registry keys)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.add_argument("--points", action="store_true", help="with --json: include the points checked")

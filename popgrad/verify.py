@@ -1,7 +1,17 @@
 """``popgrad verify``: every registered claim of the paper on a battery, in one table.
 
-A claim whose computation does not support it is reported as ``FAIL`` with its numbers; nothing is
-hidden or hard-coded.  Deterministic for a given seed.
+Each row has a status (:attr:`popgrad.claims.ClaimResult.status`):
+
+* ``PASS`` -- the statement holds at every point checked;
+* ``REFUTED`` -- the paper's statement *as written* is false: its counterexample was re-computed and
+  confirmed on this run (a finding, not a failure); the row naming it in ``corrected_by`` states the
+  corrected statement and must ``PASS``;
+* ``FAIL`` -- a check that should hold does not, or a counterexample stopped being one: a defect
+  somewhere, shown with its numbers.
+
+The exit status is 0 when no row fails, 1 otherwise; with ``strict=True`` a ``REFUTED`` row also
+gives 1 (like pytest's ``xfail(strict=True)``).  Nothing is hidden or hard-coded; deterministic for a
+given seed.
 
 >>> from popgrad.claims import Check, ClaimResult
 >>> r = ClaimResult("demo", "Demo", "Lemma 0", "closed form", (Check("min cos", 0.25, ">", 0.0),), 3)
@@ -10,16 +20,26 @@ claim  reference  method       points  worst       status
 demo   Lemma 0    closed form       3  0.25 > 0    PASS
 <BLANKLINE>
 demo: min cos = 0.25 (needs > 0)
+>>> print(summary_line([r]))
+1 PASS, 0 REFUTED, 0 FAIL: exit status 0
 """
 
 from __future__ import annotations
 
 import time
+from collections import Counter
+from collections.abc import Sequence
 from dataclasses import dataclass
 
-from .claims import ClaimResult, make_battery, run
+from .claims import STATUSES, ClaimResult, make_battery, run
 
-__all__ = ["VerifyReport", "format_table", "verify"]
+__all__ = ["VerifyReport", "exit_status", "format_table", "summary_line", "verify"]
+
+
+def exit_status(results: Sequence[ClaimResult], strict: bool = False) -> int:
+    """0 when no claim fails (and, with ``strict``, none is refuted); 1 otherwise."""
+    bad = {"FAIL", "REFUTED"} if strict else {"FAIL"}
+    return int(any(r.status in bad for r in results))
 
 
 @dataclass(frozen=True)
@@ -34,12 +54,20 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
-        """True when no claim that was checked at some point fails."""
-        return all(r.holds for r in self.results if r.n_points > 0)
+        """True when no claim has the status ``FAIL`` (``REFUTED`` rows are findings, not failures)."""
+        return exit_status(self.results) == 0
 
-    def to_dict(self, points: bool = False) -> dict:
+    def exit_status(self, strict: bool = False) -> int:
+        """The exit status of ``popgrad verify`` (``strict``: ``REFUTED`` counts as a failure too)."""
+        return exit_status(self.results, strict)
+
+    def to_dict(self, points: bool = False, strict: bool = False) -> dict:
+        counts = Counter(r.status for r in self.results)
         return {
             "ok": self.ok,
+            "strict": strict,
+            "exit_status": self.exit_status(strict),
+            "counts": {s: counts.get(s, 0) for s in STATUSES},
             "seed": self.seed,
             "thorough": self.thorough,
             "seconds": round(self.seconds, 3),
@@ -66,21 +94,28 @@ def _fmt(x: float) -> str:
     return f"{x:.4g}"
 
 
-def _status(r: ClaimResult) -> str:
-    if r.n_points == 0:
-        return "n/a"
-    return "PASS" if r.holds else "FAIL"
+def summary_line(results: Sequence[ClaimResult], strict: bool = False) -> str:
+    """``"8 PASS, 2 REFUTED (a, b), 0 FAIL: exit status 0"``; failing and refuted keys named."""
+    parts = []
+    for status in ("PASS", "REFUTED", "FAIL"):
+        keys = [r.key for r in results if r.status == status]
+        parts.append(f"{len(keys)} {status}" + (f" ({', '.join(keys)})" if keys and status != "PASS" else ""))
+    line = ", ".join(parts) + f": exit status {exit_status(results, strict)}"
+    if strict and any(r.status == "REFUTED" for r in results):
+        line += " (--strict: REFUTED counts)"
+    return line
 
 
 def format_table(results: list[ClaimResult] | tuple[ClaimResult, ...]) -> str:
     """One row per claim: claim, paper reference, method, points, worst margin, status; then the
-    name of each claim's worst check and its further measured values."""
+    name of each claim's worst check and its further measured values.  For a refuted claim: the
+    check confirming the counterexample, and the claim stating the corrected statement."""
     header = ("claim", "reference", "method", "points", "worst", "status")
     rows = []
     for r in results:
         w = r.worst
         rows.append(
-            (r.key, r.reference, r.method, str(r.n_points), f"{_fmt(w.value)} {w.op} {_fmt(w.bound)}", _status(r))
+            (r.key, r.reference, r.method, str(r.n_points), f"{_fmt(w.value)} {w.op} {_fmt(w.bound)}", r.status)
         )
     widths = [max(len(h), *(len(row[i]) for row in rows)) for i, h in enumerate(header)]
     right = {3}
@@ -91,10 +126,15 @@ def format_table(results: list[ClaimResult] | tuple[ClaimResult, ...]) -> str:
     out = [line(header)]
     out += [line(row) for row in rows]
     out.append("")
+    titles = {r.key: r.title for r in results}
     for r in results:
         w = r.worst
         out.append(f"{r.key}: {w.name} = {_fmt(w.value)} (needs {w.op} {_fmt(w.bound)})")
-        if w.note and not w.holds:
+        if r.status == "REFUTED":
+            out.append(f"    refuted: {r.title}")
+            corrected = f" ({titles[r.corrected_by]})" if r.corrected_by in titles else ""
+            out.append(f"    corrected statement: {r.corrected_by}{corrected}")
+        if w.note and (not w.holds or r.status == "REFUTED"):
             out.append(f"    note: {w.note}")
         for k, v in r.values.items():
             out.append(f"    {k} = {_fmt(float(v))}")

@@ -8,7 +8,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 import popgrad as pg
-from popgrad.claims import landscape, make_battery
+from popgrad.claims import Case, landscape, make_battery
 from popgrad.critical import profile, proposition1, search, w_at_angle
 from popgrad.strategies import spurious_teachers, teachers
 
@@ -101,10 +101,40 @@ def test_spurious_minimizer_is_local_min_and_saddle_is_saddle(model):
 def test_critical_points_claim_on_default_battery():
     r = landscape.critical_points(make_battery(0))
     assert r.holds, [c for c in r.checks if not c.holds]
-    assert r.values["teachers_with_spurious_minimizers"] >= 4
+    assert r.values["teachers_with_theta_pi_minimizers"] >= 4
 
 
-def test_prop1_n1_claim_fails_with_numbers():
+def test_prop1_n1_claim_is_refuted_with_numbers():
     r = landscape.proposition1_n1(make_battery(0))
-    assert not r.holds and r.n_points == 1
+    assert r.status == "REFUTED" and r.corrected_by == "critical_points" and r.n_points == 1
     assert r.worst.value == 1.0  # the m=3, n=1 teacher: a saddle is predicted, none can exist
+    assert r.values["predicted saddles (none can exist)"] == 1
+
+
+def test_prop1_n1_refutes_both_halves_on_the_thorough_teachers():
+    # m = 2, n = 1, v* = (1, 1): (1'v*)^2 = 4 >= (3/2)|v*|^2 = 3, so Prop. 1 says there is no spurious
+    # minimizer; yet theta = pi, v = (1/3, 1/3) is a local minimizer with f = 4/6 / |v*|^2 = 1/3 of |v*|^2
+    model = pg.Model([1.0, 1.0], [2.0])
+    cases = (Case("m=2 n=1 by hand", model, np.zeros((1, 2)), np.ones((1, 1)), np.random.SeedSequence(5)),)
+    b = make_battery(0)
+    r = landscape.proposition1_n1(type(b)(b.seed, b.thorough, cases, b.n_inits, b.n_quad, b.n_perturb))
+    assert r.status == "REFUTED" and r.values["spurious local minimizers where Prop. 1 says none"] == 1
+    assert r.checks[2].value == pytest.approx(1 / 3, rel=1e-14)
+    # a battery without n = 1 teachers has no counterexample: the refutation is not confirmed
+    r = landscape.proposition1_n1(type(b)(b.seed, b.thorough, b.cases[:2], b.n_inits, b.n_quad, b.n_perturb))
+    assert r.status == "FAIL"
+
+
+def test_prop1_spurious_claim_passes():
+    b = make_battery(0)
+    r = landscape.proposition1_spurious(b)
+    assert r.status == "PASS" and r.values["teachers with spurious minimizers (n >= 2, 1'v* != 0)"] >= 4
+
+
+def test_prop1_sum_zero_refutation_needs_its_counterexample():
+    b = make_battery(0)
+    assert landscape.proposition1_sum_zero(b).status == "REFUTED"
+    # without a teacher with 1'v* = 0 the refutation has no counterexample: not confirmed, FAIL
+    others = tuple(c for c in b.cases if c.model.v_star.sum() != 0)
+    r = landscape.proposition1_sum_zero(type(b)(b.seed, b.thorough, others, b.n_inits, b.n_quad, b.n_perturb))
+    assert r.status == "FAIL" and r.n_points == 0

@@ -5,8 +5,8 @@ verify`` runs all of them.  A new claim (e.g. one resting on Monte Carlo) is add
 :class:`ClaimSpec` -- nothing else changes.
 
 >>> [spec.key for spec in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
-['formulas', 'critical_points', 'prop1_n1', 'prop1_sum_zero', 'correlation', 'descent', 'vanishing',
- 'convergence', 'finite_samples', 'remark2']
+['formulas', 'prop1_n1', 'critical_points', 'prop1_sum_zero', 'prop1_spurious', 'correlation', 'descent',
+ 'vanishing', 'convergence', 'finite_samples', 'remark2']
 """
 
 from __future__ import annotations
@@ -20,13 +20,15 @@ from .correlation import correlation
 from .descent import descent
 from .finite_samples import finite_samples
 from .formulas import formulas
-from .landscape import critical_points, proposition1_n1, proposition1_sum_zero
+from .landscape import critical_points, proposition1_n1, proposition1_spurious, proposition1_sum_zero
 from .remark2 import remark2
-from .result import Check, ClaimResult
+from .result import EXPECTATIONS, STATUSES, Check, ClaimResult
 from .vanishing import vanishing
 
 __all__ = [
+    "EXPECTATIONS",
     "REGISTRY",
+    "STATUSES",
     "Battery",
     "Case",
     "Check",
@@ -40,6 +42,7 @@ __all__ = [
     "formulas",
     "make_battery",
     "proposition1_n1",
+    "proposition1_spurious",
     "proposition1_sum_zero",
     "remark2",
     "run",
@@ -57,9 +60,10 @@ class ClaimSpec:
 
 REGISTRY: tuple[ClaimSpec, ...] = (
     ClaimSpec("formulas", formulas),
-    ClaimSpec("critical_points", critical_points),
     ClaimSpec("prop1_n1", proposition1_n1),
+    ClaimSpec("critical_points", critical_points),
     ClaimSpec("prop1_sum_zero", proposition1_sum_zero),
+    ClaimSpec("prop1_spurious", proposition1_spurious),
     ClaimSpec("correlation", correlation),
     ClaimSpec("descent", descent),
     ClaimSpec("vanishing", vanishing),
@@ -70,10 +74,27 @@ REGISTRY: tuple[ClaimSpec, ...] = (
 
 
 def run(battery: Battery, keys: tuple[str, ...] | None = None) -> list[ClaimResult]:
-    """Check the registered claims (all, or those in ``keys``, in registry order) on ``battery``."""
-    known = {spec.key for spec in REGISTRY}
+    """Check the registered claims (all, or those in ``keys``, in registry order) on ``battery``.
+
+    A claim refuting the paper's statement as written (``expect="refuted"``) must name a registered
+    claim stating the corrected statement, registered right after it (checked here; a
+    ``RuntimeError`` otherwise, a defect of the registry).
+    """
+    order = [spec.key for spec in REGISTRY]
     if keys is not None:
-        unknown = sorted(set(keys) - known)
+        unknown = sorted(set(keys) - set(order))
         if unknown:
-            raise ValueError(f"unknown claim(s) {unknown}; registered: {[s.key for s in REGISTRY]}")
-    return [spec.check(battery) for spec in REGISTRY if keys is None or spec.key in keys]
+            raise ValueError(f"unknown claim(s) {unknown}; registered: {order}")
+    results = []
+    for spec in REGISTRY:
+        if keys is None or spec.key in keys:
+            result = spec.check(battery)
+            if result.key != spec.key:
+                raise RuntimeError(f"claim registered as {spec.key!r} returned a result keyed {result.key!r}")
+            if result.expect == "refuted" and order[order.index(spec.key) + 1 :][:1] != [result.corrected_by]:
+                raise RuntimeError(
+                    f"refuted claim {spec.key!r} names {result.corrected_by!r} as its corrected statement, "
+                    "which must be registered right after it"
+                )
+            results.append(result)
+    return results

@@ -1,6 +1,14 @@
 r"""Claim 2: the critical points of Proposition 1 and Lemmas 6, 8, computed and *checked*.
 
-For each teacher with ``n >= 2``:
+Prop. 1 as written is false in two cases, each a registered claim with ``expect="refuted"`` whose
+counterexample is re-computed on every run, followed by the corrected statement:
+
+* :func:`proposition1_n1` -- at ``n = 1`` (the angle is only 0 or :math:`\pi`); corrected:
+  :func:`critical_points`, Prop. 1 for ``n >= 2``;
+* :func:`proposition1_sum_zero` -- its "spurious" minimizers are global when :math:`1^\top v^* = 0`;
+  corrected: :func:`proposition1_spurious`, spurious iff :math:`1^\top v^* \ne 0`.
+
+:func:`critical_points`, for each teacher with ``n >= 2``:
 
 * **existence** -- Prop. 1's condition :math:`(1^\top v^*)^2 < \tfrac{m+1}{2}\|v^*\|^2` against what
   :func:`popgrad.critical.search` finds without using the proposition (saddles: interior local maxima
@@ -18,8 +26,8 @@ For each teacher with ``n >= 2``:
 * **Lemmas 6, 8** -- on the curve :math:`\partial f/\partial v = 0` the expected ReLU and clipped-ReLU
   coarse gradients vanish only at :math:`\theta \in \{0, \theta_{saddle}, \pi\}`.
 
-A separate claim, :func:`proposition1_n1`, checks the same statements for ``n = 1``, where the
-angle only takes the values 0 and :math:`\pi`.
+Where :math:`1^\top v^* = 0` the local minimizers at :math:`\theta = \pi` are global ones
+(:func:`proposition1_spurious` checks when they are spurious).
 """
 
 from __future__ import annotations
@@ -33,10 +41,15 @@ from ._common import EPS, norm, theta_direction, v_scale
 from .battery import Battery, Case, case_points
 from .result import Check, ClaimResult
 
-__all__ = ["critical_points", "proposition1_n1", "proposition1_sum_zero"]
+__all__ = ["critical_points", "proposition1_n1", "proposition1_spurious", "proposition1_sum_zero"]
 
 _RADII = (1e-2, 1e-3, 1e-4)
 _DELTA = 1e-7  # distance in angle from the kink at which limiting gradients are sampled
+
+
+def _teachers(cases) -> dict[str, list]:
+    """The teachers a claim checked (labels, v*, w*), for :attr:`ClaimResult.points`."""
+    return {k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")}
 
 
 def _sphere(rng: np.random.Generator, k: int, dim: int) -> np.ndarray:
@@ -184,7 +197,7 @@ def _worst(rows: list[dict[str, float]], key: str, how: object = max, default: f
 
 
 def critical_points(battery: Battery) -> ClaimResult:
-    """Claim 2 on the battery's teachers with ``n >= 2``; see the module docstring."""
+    """Claim 2, Prop. 1 for ``n >= 2`` (the correction of :func:`proposition1_n1`); see the module docstring."""
     cases = [c for c in battery.cases if c.model.n >= 2]
     rows = [_teacher_checks(c, battery.n_perturb) for c in cases]
     n_exist = sum(proposition1(c.model.v_star).exists for c in cases)
@@ -212,17 +225,20 @@ def critical_points(battery: Battery) -> ClaimResult:
             note="the limiting gradients are antipodal; at distance delta they are so up to O(delta)",
         ),
         Check(
-            "min [f(x+delta) - f(x)] / rho^2 at spurious minimizers",
+            "min [f(x+delta) - f(x)] / rho^2 at the theta = pi minimizers",
             _worst(rows, "spurious_min_rise", min, np.nan if n_exist else np.inf),
             ">",
             0,
             note=f"{battery.n_perturb} directions x radii {_RADII}",
         ),
         Check(
-            "min eigenvalue of d2f/dv2 at spurious minimizers", _worst(rows, "spurious_hess_v_min", min, np.inf), ">", 0
+            "min eigenvalue of d2f/dv2 at the theta = pi minimizers",
+            _worst(rows, "spurious_hess_v_min", min, np.inf),
+            ">",
+            0,
         ),
         Check(
-            "min one-sided d f/d(pi - theta) at spurious minimizers",
+            "min one-sided d f/d(pi - theta) at the theta = pi minimizers",
             _worst(rows, "spurious_theta_slope", min, np.inf),
             ">",
             0,
@@ -254,115 +270,175 @@ def critical_points(battery: Battery) -> ClaimResult:
     )
     values = {
         "teachers": len(cases),
-        "teachers_with_spurious_minimizers": n_exist,
+        "teachers_with_theta_pi_minimizers": n_exist,
         "min_relu_grad_away_from_critical": _worst(rows, "zero_margin_relu", min, np.inf),
         "min_crelu_grad_away_from_critical": _worst(rows, "zero_margin_clipped_relu", min, np.inf),
     }
     return ClaimResult(
         key="critical_points",
-        title="Critical points: saddles and spurious minimizers",
-        reference="Prop. 1; Lemmas 6, 8",
+        title="Prop. 1 for n >= 2 (saddles and theta = pi minimizers); Lemmas 6, 8",
+        reference="Prop. 1 (n >= 2); Lemmas 6, 8",
         method="formula vs search; perturbations; Hessian",
         checks=checks,
         n_points=len(cases),
         values=values,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        points=_teachers(cases),
         headline=6,
     )
 
 
 def proposition1_n1(battery: Battery) -> ClaimResult:
-    r"""Proposition 1 for teachers with ``n = 1``, where :math:`\theta \in \{0, \pi\}` only.
+    r"""Refuted: Proposition 1 as written, at ``n = 1`` (:math:`\theta \in \{0, \pi\}` only).
 
-    With ``n = 1`` no interior angle exists, so no saddle can; and at :math:`\theta = \pi` (``w`` of
-    the opposite sign to :math:`w^*`) ``f`` does not depend on ``w`` at all, so the minimizer in
-    ``v`` is a local minimizer of ``f`` whatever the condition says.  Checked: predicted vs found,
-    and sampled perturbations at :math:`\theta = \pi` (which keep the sign of ``w``).
+    The counterexamples are the battery's teachers with ``n = 1``.  There no interior angle exists, so
+    no saddle can (while Prop. 1 predicts one whenever its condition holds); and at :math:`\theta = \pi`
+    (``w`` of the sign opposite to :math:`w^*`) ``f`` does not depend on ``w``, so the minimizer in ``v``
+    is a local minimizer of ``f`` whatever the condition says (while Prop. 1 says there is none when
+    the condition fails).  Confirmed on every run: the disagreements are counted (at least one needed),
+    and sampled perturbations at :math:`\theta = \pi` (which keep the sign of ``w``) never lower ``f``,
+    which is > 0 there (not a global minimum).  The corrected statement -- Prop. 1 for ``n >= 2`` --
+    is :func:`critical_points`.
     """
     cases = [c for c in battery.cases if c.model.n == 1]
-    mismatches, rises = 0, []
+    saddles, minimizers, rises, f_pi = 0, 0, [], []
     details = {}
-    for c in cases:
-        cp = proposition1(c.model.v_star)
-        found = search(c.model)
-        saddle_predicted = cp.exists and 0 < cp.saddle_theta < np.pi
-        mismatches += int(cp.exists != found.spurious) + int(saddle_predicted)
-        w_pi = -c.model.w_star
-        rises.append(perturbation_rise(c.model, found.spurious_v, w_pi, c.rng(1), battery.n_perturb).min())
-        details[f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2"] = cp.condition
-    checks = (
-        Check(
-            "teachers where Prop. 1's predictions disagree with the landscape",
-            mismatches,
-            "==",
-            0,
-            note="n = 1: theta is only 0 or pi, so there is no saddle, and theta = pi is a local minimizer "
-            "whatever the condition says; the paper implicitly assumes n >= 2",
-        ),
-        Check("min [f(x+delta) - f(x)] / rho^2 at theta = pi, v = v_opt(pi)", min(rises, default=np.inf), ">", 0),
-    )
-    return ClaimResult(
-        key="prop1_n1",
-        title="Prop. 1 when n = 1 (theta in {0, pi} only)",
-        reference="Prop. 1",
-        method="formula vs search; perturbations",
-        checks=checks,
-        n_points=len(cases),
-        values=details,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
-    )
-
-
-def proposition1_sum_zero(battery: Battery) -> ClaimResult:
-    r"""Prop. 1's "spurious local minimizers" when :math:`1^\top v^* = 0`: they are global minimizers.
-
-    At :math:`\theta = \pi`, :math:`v_0 = (I+11^\top)^{-1}(11^\top - I)v^*` the loss is
-    :math:`f = (1^\top v^*)^2/(2(m+1))` (``derivations/proposition1.md``), checked against ``Model.loss``
-    for every teacher with ``n >= 2``.  For :math:`1^\top v^* = 0` -- which satisfies Prop. 1's condition
-    -- that is :math:`f = 0 = \min f`: :math:`w = -w^*`, :math:`v = -v^*` reproduces the teacher
-    (:math:`\sigma(-x) = 1 - \sigma(x)` a.e.), so these points are global minimizers, not spurious.  The
-    claim "spurious" needs :math:`f > 0` there; on the battery's teachers with :math:`1^\top v^* = 0`
-    exactly it reports the smallest such ``f`` (a FAIL, stated with its number).
-    """
-    cases = [c for c in battery.cases if c.model.n >= 2]
-    formula_err, f_zero_sum, labels = 0.0, [], []
     for c in cases:
         model = c.model
         cp = proposition1(model.v_star)
-        w_pi = w_at_angle(model.w_star, np.pi, float(np.linalg.norm(model.w_star)))
-        f = float(model.loss(cp.spurious_v, w_pi))
-        s = float(model.v_star.sum())
-        vn2 = float(model.v_star @ model.v_star)
-        formula_err = max(formula_err, abs(f - s * s / (2 * (model.m + 1))) / (EPS * vn2))
-        if s == 0.0:
-            f_zero_sum.append(f / vn2)
-            labels.append(c.label)
+        v_pi = profile(model, np.array([np.pi])).v_opt[0]  # argmin_v f(v, w) at theta = pi
+        rise = perturbation_rise(model, v_pi, -model.w_star, c.rng(1), battery.n_perturb).min()
+        f = float(model.loss(v_pi, -model.w_star)) / float(model.v_star @ model.v_star)
+        saddles += int(cp.exists and 0 < cp.saddle_theta < np.pi)  # theta_saddle is no angle a w in R^1 has
+        minimizers += int(not cp.exists and rise > 0 and f > 0)  # a spurious local minimizer Prop. 1 excludes
+        rises.append(rise)
+        f_pi.append(f)
+        details[f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2"] = cp.condition
+    details["predicted saddles (none can exist)"] = saddles
+    details["spurious local minimizers where Prop. 1 says none"] = minimizers
     checks = (
-        Check("max |f(theta=pi, v0) - (1'v*)^2/(2(m+1))| / (eps |v*|^2)", formula_err, "<=", 1e3, note="all teachers"),
         Check(
-            "min f/|v*|^2 at Prop. 1's 'spurious' minimizers of teachers with 1'v* = 0 (spurious needs > 0)",
-            min(f_zero_sum, default=np.inf),
-            ">",
-            0.0,
+            "n = 1 teachers where Prop. 1 as written disagrees with the landscape",
+            saddles + minimizers,
+            ">=",
+            1,
+            note="n = 1: theta is only 0 or pi, so there is no saddle, and theta = pi is a local minimizer "
+            "whatever the condition says; the paper implicitly assumes n >= 2",
+        ),
+        Check("min [f(x+delta) - f(x)] / rho^2 at theta = pi, v = v_opt(pi)", min(rises, default=np.nan), ">", 0),
+        Check("min f/|v*|^2 at theta = pi, v = v_opt(pi) (not a global minimum)", min(f_pi, default=np.nan), ">", 0),
+    )
+    return ClaimResult(
+        key="prop1_n1",
+        title="Prop. 1 as written, for n = 1: saddles iff the condition, spurious minimizers iff the condition",
+        reference="Prop. 1 at n = 1",
+        method="formula vs perturbations",
+        checks=checks,
+        n_points=len(cases),
+        values=details,
+        points=_teachers(cases),
+        expect="refuted",
+        corrected_by="critical_points",
+    )
+
+
+def _pi_point(model: Model) -> tuple[float, float]:
+    r"""``(f, formula)`` at Prop. 1's :math:`\theta = \pi` point :math:`w = -\|w^*\|\hat w^*` (any ``n``),
+    :math:`v_0 = (I+11^\top)^{-1}(11^\top - I)v^*`: ``Model.loss`` and :math:`(1^\top v^*)^2/(2(m+1))`,
+    both divided by :math:`\|v^*\|^2` (``derivations/proposition1.md``)."""
+    v0 = proposition1(model.v_star).spurious_v
+    s, vn2 = float(model.v_star.sum()), float(model.v_star @ model.v_star)
+    return float(model.loss(v0, -model.w_star)) / vn2, s * s / (2 * (model.m + 1)) / vn2
+
+
+def proposition1_sum_zero(battery: Battery) -> ClaimResult:
+    r"""Refuted: Prop. 1's "spurious local minimizers" when :math:`1^\top v^* = 0`.
+
+    :math:`1^\top v^* = 0` satisfies Prop. 1's condition, which then calls the points :math:`\theta = \pi`,
+    :math:`v_0 = (I+11^\top)^{-1}(11^\top - I)v^*` spurious local minimizers.  But there
+    :math:`v_0 = -v^*` and :math:`f = (1^\top v^*)^2/(2(m+1)) = 0 = \min f`: ``w = -w*``, ``v = -v*``
+    reproduces the teacher (:math:`\sigma(-x) = 1 - \sigma(x)` a.e., so
+    :math:`-v^{*\top}\sigma(-Zw^*) = v^{*\top}\sigma(Zw^*) - 1^\top v^*`); they are global minimizers.
+    The counterexamples are the battery's teachers with ``n >= 2`` and :math:`1^\top v^* = 0` exactly in
+    floating point; confirmed on every run with ``Model.loss``.  The corrected statement is
+    :func:`proposition1_spurious`.
+    """
+    cases = [c for c in battery.cases if c.model.n >= 2 and float(c.model.v_star.sum()) == 0.0]
+    f_pi, v_err, conditions = [], [], {}
+    for c in cases:
+        cp = proposition1(c.model.v_star)
+        f_pi.append(_pi_point(c.model)[0])
+        v_err.append(float(np.max(np.abs(cp.spurious_v + c.model.v_star)) / np.linalg.norm(c.model.v_star)))
+        conditions[f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2 (> 0: Prop. 1 says spurious)"] = cp.condition
+    predicted = sum(v > 0 for v in conditions.values())
+    checks = (
+        Check(
+            "teachers with 1'v* = 0 where Prop. 1 predicts spurious minimizers",
+            predicted,
+            ">=",
+            1,
+        ),
+        Check(
+            "max f/|v*|^2 at Prop. 1's 'spurious' minimizers of teachers with 1'v* = 0 (= min f = 0: global)",
+            max(f_pi, default=np.nan),
+            "<=",
+            1e3 * EPS,
             note="f = (1'v*)^2/(2(m+1)) = 0 = min f: these points are GLOBAL minimizers (v0 = -v*, w = -w* "
             "reproduces the teacher), not spurious; Prop. 1 needs 1'v* != 0 for 'spurious'",
         ),
+        Check("max |v0 + v*| / |v*| (v0 = -v*)", max(v_err, default=np.nan), "<=", 1e3 * EPS),
     )
-    values = {
-        f"{c.label}: condition (m+1)/2|v*|^2 - (1'v*)^2 (> 0: Prop. 1 predicts spurious minimizers)": (
-            proposition1(c.model.v_star).condition
-        )
-        for c in cases
-        if c.label in labels
-    }
     return ClaimResult(
         key="prop1_sum_zero",
-        title="Prop. 1 when 1'v* = 0: the 'spurious' minimizers are global",
-        reference="Prop. 1",
+        title="Prop. 1 as written, for 1'v* = 0: theta = pi, v0 are spurious local minimizers",
+        reference="Prop. 1 at 1'v* = 0",
         method="closed form at theta = pi",
         checks=checks,
-        n_points=len(labels),
-        values=values,
-        points={k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")},
+        n_points=len(cases),
+        values=conditions,
+        points=_teachers(cases),
+        headline=1,
+        expect="refuted",
+        corrected_by="prop1_spurious",
+    )
+
+
+def proposition1_spurious(battery: Battery) -> ClaimResult:
+    r"""Prop. 1 corrected: its local minimizers at :math:`\theta = \pi` are spurious iff :math:`1^\top v^* \ne 0`.
+
+    At :math:`\theta = \pi`, :math:`v_0 = (I+11^\top)^{-1}(11^\top - I)v^*` the loss is
+    :math:`f = (1^\top v^*)^2/(2(m+1))` (``derivations/proposition1.md``), checked against ``Model.loss``
+    for every teacher; so :math:`f > 0 = \min f` (spurious) exactly when :math:`1^\top v^* \ne 0`, checked
+    at every teacher with ``n >= 2``, :math:`1^\top v^* \ne 0` and Prop. 1's condition (where
+    :func:`critical_points` checks that these points are local minimizers).
+    """
+    pairs = [(c, *_pi_point(c.model)) for c in battery.cases]
+    formula_err = max((abs(f - ref) / EPS for _, f, ref in pairs), default=np.nan)
+    spurious = [
+        f for c, f, _ in pairs if c.model.n >= 2 and c.model.v_star.sum() != 0 and proposition1(c.model.v_star).exists
+    ]
+    checks = (
+        Check(
+            "max |f(theta=pi, v0) - (1'v*)^2/(2(m+1))| / (eps |v*|^2)",
+            formula_err,
+            "<=",
+            1e3,
+            note="all teachers",
+        ),
+        Check(
+            "min f/|v*|^2 at theta = pi, v0 where n >= 2, 1'v* != 0 and Prop. 1's condition (spurious: > 0 = min f)",
+            min(spurious, default=np.nan),
+            ">",
+            0.0,
+        ),
+    )
+    return ClaimResult(
+        key="prop1_spurious",
+        title="Prop. 1 corrected: the theta = pi minimizers are spurious iff 1'v* != 0",
+        reference="Prop. 1 (1'v* != 0)",
+        method="closed form at theta = pi",
+        checks=checks,
+        n_points=len(pairs),
+        values={"teachers with spurious minimizers (n >= 2, 1'v* != 0)": len(spurious)},
+        points=_teachers(battery.cases),
         headline=1,
     )

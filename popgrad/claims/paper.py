@@ -1,4 +1,4 @@
-r"""The paper's formulas, transcribed literally from its statements (``shared/paper.md``).
+r"""The paper's formulas, transcribed literally from its statements (``docs/claims.md`` restates them).
 
 These are *check paths*: they share no code with :mod:`popgrad.closed_form` (which derives every
 STE from one general formula).  They follow the paper's own notation -- :math:`h(v, v^*)`, the

@@ -1,4 +1,15 @@
-"""Structured results of the paper's claims: :class:`Check` (one inequality) and :class:`ClaimResult`."""
+"""Structured results of the paper's claims: :class:`Check` (one inequality) and :class:`ClaimResult`.
+
+A claim is registered with what its checks are expected to show (``expect``):
+
+* ``"holds"`` -- the checks *are* the paper's statement (or a corrected one); status ``PASS`` when
+  they all hold, ``FAIL`` otherwise (a defect: in the paper's statement, in popgrad, or in a check).
+* ``"refuted"`` -- the paper's statement as written is false and the checks *confirm a
+  counterexample*, re-computed on every run: status ``REFUTED`` when they all hold, ``FAIL`` when
+  one no longer does (the counterexample stopped being one -- something changed that must be
+  understood).  A refuted claim names the registered claim that states the corrected statement
+  (``corrected_by``), which must ``PASS``.
+"""
 
 from __future__ import annotations
 
@@ -9,7 +20,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-__all__ = ["Check", "ClaimResult"]
+__all__ = ["EXPECTATIONS", "STATUSES", "Check", "ClaimResult"]
+
+EXPECTATIONS = ("holds", "refuted")
+STATUSES = ("PASS", "REFUTED", "FAIL", "n/a")
 
 _OPS: dict[str, Callable[[float, float], bool]] = {
     "<": operator.lt,
@@ -79,6 +93,21 @@ class ClaimResult:
         unless asked).
     headline : index into ``checks`` of the number to show in a one-line summary (the first
         failing check is shown instead when the claim fails).
+    expect : ``"holds"`` (the checks state the claim) or ``"refuted"`` (the checks confirm a
+        counterexample to the paper's statement as written); see the module docstring.
+    corrected_by : for ``expect="refuted"``, the key of the registered claim stating the corrected
+        statement; empty otherwise.
+
+    Examples
+    --------
+    >>> found = Check("teachers where the statement fails", 1, ">=", 1)
+    >>> ClaimResult("x", "X as written", "Prop. 0", "search", (found,), 3, expect="refuted",
+    ...             corrected_by="x_fixed").status
+    'REFUTED'
+    >>> gone = Check("teachers where the statement fails", 0, ">=", 1)
+    >>> ClaimResult("x", "X as written", "Prop. 0", "search", (gone,), 3, expect="refuted",
+    ...             corrected_by="x_fixed").status
+    'FAIL'
     """
 
     key: str
@@ -90,10 +119,34 @@ class ClaimResult:
     values: dict[str, float] = field(default_factory=dict)
     points: dict[str, np.ndarray | list] = field(default_factory=dict, repr=False)
     headline: int = 0
+    expect: str = "holds"
+    corrected_by: str = ""
+
+    def __post_init__(self) -> None:
+        if self.expect not in EXPECTATIONS:
+            raise ValueError(f"expect must be one of {EXPECTATIONS}, got {self.expect!r}")
+        if (self.expect == "refuted") != bool(self.corrected_by):
+            raise ValueError(
+                "corrected_by must name the claim stating the corrected statement when expect='refuted', "
+                f"and be empty otherwise; got expect={self.expect!r}, corrected_by={self.corrected_by!r}"
+            )
 
     @property
     def holds(self) -> bool:
+        """All checks hold (for a refuted claim: the counterexample is confirmed)."""
         return bool(self.checks) and all(c.holds for c in self.checks)
+
+    @property
+    def status(self) -> str:
+        """``PASS``, ``FAIL``, ``REFUTED`` or ``n/a`` (a claim expected to hold, checked at no point).
+
+        A refutation without a point checked has no counterexample: ``FAIL``.
+        """
+        if self.expect == "refuted":
+            return "REFUTED" if self.holds and self.n_points > 0 else "FAIL"
+        if self.n_points == 0:
+            return "n/a"
+        return "PASS" if self.holds else "FAIL"
 
     @property
     def worst(self) -> Check:
@@ -109,7 +162,10 @@ class ClaimResult:
             "title": self.title,
             "reference": self.reference,
             "method": self.method,
-            "holds": self.holds,
+            "status": self.status,
+            "expect": self.expect,
+            "corrected_by": self.corrected_by or None,
+            "checks_hold": self.holds,
             "n_points": self.n_points,
             "worst": self.worst.to_dict() if self.checks else None,
             "checks": [c.to_dict() for c in self.checks],
