@@ -63,6 +63,12 @@ class Activation:
         """True for :math:`1\\{x > 0\\}`, which :class:`popgrad.Model` computes with the core formulas."""
         return self.thresholds == (0.0,) and self.jumps == (1.0,)
 
+    def scaled(self, factor: float) -> Activation:
+        """:math:`\\text{factor}\\cdot\\sigma` (the jumps scaled; the same thresholds)."""
+        if factor == 1.0:
+            return self
+        return Activation(f"{factor:g} * {self.name}", self.thresholds, tuple(j * factor for j in self.jumps))
+
     @property
     def levels(self) -> tuple[float, ...]:
         """Values of :math:`\\sigma`: 0 and the partial sums of the jumps."""

@@ -41,6 +41,10 @@ Vectors are kept as coefficients on :math:`\hat w_k`, :math:`\hat w_b` and :math
 :math:`\hat w_b` orthogonal to :math:`\hat w_k`), so that :math:`\langle E g_k, \partial f/\partial w_k\rangle` is
 computed from coefficients and the angles between the filters, without cancellation.
 
+Scale.  :math:`f` depends on :math:`V` and :math:`\sigma` only through the products :math:`V\sigma`, so the
+assembly computes with :math:`\sigma/L` and :math:`VL`, :math:`L` the power of two at the largest level of
+:math:`\sigma` (exact: the same roundings), and huge or tiny levels overflow only where the results do.
+
 A filter at 0 outputs the constant :math:`\sigma(0)`: :math:`\mu = \sigma(0)`, :math:`v = 0`,
 :math:`\Gamma(0, b) = v_b`; the loss is defined there, gradients are not (the caller raises).
 """
@@ -154,7 +158,7 @@ class _Point:
     def H(self) -> list[np.ndarray]:
         """:math:`H_{kb} = C_k^\\top C_b` per pair block: ``-V V*^T`` (..., K, K*) and ``V V^T`` (..., K, K)."""
         V = self.V
-        out = [-np.einsum("...km,lm->...kl", V, self.asm.v_star)]
+        out = [-np.einsum("...km,lm->...kl", V, self.asm.scaled_v_star)]
         if self.K > 1:
             out.append(np.einsum("...km,...lm->...kl", V, V))
         return out
@@ -174,9 +178,10 @@ class _Point:
     def patch_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r""":math:`u = \mu^\top C`, :math:`T = 1^\top C`, :math:`\omega = v^\top C`, each ``(..., m)``."""
         V, asm, mom = self.V, self.asm, self.moments
-        u = np.einsum("...k,...km->...m", mom.mean, V) - asm.teacher_moments.mean @ asm.v_star
-        T = V.sum(axis=-2) - asm.v_star.sum(axis=0)
-        omega = np.einsum("...k,...km->...m", mom.var, V) - asm.teacher_moments.var @ asm.v_star
+        vs = asm.scaled_v_star
+        u = np.einsum("...k,...km->...m", mom.mean, V) - asm.teacher_moments.mean @ vs
+        T = V.sum(axis=-2) - vs.sum(axis=0)
+        omega = np.einsum("...k,...km->...m", mom.var, V) - asm.teacher_moments.var @ vs
         return u, T, omega
 
     @cached_property
@@ -197,7 +202,15 @@ class Assembly:
 
     def __init__(self, v_star: np.ndarray, w_star: np.ndarray, activation: Activation) -> None:
         self.v_star, self.w_star, self.activation = v_star, w_star, activation
-        self.kernels = kernels.for_activation(activation)
+        # f depends on V and sigma only through V sigma: compute with sigma / L and V L, L a power of two
+        # (exact), so that huge or tiny levels do not overflow where the results do not
+        _, exponent = np.frexp(np.max(np.abs(activation.levels)))
+        self.level_scale = float(np.ldexp(1.0, int(exponent) - 1))  # largest level in [L, 2L): L = 1 for binary
+        self.unit_activation = activation.scaled(1.0 / self.level_scale)
+        with np.errstate(over="ignore", under="ignore"):
+            self.scaled_v_star = v_star * self.level_scale
+        v_star = self.scaled_v_star
+        self.kernels = kernels.for_activation(self.unit_activation)
         tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
         self.teacher_moments = self.kernels.moments(tt.r[:, 0])
         gamma = self.kernels.variogram(tt).value
@@ -206,7 +219,7 @@ class Assembly:
 
     def point(self, V: np.ndarray, W: np.ndarray) -> _Point:
         """The shared intermediate quantities at ``V (..., K, m)``, ``W (..., K, n)``."""
-        return _Point(self, V, W)
+        return _Point(self, V * self.level_scale, W)
 
     # -- the closed forms ------------------------------------------------------------------------
 
@@ -223,14 +236,15 @@ class Assembly:
         r""":math:`\partial f/\partial V`, ``(..., K, m)``."""
         _, T, omega = pt.patch_sums
         mom = pt.moments
-        gamma_c = -np.einsum("...kl,lm->...km", pt.variograms[0][0], self.v_star)
+        gamma_c = -np.einsum("...kl,lm->...km", pt.variograms[0][0], self.scaled_v_star)
         if pt.K > 1:
             gamma_c = gamma_c + np.einsum("...kl,...lm->...km", pt.variograms[1][0], pt.V)
-        return (
+        grad = (
             pt.mean_error[..., None, None] * mom.mean[..., None]
             + 0.5 * (mom.var[..., None] * T[..., None, :] + omega[..., None, :])
             - 0.5 * gamma_c
         )
+        return grad * self.level_scale  # f(V) = f~(V L): the derivative in V carries L
 
     def grad_w(self, pt: _Point) -> FilterGradients:
         r""":math:`\partial f/\partial W` as coefficients on :math:`\hat w_k` and :math:`u_{kb}` (module docstring)."""
@@ -247,16 +261,18 @@ class Assembly:
     def coarse_w(self, pt: _Point, ste: STE) -> FilterGradients:
         r""":math:`E g_k` as coefficients on :math:`\hat w_k` and :math:`\hat w_b` (module docstring)."""
         mom = pt.moments
-        cs = kernels.coarse_self(ste, self.activation, pt.r)
+        cs = kernels.coarse_self(ste, self.unit_activation, pt.r)
         own = pt.H_self * (cs.beta - mom.mean * cs.alpha) + cs.alpha * pt.V.sum(axis=-1) * pt.mean_error[..., None]
         means = [self.teacher_moments.mean, mom.mean[..., None, :]]
         on = []
         for b, (p, h) in enumerate(zip(pt.planes, pt.off_diagonal(pt.H), strict=True)):
-            cc = kernels.coarse_cross(ste, self.activation, p)
+            cc = kernels.coarse_cross(ste, self.unit_activation, p)
             c_w = cc.c_w - means[b] * cs.alpha[..., None]
             own = own + np.sum(h * c_w, axis=-1)
             on.append(h * cc.c_star)
-        return FilterGradients(own, *self._stack(pt, on, "w_star_hat"))
+        on_b, w_hat, basis = self._stack(pt, on, "w_star_hat")
+        # g~ = sum z mu' (V L) e is L times the coarse gradient of V
+        return FilterGradients(own / self.level_scale, on_b / self.level_scale, w_hat, basis)
 
     @staticmethod
     def _stack(pt: _Point, on: list[np.ndarray], basis: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:

@@ -151,10 +151,14 @@ def _call(mu_prime: Callable[[np.ndarray], np.ndarray], x: np.ndarray) -> np.nda
     if out.dtype.kind not in "biuf":
         raise TypeError(f"mu_prime must return real numbers, got dtype {out.dtype}")
     if out.shape != x.shape:
-        raise ValueError(f"mu_prime must be vectorised (return the shape of its input): for shape {x.shape} it gave {out.shape}")
+        raise ValueError(
+            f"mu_prime must be vectorised (return the shape of its input): for shape {x.shape} it gave {out.shape}"
+        )
     out = out.astype(np.float64)
     if not np.all(np.isfinite(out)):
-        raise ValueError(f"mu_prime returned NaN or infinite values on [{x.min():.3g}, {x.max():.3g}]; it must be finite")
+        raise ValueError(
+            f"mu_prime returned NaN or infinite values on [{x.min():.3g}, {x.max():.3g}]; it must be finite"
+        )
     return out
 
 

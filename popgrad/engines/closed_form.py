@@ -44,7 +44,7 @@ class ClosedFormEngine(Engine):
         with np.errstate(all="ignore"):
             pt = model._point(v, w, gradients=True)
             asm = model._asm
-            bound = term_bounds(model.activation, model.teacher[0], pt.V, pt.W)
+            bound = term_bounds(model.activation, model.teacher[0], *model.committee(v, w))
             shape = model.from_committee
 
             def q(value: np.ndarray, err: np.ndarray) -> Quantity:
@@ -57,7 +57,7 @@ class ClosedFormEngine(Engine):
             for s in stes:
                 g = shape(asm.coarse_w(pt, s).vector)
                 if s.pieces is None:  # every coefficient carries its quadrature tolerance, summed over pairs
-                    pairs = pt.V.shape[-2] + model.teacher[0].shape[0]
+                    pairs = pt.K + model.teacher[0].shape[0]
                     err = (ROUNDING + (2 * pairs + 3) * DEFAULT_TOL) * shape(bound["coarse"])
                 else:
                     err = ROUNDING * _mu_max(s) * shape(bound["coarse"])

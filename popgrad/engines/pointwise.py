@@ -57,8 +57,8 @@ def pointwise(
 
     ``index`` is None for an unbatched input, else the flat index of the point among ``count`` points.
     """
-    pt = model._point(v, w, gradients=True)  # validation, and the w = 0 rule of the closed forms
-    V, W = pt.V, pt.W
+    model._point(v, w, gradients=True)  # the closed forms' validation and w = 0 rule, for the same messages
+    V, W = model.committee(v, w)
     batch = V.shape[:-2]
     count = int(np.prod(batch, dtype=int))
     per_point = []

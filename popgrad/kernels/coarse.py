@@ -102,8 +102,8 @@ def cross(pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple
     sin = np.asarray(p.sin_theta)[..., None]
     t = np.asarray(thresholds)
     j = np.asarray(jumps)
-    with np.errstate(divide="ignore"):
-        tau_b = t / np.asarray(p.r_star, dtype=np.float64)[..., None]  # (..., K), thresholds of b in its units
+    with np.errstate(over="ignore", divide="ignore"):  # thresholds of b in its units, (..., K)
+        tau_b = np.clip(t / np.asarray(p.r_star, dtype=np.float64)[..., None], -CLIP, CLIP)
     dens_b = phi(tau_b)
     shape = np.broadcast_shapes(r.shape, np.shape(p.cos_theta))
     c_w = c_star = np.zeros(shape)

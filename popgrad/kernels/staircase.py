@@ -30,7 +30,7 @@ import numpy as np
 from scipy import special
 
 from ..activation import Activation
-from ..gaussian import phi, ratio
+from ..gaussian import CLIP, phi, ratio
 from ..geometry import Plane
 from .base import UnitMoments, Variogram
 
@@ -40,6 +40,12 @@ MAX_PAIR_TERMS = 2**22
 """Largest number of threshold pairs :math:`K^2` the closed forms accept (11 bits: :math:`2047^2`)."""
 
 _BLOCK = 2**21  # elements per working array in the pair terms
+
+
+def _units(t: np.ndarray, r: np.ndarray) -> np.ndarray:
+    """Thresholds in units of the filter's norm, clipped to [-40, 40] (where phi = 0 and Phi is 0 or 1)."""
+    with np.errstate(over="ignore", divide="ignore"):
+        return np.clip(t / r, -CLIP, CLIP)
 
 
 def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
@@ -94,8 +100,8 @@ class StaircaseKernels:
     def moments(self, r: np.ndarray) -> UnitMoments:
         r"""Mean, variance and their :math:`r`-derivatives; ``r (...) > 0`` -> each ``(...)``."""
         r = np.asarray(r, dtype=np.float64)[..., None]
-        tau = self._t / r
-        tail, dens = special.ndtr(-tau), phi(tau) * tau / r
+        tau = _units(self._t, r)
+        tail, dens = special.ndtr(-tau), phi(tau) * tau / r  # phi(40) * 40 = 0: no 0 * inf at tiny r
         m, s, dm, ds = tail @ self._j, tail @ self._sq, dens @ self._j, dens @ self._sq
         return UnitMoments(m, s - m * m, dm, ds - 2.0 * m * dm)
 
@@ -107,7 +113,7 @@ class StaircaseKernels:
         rb = np.broadcast_to(np.asarray(p.r_star, dtype=np.float64), shape)[..., None, None]
         cos = np.broadcast_to(p.cos_theta, shape)[..., None, None]
         sin = np.broadcast_to(p.sin_theta, shape)[..., None, None]
-        a = self._t[:, None] / r  # (..., K, 1): thresholds of a
+        a = _units(self._t[:, None], r)  # (..., K, 1): thresholds of a
         kappa = np.zeros(shape)
         d_r = np.zeros(shape)
         d_u = np.zeros(shape)
@@ -115,11 +121,11 @@ class StaircaseKernels:
         step = max(1, _BLOCK // size)
         for lo in range(0, len(self._t), step):
             sl = slice(lo, lo + step)
-            b = self._t[None, sl] / rb  # (..., 1, l): thresholds of b
+            b = _units(self._t[None, sl], rb)  # (..., 1, l): thresholds of b
             weight = self._j[:, None] * self._j[None, sl]
             prob = upper_orthant(a, b, cos, sin)
             # d/dr_a: (dF/da)(da/dr_a) = phi(a) Phi((rho a - b)/s) a / r
-            dr = phi(a) * special.ndtr(ratio(cos * a - b, sin)) * a / r
+            dr = phi(a) * a * special.ndtr(ratio(cos * a - b, sin)) / r
             # along u: phi_2(a, b; rho) s / r = exp(-Q/2)/(2 pi r), Q written stably in rho
             with np.errstate(divide="ignore", invalid="ignore"):
                 q_pos = ratio((a - b) ** 2, sin**2) + 2 * a * b / (1 + cos)
