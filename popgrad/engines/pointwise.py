@@ -57,7 +57,7 @@ def pointwise(
 
     ``index`` is None for an unbatched input, else the flat index of the point among ``count`` points.
     """
-    model._point(v, w, gradients=True)  # the closed forms' validation and w = 0 rule, for the same messages
+    model.evaluation_point(v, w, gradients=True)  # the closed forms' validation and w = 0 rule, for the same messages
     V, W = model.committee(v, w)
     batch = V.shape[:-2]
     count = int(np.prod(batch, dtype=int))

@@ -127,7 +127,17 @@ class ModelFamily:
 
     # -- validation ----------------------------------------------------------------------------------
 
-    def _point(self, v: object, w: object, *, gradients: bool):
+    @property
+    def assembly(self) -> Assembly:
+        """The closed forms of this model (:class:`popgrad.assembly.Assembly`)."""
+        return self._asm
+
+    def evaluation_point(self, v: object, w: object, *, gradients: bool):
+        """``(v, w)`` validated and prepared for the closed forms (an assembly point).
+
+        ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it.
+        The engines validate through this, so that every engine gives the same messages.
+        """
         V, W = self.committee(v, w)
         pt = self._asm.point(V, W)
         if gradients and pt.has_zero:
@@ -141,12 +151,12 @@ class ModelFamily:
     @overflow_checked
     def loss(self, v: object, w: object) -> np.ndarray:
         """Population loss :math:`f(v, w)`; shape ``(...)``.  See the family's class docstring."""
-        return finite(self._asm.loss(self._point(v, w, gradients=False)))
+        return finite(self._asm.loss(self.evaluation_point(v, w, gradients=False)))
 
     @overflow_checked
     def grad(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
         r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)`.  See the family's class docstring."""
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         return finite(self.from_committee(self._asm.grad_v(pt))), finite(
             self.from_committee(self._asm.grad_w(pt).vector)
         )
@@ -155,7 +165,7 @@ class ModelFamily:
     def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
         s = resolve_ste(ste)
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         gv = self.from_committee(self._asm.grad_v(pt))
         return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
 
@@ -170,7 +180,7 @@ class ModelFamily:
         Computed from the coefficients of both vectors in the filters' planes (no cancellation).
         """
         s = resolve_ste(ste)
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         asm = self._asm
         gv = asm.grad_v(pt)
         g, gw = asm.coarse_w(pt, s), asm.grad_w(pt)
