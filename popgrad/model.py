@@ -76,16 +76,17 @@ def _safe_cos(inner: np.ndarray, a: np.ndarray, b: np.ndarray) -> np.ndarray:
 class Correlation:
     r"""How the expected coarse gradient lines up with the true gradient (Lemmas 5, 7, 10).
 
-    Attributes (each of the batch shape)
-    ------------------------------------
+    Every attribute has the batch shape.  A cosine is defined as 0 where one of its vectors is 0
+    (e.g. :math:`\partial f/\partial w = 0` at :math:`\theta \in \{0, \pi\}`), where the angle is undefined.
+
+    Attributes
+    ----------
     inner_w : :math:`\langle E g_\mu, \partial f/\partial w\rangle` (closed form)
     cos_w : cosine of the angle between :math:`E g_\mu` and :math:`\partial f/\partial w`
-    inner : :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
+    inner : the inner product of the full (v, w) vectors,
+            :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
             = \|\partial f/\partial v\|^2 + \text{inner\_w}`
     cos : cosine of the angle between those full (v, w) vectors
-
-    A cosine is defined as 0 where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0`
-    at :math:`\theta \in \{0, \pi\}`), where the angle is undefined.
     """
 
     inner_w: np.ndarray
