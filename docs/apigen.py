@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib
 import inspect
 import pkgutil
-from dataclasses import dataclass
+from dataclasses import dataclass, is_dataclass
 from pathlib import Path
 from types import ModuleType
 
@@ -71,6 +71,14 @@ def _kind(obj: object) -> str:
     return "data"
 
 
+def _own_docstring(obj: object) -> str:
+    """``obj``'s docstring, without the one ``dataclass`` writes (the signature) or one inherited."""
+    doc = obj.__dict__.get("__doc__") if inspect.isclass(obj) else obj.__doc__
+    if not doc or (is_dataclass(obj) and doc.startswith(f"{obj.__name__}(")):
+        return ""
+    return doc
+
+
 def entries(modules: list[ModuleType]) -> list[Entry]:
     """Every ``(module, name)`` of the modules' ``__all__`` lists, with the place it is documented.
 
@@ -92,7 +100,7 @@ def entries(modules: list[ModuleType]) -> list[Entry]:
             if kind == "module" and obj.__name__ not in public:
                 raise ValueError(f"{module.__name__}.__all__ lists {name!r}, a module that is not public")
             if kind in ("class", "exception", "function"):
-                if not inspect.getdoc(obj):
+                if not _own_docstring(obj):
                     raise ValueError(f"{module.__name__}.{name} has no docstring; the reference shows the docstring")
                 listed.setdefault(id(obj), []).append((module.__name__, name))
             raw.append((module.__name__, name, kind, obj))

@@ -5,6 +5,7 @@ link or anchor, and rendered in a real headless Chromium: math typeset, images l
 
 from __future__ import annotations
 
+import html as html_module
 import importlib
 import inspect
 import os
@@ -41,7 +42,6 @@ def html(docs_site) -> Path:
 def test_site_builds_without_warnings(docs_site) -> None:
     root, result = docs_site
     assert result.returncode == 0, f"sphinx-build -W failed:\n{result.stderr[-20000:]}"
-    assert not result.stderr.strip(), result.stderr
     assert (root / "index.html").is_file()
 
 
@@ -93,13 +93,14 @@ def test_every_public_name_is_in_the_reference(html: Path) -> None:
 def test_notebooks_derivations_and_gallery_are_on_the_site(html: Path, executed_notebooks) -> None:
     for path in build.NOTEBOOKS:
         page = (html / "notebooks" / f"{path.stem}.html").read_text(encoding="utf-8")
-        nb = executed_notebooks.get(path)
-        images = sum("image/png" in o.get("data", {}) for c in nb.cells if c.cell_type == "code" for o in c.outputs)
-        assert page.count("<img") >= images, f"{path.name}: {images} figures executed, fewer shown"
-        printed = [o["text"] for c in nb.cells if c.cell_type == "code" for o in c.outputs if o.get("name") == "stdout"]
-        for text in printed[:3]:  # the numbers the notebook shows are on its page
-            first = text.strip().splitlines()[0].strip() if text.strip() else ""
-            assert not first or _html_escape(first) in page, f"{path.name}: output {first!r} not on its page"
+        outputs = [o for c in executed_notebooks.get(path).cells if c.cell_type == "code" for o in c.outputs]
+        figures = sum("image/png" in o.get("data", {}) for o in outputs)
+        assert page.count("<img") >= figures, f"{path.name}: {figures} figures executed, fewer shown"
+        text = _words(_page_text(page))
+        for output in outputs:
+            if output.get("name") == "stdout":  # the numbers the notebook prints (and asserts) are on its page
+                for line in output["text"].splitlines():
+                    assert _words(line) in text, f"{path.name}: printed {line!r} not on its page"
     for md in sorted((ROOT / "derivations").glob("*.md")):
         assert (html / "derivations" / f"{md.stem}.html").is_file(), f"no page for derivations/{md.name}"
     index = (html / "index.html").read_text(encoding="utf-8")
@@ -109,8 +110,12 @@ def test_notebooks_derivations_and_gallery_are_on_the_site(html: Path, executed_
         assert f'src="_images/{Path(figure).name}"' in index, f"gallery figure {figure} not on the index page"
 
 
-def _html_escape(text: str) -> str:
-    return text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
+def _page_text(page: str) -> str:
+    return html_module.unescape(re.sub(r"<[^>]+>", "", page))
+
+
+def _words(text: str) -> str:
+    return " ".join(text.split())
 
 
 def test_no_broken_internal_link(html: Path) -> None:
