@@ -83,5 +83,7 @@ def _write_api_pages(app) -> None:
 
 
 def setup(app) -> None:
+    # MathJax on every page: the sidebar's page titles carry math on pages whose content has none
+    app.set_html_assets_policy("always")
     app.connect("builder-inited", _write_api_pages)
     app.connect("autodoc-process-docstring", _drop_inherited_docstrings, priority=100)  # before numpydoc

@@ -1,8 +1,8 @@
 """A built static site, checked as a visitor meets it: served on loopback, every internal link followed.
 
 :func:`crawl` starts at ``index.html`` and follows every internal link (``<a href>``) and resource
-(``<img>``, ``<script>``, ``<link>``, ``<source>``) of every page it reaches; :func:`serve` runs a
-local HTTP server for the browser test.
+(``<img>``, ``<script>``, ``<link>``, ``<source>``) of every page it reaches, and checks that a page
+with TeX in its text loads MathJax; :func:`serve` runs a local HTTP server for the browser test.
 """
 
 from __future__ import annotations
@@ -23,13 +23,27 @@ _RESOURCE_ATTRS = {"img": "src", "script": "src", "link": "href", "source": "src
 class _Page(HTMLParser):
     """The anchors (``id``, ``<a name>``), links and resource URLs of one HTML page."""
 
+    _LITERAL = frozenset({"pre", "code", "script", "style", "textarea"})
+
     def __init__(self) -> None:
         super().__init__(convert_charrefs=True)
         self.ids: set[str] = set()
         self.links: list[str] = []
         self.resources: list[str] = []
+        self.tex = False  # a TeX delimiter \( or \[ in the text outside code: math for MathJax
+        self._literal_depth = 0
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag in self._LITERAL:
+            self._literal_depth = max(0, self._literal_depth - 1)
+
+    def handle_data(self, data: str) -> None:
+        if not self._literal_depth and ("\\(" in data or "\\[" in data):
+            self.tex = True
 
     def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag in self._LITERAL:
+            self._literal_depth += 1
         a = {k: v for k, v in attrs if v is not None}
         if "id" in a:
             self.ids.add(a["id"])
@@ -64,6 +78,7 @@ class CrawlReport:
     pages: list[Path]
     links_checked: int
     problems: list[str]
+    pages_with_tex: int
 
 
 def crawl(root: Path) -> CrawlReport:
@@ -71,7 +86,7 @@ def crawl(root: Path) -> CrawlReport:
     root = root.resolve()
     parsed: dict[Path, _Page] = {}  # every page parsed once, whether crawled or only an anchor's target
     crawled: set[Path] = set()
-    queue, problems, checked = [root / "index.html"], [], 0
+    queue, problems, checked, with_tex = [root / "index.html"], [], 0, 0
     while queue:
         page_path = queue.pop()
         if page_path in crawled:
@@ -81,6 +96,10 @@ def crawl(root: Path) -> CrawlReport:
             parsed[page_path] = _parse(page_path)
         page = parsed[page_path]
         where = page_path.relative_to(root)
+        if page.tex:
+            with_tex += 1
+            if not any("mathjax" in url.lower() for url in page.resources):
+                problems.append(f"{where}: TeX in the text but MathJax not loaded")
         for url, is_link in [(u, True) for u in page.links] + [(u, False) for u in page.resources]:
             target = _target(page_path, url)
             if target is None:
@@ -98,7 +117,7 @@ def crawl(root: Path) -> CrawlReport:
                     parsed[path] = _parse(path)
                 if fragment and fragment not in parsed[path].ids:
                     problems.append(f"{where}: {url!r} -> no anchor #{fragment} in {path.relative_to(root)}")
-    return CrawlReport(sorted(crawled), checked, problems)
+    return CrawlReport(sorted(crawled), checked, problems, with_tex)
 
 
 class _QuietHandler(http.server.SimpleHTTPRequestHandler):
