@@ -3,19 +3,19 @@ r"""Closed forms as sympy expressions in the scalar invariants, evaluated at any
 Every result of Yin et al. (2019) is a few scalar coefficients times basis vectors.  The
 coefficients are sympy expressions in the invariants
 
-=========  ==========================================  =========
-symbol     meaning                                     sympy name
-=========  ==========================================  =========
-``THETA``  :math:`\theta = \angle(w, w^*)`             theta
-``R``      :math:`r = \|w\|`                           r
-``VV``     :math:`\|v\|^2`                             vv
-``SV``     :math:`1^\top v`                            sv
-``SS``     :math:`1^\top v^*`                          ss
-``VVS``    :math:`v^\top v^*`                          vvs
-``VSS``    :math:`\|v^*\|^2`                           vss
-``M``      :math:`m`, the length of ``v``              m
+=========  ============================================  ==========
+symbol     meaning                                       sympy name
+=========  ============================================  ==========
+``THETA``  :math:`\theta = \angle(w, w^*)`               theta
+``R``      :math:`r = \|w\|`                             r
+``VV``     :math:`\|v\|^2`                               vv
+``SV``     :math:`1^\top v`                              sv
+``SS``     :math:`1^\top v^*`                            ss
+``VVS``    :math:`v^\top v^*`                            vvs
+``VSS``    :math:`\|v^*\|^2`                             vss
+``M``      :math:`m`, the length of ``v``                m
 ``CLIP``   clipping level :math:`c` of the clipped ReLU  c
-=========  ==========================================  =========
+=========  ============================================  ==========
 
 and the basis vectors are :math:`v, 1, v^*` on the v-side and :math:`\hat w, u` on the w-side,
 :math:`u` the unit vector of :math:`\hat w^* - (\hat w^{*\top}\hat w)\hat w`, so that

@@ -69,18 +69,20 @@ def _sq(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 class Correlation:
     r"""How the expected coarse gradient lines up with the true gradient (Lemmas 5, 7, 10).
 
-    Attributes (each of the batch shape)
-    ------------------------------------
+    Every attribute has the batch shape (the ``_filters`` ones one more axis, K).  A cosine is defined as 0
+    where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0` at :math:`\theta \in \{0, \pi\}`),
+    where the angle is undefined.
+
+    Attributes
+    ----------
     inner_w : :math:`\langle E g_\mu, \partial f/\partial w\rangle` (from the closed forms' coefficients)
     cos_w : cosine of the angle between :math:`E g_\mu` and :math:`\partial f/\partial w`
-    inner : :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
+    inner : the inner product of the full (v, w) vectors,
+            :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
             = \|\partial f/\partial v\|^2 + \text{inner\_w}`
     cos : cosine of the angle between those full (v, w) vectors
     inner_w_filters, cos_w_filters : per filter, shape ``(..., K)`` (:class:`popgrad.MultiFilterModel`);
             ``None`` for the one-filter :class:`popgrad.Model`
-
-    A cosine is defined as 0 where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0`
-    at :math:`\theta \in \{0, \pi\}`), where the angle is undefined.
     """
 
     inner_w: np.ndarray
