@@ -4,7 +4,7 @@ Public modules are the package and every submodule with no ``_`` in its dotted p
 ``__all__``.  Every name in an ``__all__`` is documented from its docstring by autodoc, once: a class or
 function exported by several modules is documented at its *home* -- the module that defines it if that
 module is public and exports it, else the package if it exports it, else the first module listing it --
-and the others list it with a link there (so ``popgrad.Model`` is documented as ``popgrad.model.Model``;
+and the others list it with a link there (so ``popgrad.Model`` is documented as ``popgrad.models.paper.Model``;
 one home per defining module also keeps viewcode's links back from the source pages right).  A new
 public name or module appears without any edit here.
 """

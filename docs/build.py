@@ -70,7 +70,9 @@ def stage(src: Path, executed_notebooks: Path) -> None:
     for name in ("README.md", "CHANGELOG.md"):
         shutil.copy2(ROOT / name, src / name)
     (src / "docs").mkdir()
-    shutil.copy2(DOCS / "README.md", src / "docs" / "README.md")
+    for page in DOCS.glob("*.md"):  # docs/README.md, the claims, the architecture, ... (index.md is the root)
+        if page.name != "index.md":
+            shutil.copy2(page, src / "docs" / page.name)
     shutil.copytree(DOCS / "figures", src / "docs" / "figures")
     shutil.copytree(ROOT / "derivations", src / "derivations", ignore=shutil.ignore_patterns("__pycache__"))
     (src / "notebooks").mkdir()

@@ -54,6 +54,7 @@ html_static_path: list[str] = []
 def _drop_inherited_docstrings(app, what, name, obj, options, lines) -> None:
     """Data without a docstring of its own would show its type's (``tuple``, ``float``, sympy's)."""
     own = type(obj).__doc__
+    own = own if isinstance(own, str) else None  # a class attribute named __doc__ may shadow it
     if what in ("data", "attribute") and lines and own and "\n".join(lines).strip() in own:
         lines.clear()
 

@@ -84,6 +84,7 @@ def _resolve_rows(rows: object) -> RowDistribution:
 
 
 def seed_sequence(seed: object) -> np.random.SeedSequence:
+    """``seed`` as a ``numpy.random.SeedSequence`` (a non-negative integer, or a SeedSequence as is)."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):

@@ -68,7 +68,7 @@ def _roles(obj: object) -> set[str]:
 
 def test_every_public_name_is_in_the_reference(html: Path) -> None:
     """Each name is documented under its own dotted name or, for a re-exported class or function,
-    under another public name of the same object (``popgrad.Model`` as ``popgrad.model.Model``)."""
+    under another public name of the same object (``popgrad.Model`` as ``popgrad.models.paper.Model``)."""
     objects = inventory(html / "objects.inv")
     names = _public_names()
     assert len(names) > 100 and (popgrad, "Model") in names
@@ -125,7 +125,7 @@ def test_no_broken_internal_link(html: Path) -> None:
     assert not report.problems, "\n".join(report.problems)
     assert report.pages_with_tex > 20
     reached = {p.relative_to(html.resolve()).as_posix() for p in report.pages}
-    expected = ["api/index.html", "api/popgrad.model.html", "CHANGELOG.html", "docs/README.html"]
+    expected = ["api/index.html", "api/popgrad.models.paper.html", "CHANGELOG.html", "docs/README.html"]
     for page in [*expected, "derivations/README.html"]:
         assert page in reached
     assert {f"notebooks/{p.stem}.html" for p in build.NOTEBOOKS} <= reached
@@ -166,7 +166,7 @@ def test_pages_render_in_a_browser(html: Path, tmp_path: Path) -> None:
         pytest.skip(f"no Chromium at {CHROMIUM}: `apt-get install -y chromium`, or set POPGRAD_CHROMIUM")
     from playwright.sync_api import sync_playwright
 
-    pages = ["index.html", "api/index.html", "api/popgrad.model.html", "derivations/clipped_relu.html"]
+    pages = ["index.html", "api/index.html", "api/popgrad.models.paper.html", "derivations/clipped_relu.html"]
     pages += [f"notebooks/{build.NOTEBOOKS[1].stem}.html", "CHANGELOG.html"]
     problems: list[str] = []
     seen = {}
@@ -201,6 +201,6 @@ def test_pages_render_in_a_browser(html: Path, tmp_path: Path) -> None:
         finally:
             browser.close()
     assert not problems, "\n".join(problems)
-    assert seen["api/popgrad.model.html"]["math"] > 10 and seen["derivations/clipped_relu.html"]["math"] > 10
+    assert seen["api/popgrad.models.paper.html"]["math"] > 10 and seen["derivations/clipped_relu.html"]["math"] > 10
     assert len(seen["index.html"]["images"]) >= 8  # the gallery
     assert seen[pages[-2]]["images"], "a notebook page shows no figure"

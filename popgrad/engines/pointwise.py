@@ -14,7 +14,7 @@ import numpy as np
 from ..ste import STE
 from .result import Expectations, Quantity
 
-__all__ = ["FIELDS", "PointResult", "pointwise"]
+__all__ = ["FIELDS", "pointwise"]
 
 FIELDS = ("loss", "grad_v", "grad_w", "coarse_grad_w")
 
