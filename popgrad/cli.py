@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import functools
 import io
 import json
 import os
@@ -24,7 +25,7 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
-from ._cli_input import UsageError, parse_vector
+from ._cli_input import UsageError, flag_of, parse_vector
 
 __all__ = ["main"]
 
@@ -69,6 +70,16 @@ def add_weight_args(p: argparse.ArgumentParser, *, student: bool = True) -> None
         p.add_argument("--w", required=True, help="student filter w (length n)")
 
 
+def _student(text: str, name: str, size: int) -> np.ndarray:
+    """The student vector ``--v`` (``size`` = m) or ``--w`` (n), its length checked against the teacher's."""
+    x = parse_vector(text, name)
+    if x.shape[0] != size:
+        raise UsageError(
+            f"{flag_of(name)}: expected {size} entries, as many as {flag_of(name + '_star')}, got {x.shape[0]}"
+        )
+    return x
+
+
 def _fmt_vec(x: np.ndarray) -> str:
     return "[" + ", ".join(f"{t: .6g}" for t in np.atleast_1d(x)) + "]"
 
@@ -77,7 +88,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .model import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
-    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
+    v, w = _student(args.v, "v", model.m), _student(args.w, "w", model.n)
     theta = float(model.theta(w))
     loss = float(model.loss(v, w))
     gv, gw = model.grad(v, w)
@@ -149,7 +160,7 @@ def _cmd_mc(args: argparse.Namespace) -> int:
     from .montecarlo import monte_carlo
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
-    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
+    v, w = _student(args.v, "v", model.m), _student(args.w, "w", model.n)
     mc = monte_carlo(
         model,
         v,
@@ -163,6 +174,12 @@ def _cmd_mc(args: argparse.Namespace) -> int:
     )
     gv, gw = model.grad(v, w)
     rows = [("loss", mc.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", mc.grad_v, gv)]
+    estimates = [mc.loss, mc.grad_v, *([mc.grad_w] if mc.grad_w is not None else []), *mc.coarse.values()]
+    if not all(np.all(np.isfinite(e.mean)) and np.all(np.isfinite(e.stderr)) for e in estimates):
+        raise UsageError(
+            "--v, --v-star, --w: the Monte Carlo moments overflow float64 at these inputs (|v|, |v*| near 1e154 "
+            "or more, or |w| near the smallest float: df/dw grows like 1/|w|); rescale them"
+        )
     if mc.grad_w is not None:
         rows.append(("grad_w", mc.grad_w, gw))
     rows += [(f"coarse_grad_w[{name}]", est, model.coarse_grad(v, w, name)[1]) for name, est in mc.coarse.items()]
@@ -190,11 +207,11 @@ def _cmd_mc(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"Monte Carlo ({mc.method}, N = {mc.n}, seed {args.seed}) vs closed form")
-    print(f"{'quantity':<32}{'estimate':>14}{'stderr':>12}{'closed form':>14}{'z':>8}")
+    print(f"{'quantity':<32}{'estimate':>14} {'stderr':>11} {'closed form':>13} {'z':>7}")  # ' ': wide numbers
     for r in table:
         for k, (e, se, c, z) in enumerate(zip(r["estimate"], r["stderr"], r["closed_form"], r["z"], strict=True)):
             label = r["quantity"] if len(r["estimate"]) == 1 else f"{r['quantity']}[{k}]"
-            print(f"{label:<32}{e:>14.6g}{se:>12.3g}{c:>14.6g}{z:>8.2f}")
+            print(f"{label:<32}{e:>14.6g} {se:>11.3g} {c:>13.6g} {z:>7.2f}")
     return 0
 
 
@@ -232,19 +249,29 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return 0 if report.ok else 1
 
 
+def _rms(x: np.ndarray) -> float:
+    """Root mean square of the entries, without overflow for entries near the largest float."""
+    top = float(np.max(np.abs(x)))
+    return top * float(np.sqrt(np.mean((x / top) ** 2))) if top > 0 else 0.0
+
+
 def _cmd_descend(args: argparse.Namespace) -> int:
-    from .dynamics import descend
+    from .dynamics import default_lr, descend
     from .model import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     rng = np.random.default_rng(args.seed)
-    v0 = (
-        parse_vector(args.v, "v")
-        if args.v
-        else rng.standard_normal(model.m) * np.linalg.norm(model.v_star) / np.sqrt(model.m)
-    )
-    w0 = parse_vector(args.w, "w") if args.w else rng.standard_normal(model.n)
-    tr = descend(model, v0, w0, args.ste, lr=args.lr, max_iter=args.max_iter, gtol=args.gtol, record="all")
+    v0 = _student(args.v, "v", model.m) if args.v else rng.standard_normal(model.m) * _rms(model.v_star)
+    w0 = _student(args.w, "w", model.n) if args.w else rng.standard_normal(model.n)
+    run = functools.partial(descend, model, v0, w0, args.ste, lr=args.lr, gtol=args.gtol, record="all")
+    start = run(max_iter=0)  # every argument is checked and the start evaluated: its errors are the API's
+    try:
+        tr = run(max_iter=args.max_iter)
+    except ValueError:  # from here on only the iterates can fail: they left the float64 range
+        raise UsageError(
+            f"--lr: coarse gradient descent diverged with lr {start.lr:.6g} (the iterates overflow float64); "
+            f"give a smaller --lr (default 1/(m+1) = {default_lr(model):.6g}) or rescale --v-star"
+        ) from None
     steps = range(0, tr.loss.shape[0], args.every)
     if tr.loss.shape[0] - 1 not in steps:
         steps = [*steps, tr.loss.shape[0] - 1]
@@ -271,11 +298,11 @@ def _cmd_descend(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"coarse gradient descent, {args.ste} STE, lr {tr.lr:.6g}")
-    print(f"{'t':>7}{'f':>16}{'theta':>12}{'|w|':>12}{'|df/dv|':>12}{'|E g|':>12}   v")
+    print(f"{'t':>7} {'f':>15} {'theta':>11} {'|w|':>11} {'|df/dv|':>11} {'|E g|':>11}   v")  # ' ': wide numbers
     for t in steps:
         print(
-            f"{t:>7}{tr.loss[t, 0]:>16.9g}{tr.theta[t, 0]:>12.6g}{tr.w_norm[t, 0]:>12.6g}"
-            f"{tr.grad_v_norm[t, 0]:>12.4g}{tr.grad_w_norm[t, 0]:>12.4g}   {_fmt_vec(tr.v[t, 0])}"
+            f"{t:>7} {tr.loss[t, 0]:>15.9g} {tr.theta[t, 0]:>11.6g} {tr.w_norm[t, 0]:>11.6g}"
+            f" {tr.grad_v_norm[t, 0]:>11.4g} {tr.grad_w_norm[t, 0]:>11.4g}   {_fmt_vec(tr.v[t, 0])}"
         )
     print(f"stopped: {tr.reason[0]} after {tr.n_iter[0]} steps")
     return 0
@@ -420,7 +447,8 @@ def _run(argv: list[str]) -> tuple[int, str]:
         return (exc.code if isinstance(exc.code, int) else 2), "popgrad"
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args), f"popgrad {args.command}"
+        with np.errstate(all="ignore"):  # as in the API's methods: an overflow surfaces as a ValueError
+            return func(args), f"popgrad {args.command}"
     except (UsageError, ValueError, TypeError) as exc:
         _report(f"popgrad {args.command}: error: {exc}")
         return 2, f"popgrad {args.command}"

@@ -86,7 +86,7 @@ def test_npz_is_loaded_without_pickle(tmp_path: Path) -> None:
     [
         (["eval", *TEACHER, "--v", "1,x,2", "--w", "1,0,0"], "--v"),
         (["eval", *TEACHER, "--v", "1,1,1", "--w", "@/no/such/file.json"], "--w"),
-        (["eval", *TEACHER, "--v", "1,1", "--w", "1,0,0"], "v must have last axis"),
+        (["eval", *TEACHER, "--v", "1,1", "--w", "1,0,0"], "--v: expected 3 entries, as many as --v-star, got 2"),
         (["eval", *TEACHER, "--v", "1,1,1", "--w", "0,0,0"], "w is the zero vector"),
         (["eval", "--v-star", "1,1", "--w-star", "0,0", "--v", "1,1", "--w", "1,0"], "w_star"),
         (["eval", *POINT, "--ste", "sign"], "sign"),
@@ -95,7 +95,7 @@ def test_npz_is_loaded_without_pickle(tmp_path: Path) -> None:
         (["mc", *POINT, "--n-samples", "ten"], "--n-samples"),
         (["mc", *POINT, "--method", "exact"], "--method"),
         (["mc", *POINT, "--seed", "-1"], "seed"),
-        (["mc", *TEACHER, "--v", "1,1", "--w", "1,0,0"], "v must have last axis"),
+        (["mc", *TEACHER, "--v", "1,1", "--w", "1,0,0"], "--v: expected 3 entries, as many as --v-star, got 2"),
         (["figures", "--out", "x", "--dpi", "0"], "--dpi"),
         (["figures", "--out", "x", "--dpi", "many"], "--dpi"),
         (["figures", "--out", "x", "--v-star", "1,1"], "--w-star"),

@@ -233,3 +233,31 @@ def test_a_reader_that_leaves_ends_the_command_quietly() -> None:
     with os.fdopen(write_end, "wb") as pipe:
         proc = run_process(["eval", *POINT, "--json"], stdout=pipe)
     assert (proc.returncode, proc.stderr) == (0, b"")
+
+
+# -- found by tests/test_cli_fuzz.py ---------------------------------------------------------
+
+
+def test_a_diverging_descent_names_the_step_size() -> None:
+    """The iterates overflow at step ~3; the API's message spoke of rescaling v and v_star."""
+    code, out, err = run("descend", *TEACHER, "--max-iter", "20", "--lr", "1.0271018799630935e+77")
+    assert_clear_error(code, out, err, "--lr")
+
+
+def test_monte_carlo_moments_that_overflow_are_refused() -> None:
+    """|w| ~ 1e-250: df/dw ~ 1e249 and its sample variance overflows (stderr was printed as inf)."""
+    code, out, err = run("mc", *TEACHER, "--v", "0.3,1,-0.7", "--w", "0,0,1.79e-250", "--n-samples", "50")
+    assert_clear_error(code, out, err, "--w")
+
+
+@pytest.mark.parametrize("w", ["0,0,1.79e-250", "1e200,0.5,0"])
+def test_monte_carlo_at_extreme_norms_of_w(w: str) -> None:
+    """The sampler's plane basis took |w| = sqrt(float(|w|^2)): 0 (ZeroDivisionError) or an OverflowError.
+
+    At |w| = 1.8e-250 the moments of df/dw ~ 1/|w| overflow: a clear error; at 1e200 a result.
+    """
+    code, out, err = run("mc", *TEACHER, "--v", "0.3,1,-0.7", "--w", w, "--n-samples", "50", "--method", "projected")
+    if w.startswith("0"):
+        assert_clear_error(code, out, err, "--w")
+    else:
+        assert code == 0 and out, err

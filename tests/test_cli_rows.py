@@ -145,3 +145,14 @@ def test_families_rows_are_the_api_measurements() -> None:
             f"{'correlated' if r.keeps_correlation else 'NOT correlated'}, "
             f"{'stable' if r.vanishes_at_spurious else 'unstable'}"
         )
+
+
+def test_descend_table_columns_stay_apart_for_wide_numbers() -> None:
+    """lr 1e77 reaches |w| ~ 3e230 (printed 12 wide); the columns ran together ("2.852223.25937e+230")."""
+    args = [*POINT[:4], "--lr", "1e77"]
+    data = json.loads(_run_ok("descend", *args, "--json"))
+    table = _run_ok("descend", *args).splitlines()
+    assert max(s["w_norm"] for s in data["steps"]) > 1e200  # the case is still reached
+    for line, s in zip(table[2:-1], data["steps"], strict=True):
+        _, f, theta, w_norm, *_ = line.split("[")[0].split()
+        assert [float(f), float(theta), float(w_norm)] == pytest.approx([s["loss"], s["theta"], s["w_norm"]], **PRINTED)
