@@ -39,6 +39,16 @@ class _Parser(argparse.ArgumentParser):
         _report(f"{self.prog}: error: {message} (see {self.prog} --help)")
         raise SystemExit(2)
 
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:  # Python < 3.12 reads `--opt=--` as [], skipping the checks
+            if action.option_strings and action.nargs in (None, "+") and getattr(namespace, action.dest, None) == []:
+                expected = "one argument" if action.nargs is None else "at least one argument"
+                self.error(f"argument {'/'.join(action.option_strings)}: expected {expected}")
+        return namespace, extras
+
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
     """argparse type: an integer in [minimum, maximum], else an error naming the option."""
@@ -59,6 +69,7 @@ def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
 _SEED = _integer(0)
 _MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more would fork that many processes at once
 _MAX_DPI = 600  # the widest figure is ~13 inches: 7800 pixels
+_MAX_SAMPLES = 10**12  # days of sampling; 10^30 made monte_carlo list its chunks until MemoryError
 
 
 def add_weight_args(p: argparse.ArgumentParser, *, student: bool = True) -> None:
@@ -335,7 +346,12 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_weight_args(p)
     p.add_argument("--ste", nargs="+", default=list(STE_NAMES), help="STEs to estimate (default: all three)")
-    p.add_argument("--n-samples", type=int, default=10**5, help="number of samples (default 100000)")
+    p.add_argument(
+        "--n-samples",
+        type=_integer(2, _MAX_SAMPLES),
+        default=10**5,
+        help="number of samples, 2 to 10^12 (default 100000)",
+    )
     p.add_argument("--seed", type=_SEED, default=0, help="non-negative integer seed (default 0)")
     p.add_argument("--method", choices=("full", "projected"), default="full", help="sampler (default full)")
     p.add_argument(
@@ -457,7 +473,9 @@ def _run(argv: list[str]) -> tuple[int, str]:
 def _silence_stdout() -> None:
     """Point the stdout descriptor at /dev/null so the interpreter's final flush cannot fail again."""
     with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -91,7 +91,7 @@ def test_npz_is_loaded_without_pickle(tmp_path: Path) -> None:
         (["eval", "--v-star", "1,1", "--w-star", "0,0", "--v", "1,1", "--w", "1,0"], "w_star"),
         (["eval", *POINT, "--ste", "sign"], "sign"),
         (["eval", "--v-star", "1,1,1"], "--w-star"),
-        (["mc", *POINT, "--n-samples", "1"], "n_samples"),
+        (["mc", *POINT, "--n-samples", "1"], "--n-samples"),
         (["mc", *POINT, "--n-samples", "ten"], "--n-samples"),
         (["mc", *POINT, "--method", "exact"], "--method"),
         (["mc", *POINT, "--seed", "-1"], "seed"),

@@ -201,7 +201,11 @@ def test_pickled_and_bomb_arrays(tmp_path: Path) -> None:
 _INT_TEXTS = st.one_of(st.integers(-(10**30), 10**30).map(str), st.text(max_size=6))
 OPTIONS = st.one_of(
     st.tuples(st.just("mc"), st.just("--seed"), _INT_TEXTS),
-    st.tuples(st.just("mc"), st.just("--n-samples"), st.integers(-(10**30), 300).map(str) | st.text(max_size=5)),
+    st.tuples(
+        st.just("mc"),
+        st.just("--n-samples"),
+        st.integers(-(10**30), 300).map(str) | st.integers(10**12 + 1, 10**40).map(str) | st.text(max_size=5),
+    ),
     st.tuples(st.just("mc"), st.just("--workers"), st.integers(-5, 0).map(str) | st.just("1") | st.just("10**6")),
     st.tuples(st.just("mc"), st.just("--method"), st.text(max_size=8) | st.just("projected")),
     st.tuples(st.just("descend"), st.just("--max-iter"), st.integers(-(10**6), 20).map(str) | st.text(max_size=5)),
@@ -226,6 +230,7 @@ def test_options(option: tuple[str, str, str], as_json: bool) -> None:
 
 _TOKENS = st.one_of(
     st.sampled_from([*FLAGS, "--ste", "--json", "--help", "-h", "--", "-", "--v=", "relu", "1,2,3", "@", "--w-s"]),
+    st.sampled_from([*FLAGS, "--ste"]).map(lambda flag: f"{flag}=--"),
     st.text(max_size=8),
     VECTOR_TEXTS,
 )

@@ -204,6 +204,7 @@ def test_negative_seed_names_the_option(command: str) -> None:
     [
         (["mc", *POINT, "--workers", "0"], "--workers"),
         (["mc", *POINT, "--workers", "100000"], "--workers"),  # would fork 100000 processes
+        (["mc", *POINT, "--n-samples", str(10**30)], "--n-samples"),  # was a MemoryError listing the chunks
         (["figures", "--out", "x", "--dpi", "100000"], "--dpi"),  # would allocate a 10^11-pixel image
         (["descend", *TEACHER, "--max-iter", "-1"], "--max-iter"),
         (["descend", *TEACHER, "--every", "x"], "--every"),
@@ -261,3 +262,16 @@ def test_monte_carlo_at_extreme_norms_of_w(w: str) -> None:
         assert_clear_error(code, out, err, "--w")
     else:
         assert code == 0 and out, err
+
+
+@pytest.mark.parametrize(
+    ("argv", "named"),
+    [
+        (["eval", *TEACHER, "--v=--", "--w", "1,1,1"], "--v"),  # was AttributeError: 'list' object
+        (["descend", *TEACHER, "--every=--"], "--every"),  # was "'list' object cannot be interpreted..."
+        (["eval", *POINT, "--ste=--"], "--ste"),  # was a table without a single STE row
+    ],
+)
+def test_double_dash_as_the_value_of_an_option(argv: list[str], named: str) -> None:
+    """Python < 3.12's argparse reads ``--opt=--`` as an empty list, past the option's type and nargs."""
+    assert_clear_error(*run(*argv), named)
