@@ -280,7 +280,7 @@ def test_cli_mc_json(capsys):
     table = capsys.readouterr().out
     assert "coarse_grad_w[relu][1]" in table and " z" in table
     assert main([*args, "--n-samples", "1"]) == 2
-    assert "n_samples" in capsys.readouterr().err
+    assert "--n-samples" in capsys.readouterr().err
 
 
 def test_engine_modules_do_not_import_the_checked_code():
