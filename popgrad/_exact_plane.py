@@ -15,6 +15,7 @@ is accurate to a few ulps at any angle, even :math:`10^{-300}`, independently of
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 from fractions import Fraction
 
@@ -40,23 +41,30 @@ class ExactPlane:
 
     def floats(self) -> tuple[float, np.ndarray, np.ndarray, float, float]:
         """(r, w_hat (n,), u (n,), cos, sin) rounded to float64; u = 0, sin = 0 if parallel."""
-        r = float(np.sqrt(float(self.W)))
+        r = _sqrt(self.W)
         w_hat = np.array([_signed_sqrt_ratio(x, self.W) for x in self.w])
         ws = self.W * self.S
         cos = _signed_sqrt_ratio(self.D, ws)
         if self.parallel:
             return r, w_hat, np.zeros_like(w_hat), cos, 0.0
-        sin = float(np.sqrt(float(self.G / ws)))
+        sin = _sqrt(self.G / ws)
         pp = self.W * self.G
         u = np.array([_signed_sqrt_ratio(x, pp) for x in self.p])
         return r, w_hat, u, cos, sin
+
+
+def _sqrt(x: Fraction) -> float:
+    """sqrt(x) of a positive Fraction, within an ulp, for any magnitude (float(x) alone under- or overflows)."""
+    k = (x.numerator.bit_length() - x.denominator.bit_length()) // 2  # x / 4**k is in [1/16, 16]
+    scaled = x / Fraction(4) ** k if k >= 0 else x * Fraction(4) ** -k
+    return math.ldexp(math.sqrt(float(scaled)), k)
 
 
 def _signed_sqrt_ratio(x: Fraction, y: Fraction) -> float:
     """x / sqrt(y) in float64 (y > 0) via the correctly rounded x^2 / y."""
     if x == 0:
         return 0.0
-    return float(np.copysign(np.sqrt(float(x * x / y)), float(x)))
+    return math.copysign(math.sqrt(float(x * x / y)), 1.0 if x > 0 else -1.0)  # float(x) may overflow
 
 
 def exact_plane(w: np.ndarray, w_star: np.ndarray) -> ExactPlane:

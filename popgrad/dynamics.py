@@ -115,6 +115,29 @@ class Trajectory:
         return self.reason == CONVERGED
 
 
+def _norms(x: np.ndarray) -> np.ndarray:
+    """Norms along the last axis; where the squares overflow (entries beyond ~1e154), by scaled hypot."""
+    with np.errstate(over="ignore"):
+        r = np.linalg.norm(x, axis=-1)
+    big = ~np.isfinite(r)
+    if np.any(big):
+        r[big] = np.hypot.reduce(x[big], axis=-1)
+    return r
+
+
+def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    """Row-wise ``a . b``; rows whose products overflow are first scaled (by positive factors: the sign holds)."""
+    with np.errstate(over="ignore", invalid="ignore"):
+        d = np.einsum("bi,bi->b", a, b)
+    big = ~np.isfinite(d)
+    if np.any(big):
+        a_big, b_big = a[big], b[big]
+        a_big = a_big / np.max(np.abs(a_big), axis=-1, keepdims=True)
+        b_big = b_big / np.max(np.abs(b_big), axis=-1, keepdims=True)
+        d[big] = np.einsum("bi,bi->b", a_big, b_big)
+    return d
+
+
 def default_lr(model: Model) -> float:
     r""":math:`\eta = 1/(m+1)`: half of :math:`2/L_v`, with :math:`L_v = (m+1)/4` the largest eigenvalue
     of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2)."""
@@ -200,7 +223,7 @@ def descend(
         cv, cw = np.stack(chunk_v), np.stack(chunk_w)
         rec["loss"].append(np.asarray(model.loss(cv, cw)).reshape(-1, b))
         rec["theta"].append(np.asarray(model.theta(cw)).reshape(-1, b))
-        rec["w_norm"].append(np.linalg.norm(cw, axis=-1))
+        rec["w_norm"].append(_norms(cw))
         if record == "all":
             rec["v"].append(cv)
             rec["w"].append(cw)
@@ -209,7 +232,7 @@ def descend(
 
     gv, gw = oracle(v, w, rng)
     for t in range(max_iter + 1):
-        gvn, gwn = np.linalg.norm(gv, axis=-1), np.linalg.norm(gw, axis=-1)
+        gvn, gwn = _norms(gv), _norms(gw)
         rec["gv"].append(gvn)
         rec["gw"].append(gwn)
         chunk_v.append(v.copy())
@@ -231,8 +254,8 @@ def descend(
         reason[zero] = W_ZERO  # the model is undefined at w = 0: stop those runs before the step
         active &= ~zero
         if c_w is not None:
-            small = np.linalg.norm(w_new, axis=-1) < c_w
-            collapse = active & (small | (np.einsum("bi,bi->b", w_new, w) <= 0))
+            small = _norms(w_new) < c_w
+            collapse = active & (small | (_dots(w_new, w) <= 0))
         v = np.where(active[:, None], v_new, v)
         w = np.where(active[:, None], w_new, w)
         n_iter += active

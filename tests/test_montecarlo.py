@@ -292,7 +292,7 @@ def test_cli_mc_json(capsys):
     table = capsys.readouterr().out
     assert "coarse_grad_w[relu][1]" in table and " z" in table
     assert main([*args, "--n-samples", "1"]) == 2
-    assert "n_samples" in capsys.readouterr().err
+    assert "--n-samples" in capsys.readouterr().err
 
 
 def test_engine_modules_do_not_import_the_checked_code():
@@ -306,3 +306,14 @@ def test_engine_modules_do_not_import_the_checked_code():
         names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         assert not names & {"assembly", "kernels", "models", "geometry", "Model"}, (mod.__name__, names)
+
+
+@pytest.mark.parametrize("scale", [1e-250, 1e-170, 1e160, 1e200])
+def test_exact_plane_norm_at_extreme_magnitudes(scale: float) -> None:
+    """r = sqrt(|w|^2) from the exact rational |w|^2: float(|w|^2) under- or overflows at these scales."""
+    from popgrad._exact_plane import exact_plane
+
+    w = np.array([3.0, 4.0, 0.0]) * scale
+    r, w_hat, _, _, _ = exact_plane(w, np.array([1.0, 0.0, 0.0])).floats()
+    assert r == pytest.approx(5 * scale, rel=2**-52)
+    np.testing.assert_allclose(w_hat, [0.6, 0.8, 0.0], rtol=2**-52)
