@@ -77,15 +77,16 @@ def test_mc_rows_are_the_api_estimates_and_closed_forms() -> None:
     model = pg.Model(V_STAR, W_STAR)
     mc = pg.monte_carlo(model, V, W, ste=STES, n_samples=3000, seed=5, method="projected")
     gv, gw = model.grad(V, W)
-    want = {"loss": (mc.loss, [float(model.loss(V, W))]), "grad_v": (mc.grad_v, gv), "grad_w": (mc.grad_w, gw)}
-    want |= {f"coarse_grad_w[{s}]": (mc.coarse[s], model.coarse_grad(V, W, ste=s)[1]) for s in STES}
+    first = mc[STES[0]]
+    want = {"loss": (first.loss, [float(model.loss(V, W))]), "grad_v": (first.grad_v, gv), "grad_w": (first.grad_w, gw)}
+    want |= {f"coarse_grad_w[{s}]": (mc[s].coarse_grad_w, model.coarse_grad(V, W, ste=s)[1]) for s in STES}
     assert [q["quantity"] for q in data["quantities"]] == list(want)
     for q in data["quantities"]:
         est, ref = want[q["quantity"]]
-        assert q["estimate"] == np.atleast_1d(est.mean).tolist(), q["quantity"]
-        assert q["stderr"] == np.atleast_1d(est.stderr).tolist(), q["quantity"]
+        assert q["estimate"] == np.atleast_1d(est.value).tolist(), q["quantity"]
+        assert q["stderr"] == np.atleast_1d(est.error).tolist(), q["quantity"]
         assert q["closed_form"] == np.atleast_1d(ref).tolist(), q["quantity"]
-        assert q["z"] == np.atleast_1d(est.z(np.reshape(ref, np.shape(est.mean)))).tolist(), q["quantity"]
+        assert q["z"] == np.atleast_1d(est.z(np.reshape(ref, np.shape(est.value)))).tolist(), q["quantity"]
     _distinct([want[f"coarse_grad_w[{s}]"][1] for s in STES])
     assert data["max_abs_z"] == max(abs(z) for q in data["quantities"] for z in q["z"])
 
