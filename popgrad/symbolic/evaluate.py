@@ -105,8 +105,9 @@ def _compute(geo: Geometry, V: list, V_star: list, stes: tuple[STE, ...], comm: 
     geometry = {(k, b): (geo.region(k, b), *geo.cos_sin(k, b)) for k in range(K) for b in others[k]}
     coarse, inner = {}, {}
     for s in stes:
-        own = [kernel_values(s.pieces, r[k], "parallel", 0, 0)[:2] for k in range(K)]
-        cross = [kernel_values(s.pieces, r[k], *geometry[k, b])[2:] for k in range(K) for b in others[k]]
+        pair = {(k, b): kernel_values(s.pieces, r[k], *geometry[k, b]) for k in range(K) for b in others[k]}
+        own = [pair[k, others[k][0]][:2] for k in range(K)]  # alpha, beta: of filter k alone
+        cross = [pair[k, b][2:] for k in range(K) for b in others[k]]
         coefs = comm.coarse_function(
             v_flat, vs_flat, [a for a, _ in own], [b for _, b in own], [c for c, _ in cross], [c for _, c in cross]
         )

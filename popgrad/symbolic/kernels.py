@@ -55,6 +55,7 @@ __all__ = [
     "bound_kind",
     "kernel_values",
     "mean_sigma",
+    "ncdf",
     "pair_probability",
     "piece_kernels",
     "piece_kernels_expr",
@@ -176,7 +177,7 @@ def _by_parts(u: sp.Expr, dv: sp.Expr) -> sp.Expr:
 
 
 class Ncdf(sp.Function):
-    r""":math:`\Phi`, the standard normal cdf, as an unevaluated sympy function (mpmath: ``ncdf``).
+    r""":math:`\Phi`, the standard normal cdf, as an unevaluated sympy function (mpmath: :func:`ncdf`).
 
     sympy rewrites :math:`\operatorname{erfc}(-a)` as :math:`2 - \operatorname{erfc}(a)`, which loses the
     digits of a small :math:`\Phi(-\sqrt2 a)`; ``Ncdf`` keeps the form it is given (and mpmath's ``ncdf``
@@ -195,6 +196,31 @@ class Ncdf(sp.Function):
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
         return phi(self.args[0])
+
+
+_HUGE = mpmath.mpf(10) ** 50
+
+
+def ncdf(x: mpmath.mpf) -> mpmath.mpf:
+    r""":math:`\Phi(x)` in mpmath at the working precision, for any finite ``x``.
+
+    mpmath's ``ncdf`` (an ``erfc`` that is accurate in the lower tail) up to :math:`|x| = 10^{50}`; beyond (where
+    mpmath's erfc overflows a float internally, e.g. a clipping level of 1e300) the Mills-ratio series
+    :math:`\Phi(x) = \varphi(x)/|x|\,\sum_k (-1)^k (2k-1)!!\,x^{-2k}` for :math:`x < 0`, summed until its terms
+    are below the working precision (they shrink by :math:`10^{-100}` each), and :math:`1 - \Phi(-x)` for
+    :math:`x > 0`.  (Far out, :math:`\Phi` has relative condition number :math:`x^2`: the precision loop of
+    :func:`popgrad.symbolic.evaluate` raises the working precision when such a term matters.)
+    """
+    if abs(x) <= _HUGE:
+        return mpmath.ncdf(x)
+    if x > 0:
+        return 1 - ncdf(-x)
+    t, term, total, k = 1 / (x * x), mpmath.mpf(1), mpmath.mpf(0), 0
+    while abs(term) > mpmath.eps:
+        total += term
+        k += 1
+        term *= -(2 * k - 1) * t
+    return mpmath.npdf(x) / -x * total
 
 
 def _as_ncdf(expr: sp.Expr) -> sp.Expr:
@@ -276,7 +302,7 @@ def piece_kernels(lo: str, hi: str, region: str) -> Callable:
     parts = piece_kernels_expr(lo, hi, region)
     args = (_argument(lo, "l"), _argument(hi, "h"), COS, SIN)
     exprs = [parts[k] for k in ("alpha", "beta", "c_w", "c_star")]
-    return sp.lambdify(args, exprs, modules=[{"Ncdf": mpmath.ncdf}, "mpmath"])
+    return sp.lambdify(args, exprs, modules=[{"Ncdf": ncdf}, "mpmath"], cse=True)
 
 
 def kernel_values(pieces: tuple, r: mpmath.mpf, region: str, cos: object, sin: object) -> list:
