@@ -27,56 +27,8 @@ Examples
 True
 """
 
-from .evaluate import STES, Evaluation, evaluate
-from .paper import (
-    CLIP,
-    COARSE_W,
-    GRAD_V,
-    GRAD_W,
-    LOSS,
-    LOSS_AT_ZERO,
-    P0_CLIP,
-    PHI0,
-    SS,
-    SV,
-    THETA,
-    VSS,
-    VV,
-    VVS,
-    H,
-    M,
-    Phi,
-    R,
-    coarse_w,
-    p_clip,
-    phi,
-    q_clip,
-)
+from . import paper
+from .evaluate import Evaluation, evaluate
+from .paper import *  # noqa: F403  (the paper's expressions, used by derivations/)
 
-__all__ = [
-    "CLIP",
-    "COARSE_W",
-    "GRAD_V",
-    "GRAD_W",
-    "LOSS",
-    "LOSS_AT_ZERO",
-    "P0_CLIP",
-    "PHI0",
-    "SS",
-    "STES",
-    "SV",
-    "THETA",
-    "VSS",
-    "VV",
-    "VVS",
-    "Evaluation",
-    "H",
-    "M",
-    "Phi",
-    "R",
-    "coarse_w",
-    "evaluate",
-    "p_clip",
-    "phi",
-    "q_clip",
-]
+__all__ = [*paper.__all__, "Evaluation", "evaluate"]

@@ -43,6 +43,8 @@ __all__ = [
     "GRAD_W",
     "LOSS",
     "LOSS_AT_ZERO",
+    "P0_CLIP",
+    "PHI0",
     "SS",
     "STES",
     "SV",
