@@ -3,7 +3,7 @@
 Every call either raises ``ValueError``/``TypeError``/``NotImplementedError`` whose message names the offending
 argument, or returns finite float64 results of the documented shape -- and then a second, independent engine
 (quadrature over the plane, which shares no code with the closed forms) agrees with it.  Never a traceback from
-deep inside numpy, never a silent NaN.  Runs under the project's hypothesis profiles (derandomized in CI).
+deep inside numpy, never a silent NaN.  Runs under the project's hypothesis profile (derandomized: tests/conftest.py).
 """
 
 from __future__ import annotations
@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 
 import numpy as np
+import pytest
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
@@ -143,3 +144,12 @@ def test_defined_results_agree_with_quadrature(v_star: list[float], n: int, data
     for key, q in quad.fields.items():
         ref = cf.fields[key]
         assert np.all(np.abs(q.value - ref.value) <= q.error + ref.error), (key, q.value, ref.value)
+
+
+@pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason="popgrad.geometry._unit_rows overflows (known bug)")
+def test_angle_of_vectors_near_the_largest_float() -> None:
+    # found by a random hypothesis run of test_angle_on_arbitrary_input (b = 2^1023 (1, 1, 1)): the scaled norm
+    # overflows in a division and RuntimeWarning is raised (an error under filterwarnings).  The derandomized profile
+    # (tests/conftest.py) no longer draws it, so it is kept here; remove the xfail when geometry is fixed.
+    theta = pg.angle(np.ones(3), np.full(3, 2.0**1023))
+    assert theta == 0.0
