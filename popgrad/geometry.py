@@ -90,9 +90,10 @@ def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = np.sqrt(sq)
     unsafe = ~((sq > _SAFE_SQ[0]) & (sq < _SAFE_SQ[1]))
     if np.any(unsafe):
-        scaled = _exact_scale(x[unsafe])
+        _, exponent = np.frexp(np.max(np.abs(x[unsafe]), axis=-1))
+        scaled = np.ldexp(x[unsafe], -exponent[:, None])  # exact; largest entry in [0.5, 1)
         scaled_norm = _norm(scaled)
-        r[unsafe] = scaled_norm * (np.max(np.abs(x[unsafe]), axis=-1) / np.max(np.abs(scaled), axis=-1))
+        r[unsafe] = np.ldexp(scaled_norm, exponent)  # overflows only if the norm itself does
         r_safe = np.where(unsafe, 1.0, r)
         x_hat = x / r_safe[:, None]
         x_hat[unsafe] = scaled / scaled_norm[:, None]

@@ -146,10 +146,8 @@ def test_defined_results_agree_with_quadrature(v_star: list[float], n: int, data
         assert np.all(np.abs(q.value - ref.value) <= q.error + ref.error), (key, q.value, ref.value)
 
 
-@pytest.mark.xfail(strict=True, raises=RuntimeWarning, reason="popgrad.geometry._unit_rows overflows (known bug)")
 def test_angle_of_vectors_near_the_largest_float() -> None:
-    # found by a random hypothesis run of test_angle_on_arbitrary_input (b = 2^1023 (1, 1, 1)): the scaled norm
-    # overflows in a division and RuntimeWarning is raised (an error under filterwarnings).  The derandomized profile
-    # (tests/conftest.py) no longer draws it, so it is kept here; remove the xfail when geometry is fixed.
-    theta = pg.angle(np.ones(3), np.full(3, 2.0**1023))
-    assert theta == 0.0
+    """Found by a random hypothesis run of test_angle_on_arbitrary_input (b = 2^1023 (1, 1, 1)): the norm
+    2^1023 sqrt(3) is a float, but it was formed as (2^1023 / 0.5) * ..., which overflows.  Now by ldexp."""
+    assert pg.angle(np.ones(3), np.full(3, 2.0**1023)) == 0.0
+    assert pg.angle([1.0, 0.0], [2.0**1023, 2.0**1023]) == pytest.approx(np.pi / 4, rel=1e-15)
