@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import sys
 import warnings
+from inspect import cleandoc
 from pathlib import Path
 
 from sphinx.util import logging
@@ -55,8 +56,10 @@ def _drop_inherited_docstrings(app, what, name, obj, options, lines) -> None:
     """Data without a docstring of its own would show its type's (``tuple``, ``float``, sympy's)."""
     own = type(obj).__doc__
     own = own if isinstance(own, str) else None  # a class attribute named __doc__ may shadow it
-    if what in ("data", "attribute") and lines and own and "\n".join(lines).strip() in own:
-        lines.clear()
+    if what in ("data", "attribute") and lines and own:
+        text = "\n".join(lines).strip()
+        if text in own or text in cleandoc(own):  # autodoc dedents what it shows
+            lines.clear()
 
 
 _show_warning = warnings.showwarning

@@ -34,9 +34,9 @@ from ._validate import as_vector_batch, check_nonzero_rows
 
 __all__ = ["Plane", "angle", "plane"]
 
-# Below this value of sin(theta) the cheap projection loses more than ~1e-13 relative accuracy
+# Below this value of sin(theta) the cheap projection loses more than a few ulps of relative accuracy
 # in u; the compensated path (_perp_sin_and_u) takes over.
-_NEAR_PARALLEL = 1e-2
+_NEAR_PARALLEL = 0.25
 
 
 @dataclass(frozen=True)

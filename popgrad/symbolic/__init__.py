@@ -1,14 +1,12 @@
 r"""Symbolic engine: sympy derives the expectations, mpmath evaluates them at any precision.
 
-=================================  ==============================================================================
-module                             what
-=================================  ==============================================================================
-:mod:`~popgrad.symbolic.paper`     the paper's one-filter closed forms in scalar invariants (Lemmas 1, 2, 4, 7, 9)
-:mod:`~popgrad.symbolic.kernels`   pairwise Gaussian kernels of one row derived by sympy (regions, integrals)
-:mod:`~popgrad.symbolic.committee` the K-filter committee assembled by sympy from its definition
-:mod:`~popgrad.symbolic.exact`     exact rational geometry of the filters
-:mod:`~popgrad.symbolic.evaluate`  :func:`evaluate`: all of it in mpmath at ``dps`` digits
-=================================  ==============================================================================
+* :mod:`~popgrad.symbolic.paper` -- the paper's one-filter closed forms in scalar invariants (Lemmas 1, 2, 4,
+  7, 9);
+* :mod:`~popgrad.symbolic.kernels` -- pairwise Gaussian kernels of one row derived by sympy (regions,
+  integrals);
+* :mod:`~popgrad.symbolic.committee` -- the K-filter committee assembled by sympy from its definition;
+* :mod:`~popgrad.symbolic.exact` -- exact rational geometry of the filters;
+* :mod:`~popgrad.symbolic.evaluate` -- :func:`evaluate`: all of it in mpmath at ``dps`` digits.
 
 :func:`evaluate` is the high-precision reference of the float64 closed forms (``tests/test_accuracy.py``) and
 the ``symbolic`` engine of :func:`popgrad.expectations`: the binary activation with any piecewise-constant STE,

@@ -186,6 +186,7 @@ class Ncdf(sp.Function):
 
     @classmethod
     def eval(cls, x: sp.Expr) -> sp.Expr | None:
+        """The exact values :math:`\\Phi(\\pm\\infty) = 1, 0` and :math:`\\Phi(0) = 1/2`; otherwise unevaluated."""
         if x is sp.S.Infinity:
             return sp.S.One
         if x is sp.S.NegativeInfinity:
@@ -195,6 +196,7 @@ class Ncdf(sp.Function):
         return None
 
     def fdiff(self, argindex: int = 1) -> sp.Expr:
+        """:math:`\\Phi' = \\varphi`."""
         return phi(self.args[0])
 
 

@@ -76,6 +76,7 @@ CLIP = sp.Symbol("c", positive=True)
 
 _ARGS = (THETA, R, VV, SV, SS, VVS, VSS, CLIP)
 
+#: :math:`\varphi(0) = 1/\sqrt{2\pi}` as a sympy expression.
 PHI0 = 1 / sp.sqrt(2 * sp.pi)
 
 
