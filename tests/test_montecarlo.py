@@ -168,10 +168,11 @@ def _all_numbers(mc) -> list[np.ndarray]:
 @pytest.mark.parametrize("method", ["full", "projected"])
 def test_same_numbers_for_any_chunk_size_and_workers(method):
     p = BATTERY[4]
-    n = 9 * mcm._block_size(method, p.model.m, p.model.n) + 17  # 10 blocks, a ragged tail
+    dim = p.model.n if method == "full" else 2
+    n = 9 * mcm._block_size(method, p.model.m, dim) + 17  # 10 blocks, a ragged tail
     kw = {"ste": STES, "n_samples": n, "seed": 123, "method": method}
     ref = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw))
-    block = mcm._block_size(method, p.model.m, p.model.n)
+    block = mcm._block_size(method, p.model.m, dim)
     variants = [{"chunk_size": block}, {"chunk_size": 3 * block}, {"chunk_size": 10**9}, {"workers": 2}]
     variants.append({"executor": ThreadPoolExecutor(2), "chunk_size": 2 * block})
     for extra in variants:
@@ -189,10 +190,26 @@ def test_seed_sequence_and_int_seed_agree():
     assert a.loss.value == b.loss.value
 
 
-def test_builtin_stes_pickle_by_name():
-    ste = pg.ste.clipped_relu()
-    back = pickle.loads(pickle.dumps(mcm._PortableSTE(ste))).ste
-    assert back == ste and back.mu_prime(np.array([0.5]))[0] == 1.0
+@pytest.mark.parametrize(
+    "ste",
+    [
+        pg.ste.identity,
+        pg.ste.relu,
+        pg.ste.clipped_relu(),
+        pg.ste.clipped_relu(2.5),
+        pg.ste.hard_tanh(),
+        pg.ste.leaky_relu(0.1),
+        pg.ste.piecewise_constant([-1.0, 0.5], [0.2, 1.0, -0.3]),
+        pg.ste.custom(np.ones_like, name="ones"),
+    ],
+    ids=lambda s: s.name,
+)
+def test_builtin_stes_pickle_as_themselves(ste):
+    """Every built-in STE (and a custom one over a module-level function) pickles as itself, so worker
+    processes need no wrapper (the former _PortableSTE)."""
+    back = pickle.loads(pickle.dumps(ste))
+    x = np.linspace(-3.0, 3.0, 13)
+    assert back == ste and back.name == ste.name and np.array_equal(back.mu_prime(x), ste.mu_prime(x))
 
 
 def test_progress_silent_when_not_a_tty(capsys):
