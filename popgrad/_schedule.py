@@ -9,7 +9,8 @@ along a fixed dyadic tree, so the result does not depend on the chunking, the po
 * Arguments are checked to pickle before a process pool sees them, so an unpicklable custom STE (a
   lambda) is reported by name with what to do, instead of a pickling traceback from a worker.
 * Progress: a :mod:`tqdm` bar (``tqdm.auto``: a widget in Jupyter), by default only when stderr is a
-  terminal and the environment variable ``CI`` is unset.
+  terminal, the environment variable ``CI`` is unset and the run takes more than a second; ``progress=True``
+  shows it always, ``False`` never.
 """
 
 from __future__ import annotations
@@ -76,13 +77,14 @@ class _Progress:
     """A tqdm bar over samples, or nothing."""
 
     def __init__(self, total: int, enabled: bool | None) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty() and "CI" not in os.environ
+        delay = 0.0
+        if enabled is None:  # automatic: on a terminal outside CI, and only for runs longer than a second
+            enabled, delay = sys.stderr.isatty() and "CI" not in os.environ, 1.0
         self.bar = None
         if enabled:
             from tqdm.auto import tqdm
 
-            self.bar = tqdm(total=total, unit="sample", unit_scale=True, desc="popgrad monte_carlo", delay=1.0)
+            self.bar = tqdm(total=total, unit="sample", unit_scale=True, desc="popgrad monte_carlo", delay=delay)
         self.done = 0
 
     def to(self, done: int) -> None:

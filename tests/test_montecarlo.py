@@ -9,8 +9,14 @@ or always fails.
 from __future__ import annotations
 
 import math
+import os
 import pickle
-from concurrent.futures import ThreadPoolExecutor
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -216,6 +222,131 @@ def test_progress_silent_when_not_a_tty(capsys):
     p = BATTERY[3]
     pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=0)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_when_asked(capsys):
+    """progress=True: a tqdm bar on stderr (tqdm.auto; outside Jupyter the text bar), closed at the end;
+    the numbers do not depend on it."""
+    p = BATTERY[3]
+    kw = {"n_samples": 40_000, "seed": 0, "method": "projected", "chunk_size": 8192}
+    quiet = pg.monte_carlo(p.model, p.v, p.w, **kw, progress=False)
+    shown = pg.monte_carlo(p.model, p.v, p.w, **kw, progress=True)
+    assert quiet.loss.value == shown.loss.value
+    err = capsys.readouterr().err
+    assert "popgrad monte_carlo" in err and "40.0k" in err, err
+
+
+def test_progress_off_in_ci(monkeypatch):
+    from popgrad import _schedule
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert _schedule._Progress(10, None).bar is None
+    monkeypatch.delenv("CI")
+    bar = _schedule._Progress(10, None)
+    assert bar.bar is not None
+    bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reliability: memory, processes, pickling
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_HUGE_RUN = """
+    import resource
+    from concurrent.futures import Executor, Future
+
+    import popgrad as pg
+
+    class Stop(Exception):
+        pass
+
+    class Cancelling(Executor):
+        \"\"\"Runs the first task in submit(), then cancels the run.\"\"\"
+
+        def __init__(self):
+            self.submitted = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.submitted += 1
+            if self.submitted > 1:
+                raise Stop
+            fut = Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
+    limit = vm + 400 * 2**20  # the working set of one chunk needs ~100 MB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    model = pg.Model([1.0, -0.5], [1.0, 0.0, 0.0])
+    try:
+        pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], n_samples=10**15, executor=Cancelling(), method="projected")
+    except Stop:
+        print("cancelled after the first chunk")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status and limits RLIMIT_AS")
+def test_memory_bounded_whatever_n_samples():
+    """n_samples = 10**15 under an address-space limit of the interpreter + 400 MB: the first chunk runs and
+    the run is cancelled (a MemoryError building the list of ~2e9 chunks up front, before the fix)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_HUGE_RUN)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0 and "cancelled after the first chunk" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_full_method_block_memory_m_n_2000():
+    """m = n = 2000: a block is one sample (4e6 entries of Z, 32 MB), not 16 (512 MB); peak traced memory of a
+    run without covariances (which add (K n)^2 entries per vector quantity) below a generous 100 MB."""
+    assert mcm._block_size("full", 2000, 2000) == 1
+    rng = np.random.default_rng(0)
+    model = pg.Model(rng.standard_normal(2000), rng.standard_normal(2000))
+    v, w = rng.standard_normal(2000), rng.standard_normal(2000)
+    tracemalloc.start()
+    try:
+        pg.monte_carlo(model, v, w, n_samples=3, method="full", covariance=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_workers_capped_at_the_chunks(monkeypatch):
+    """workers=1000 for 3 chunks starts 3 processes (it forked 1000 before); the numbers are those of workers=1."""
+    sizes = []
+    original = ProcessPoolExecutor.__init__
+
+    def recording(self, max_workers=None, *args, **kwargs):
+        sizes.append(max_workers)
+        original(self, max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "__init__", recording)
+    p = BATTERY[3]
+    block = mcm._block_size("projected", p.model.m, 2)
+    kw = {"n_samples": 3 * block, "seed": 1, "method": "projected", "chunk_size": block}
+    many = pg.monte_carlo(p.model, p.v, p.w, workers=1000, **kw)
+    one = pg.monte_carlo(p.model, p.v, p.w, **kw)
+    assert sizes == [3]
+    assert many.loss.value == one.loss.value and np.array_equal(many.coarse_grad_w.value, one.coarse_grad_w.value)
+
+
+def test_unpicklable_custom_ste_says_what_to_do():
+    """A custom STE from a lambda cannot travel to worker processes: a TypeError naming the STE and the
+    remedies (module-level mu', threads, a cloudpickle executor such as Dask's), not a pickling traceback."""
+    p = BATTERY[3]
+    lam = pg.ste.custom(lambda x: (x > 0) * 1.0, name="lambda_relu")
+    kw = {"ste": lam, "n_samples": 40_000, "seed": 0, "method": "projected", "chunk_size": 8192}
+    with pytest.raises(TypeError, match=r"custom STE 'lambda_relu'.*module level.*ThreadPoolExecutor.*Dask"):
+        pg.monte_carlo(p.model, p.v, p.w, workers=2, **kw)
+    with pytest.raises(TypeError, match="module level"):
+        pg.monte_carlo(p.model, p.v, p.w, executor=ProcessPoolExecutor(2), **kw)
+    threads = pg.monte_carlo(p.model, p.v, p.w, executor=ThreadPoolExecutor(2), **kw)
+    assert threads.loss.value == pg.monte_carlo(p.model, p.v, p.w, **kw).loss.value
 
 
 # ---------------------------------------------------------------------------------------------
