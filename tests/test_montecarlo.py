@@ -189,6 +189,52 @@ def test_same_numbers_for_any_chunk_size_and_workers(method):
     assert _first(other).loss.value != ref[0][0]
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A distributed.LocalCluster of two worker processes (the dask extra; the test extra installs it)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_dask_cluster_bitwise_the_same_as_one_process(dask_cluster):
+    """``executor=client.get_executor()`` on the cluster: bitwise the numbers of workers=1, and a custom STE from a
+    lambda works there (Dask pickles with cloudpickle)."""
+    from distributed import Client
+
+    p = BATTERY[9]
+    lam = pg.ste.custom(lambda x: np.exp(-0.5 * x * x), name="lambda_bump")
+    with Client(dask_cluster) as client:
+        for method in ("full", "projected"):
+            kw = {"ste": [*STES, lam], "n_samples": 20_000, "seed": 21, "method": method, "chunk_size": 2048}
+            ref = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw))
+            got = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, executor=client.get_executor(), workers=2, **kw))
+            for a, b in zip(ref, got, strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=method)
+
+
+def test_cli_mc_on_a_dask_scheduler(dask_cluster, capsys, monkeypatch):
+    """``popgrad mc --scheduler ADDRESS``: the numbers of a local run; exit 2 and one line when the address is
+    unreachable or malformed, or when Dask is not installed."""
+    import json
+
+    from popgrad.cli import main
+
+    args = ["mc", "--v-star", "1,1,-0.5", "--w-star", "1,0", "--v", "0.5,1,1", "--w", "0.3,1", "--n-samples", "5000"]
+    assert main([*args, "--json"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--json", "--scheduler", dask_cluster.scheduler_address]) == 0
+    assert json.loads(capsys.readouterr().out) == local
+    for address in ("tcp://127.0.0.1:1", "nonsense://x"):
+        assert main([*args, "--scheduler", address]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--scheduler: cannot connect" in err and address in err, err
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    assert main([*args, "--scheduler", dask_cluster.scheduler_address]) == 2
+    assert "pip install 'popgrad[dask]'" in capsys.readouterr().err
+
+
 def test_seed_sequence_and_int_seed_agree():
     p = BATTERY[3]
     a = pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=7)
@@ -447,9 +493,9 @@ def test_engine_modules_do_not_import_the_checked_code():
     import ast
     import inspect
 
-    from popgrad import _exact_plane, _moments, _sampling
+    from popgrad import _boundary, _exact_plane, _moments, _sampling, _schedule
 
-    for mod in (mcm, _sampling, _moments, _exact_plane):
+    for mod in (mcm, _sampling, _boundary, _moments, _schedule, _exact_plane):
         tree = ast.parse(inspect.getsource(mod))
         names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
