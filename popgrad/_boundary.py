@@ -33,7 +33,10 @@ import numpy as np
 from ._sampling import Point, Terms, along, combine, levels, preactivations, row_sums
 from .gaussian import PHI0
 
-__all__ = ["Geometry", "ScoreAxes", "boundary", "score"]
+__all__ = ["NEAR", "Geometry", "ScoreAxes", "boundary", "score"]
+
+NEAR = 2.0**-20
+r""":math:`\sin^2\theta` below which two filters count as nearly parallel (:math:`\theta \lesssim 10^{-3}`)."""
 
 
 @dataclass(frozen=True)
@@ -41,10 +44,12 @@ class Geometry:
     r"""The student filters' geometry (from exact arithmetic, :mod:`popgrad._exact_plane`).
 
     On the surface :math:`z_i^\top w_k = t_l` every unit of row i has the pre-activation
-    :math:`t_l\,\text{along}_{ka} + z_i^\top P_{w_k}w_a`.  The second term is computed from the rows'
-    coordinates :math:`c_i = Q^\top z_i` in the span's basis Q and the exact coordinates of
-    :math:`P_{w_k}w_a`: accurate even where :math:`w_a` is nearly parallel to :math:`w_k` (a rounded difference
-    :math:`z_i^\top w_a - \text{along}_{ka} z_i^\top w_k` would be noise there), exactly 0 where parallel.
+    :math:`t_l\,\text{along}_{ka} + z_i^\top P_{w_k}w_a`.  The second term is the difference
+    :math:`z_i^\top w_a - \text{along}_{ka} z_i^\top w_k` of the pre-activations (relative rounding error
+    :math:`\lesssim 4\epsilon/\sin\theta_{ka} \le 2^{-40}`) unless the filters are :data:`NEAR` parallel, where that
+    difference would be rounding noise; there it is computed from the rows' coordinates
+    :math:`c_i = Q^\top z_i` in the span's basis Q and the exact coordinates of :math:`P_{w_k}w_a` (a few ulps), and
+    it is exactly 0 where the filters are parallel.
 
     Attributes
     ----------
@@ -52,6 +57,7 @@ class Geometry:
     norms : (K,)          :math:`r_k`
     along : (K, F)        :math:`\hat w_k^\top w_a / r_k` for every filter a (students, then teachers)
     perp : (K, F, d)      coordinates of :math:`P_{w_k}w_a` in Q, times :math:`2^{-s_a}`
+    sin2 : (K, F)         :math:`\sin^2\theta_{ka}`
     exponents : (F,)      :math:`s_a`
     basis : (n, d) or None   Q, to take the coordinates of full rows (None: the rows are coordinates)
     """
@@ -60,6 +66,7 @@ class Geometry:
     norms: np.ndarray
     along: np.ndarray
     perp: np.ndarray
+    sin2: np.ndarray
     exponents: np.ndarray
     basis: np.ndarray | None
 
@@ -90,16 +97,28 @@ def boundary(X: np.ndarray, point: Point, geom: Geometry, t: Terms) -> np.ndarra
     a = np.zeros((K, N, m))
     b = np.zeros((N, K))
     others = t.e[:, None] - t.rows  # e without row i's units
-    coords = X if geom.basis is None else (geom.basis.T @ X.reshape(N * m, -1).T).reshape(-1, N, m)
+    coords = None
     for k in range(K):
-        # z_i^T P_{w_k} w_a for every filter a (exactly 0 for unit k itself and filters parallel to it)
-        perp = preactivations(coords, Point(point.V, point.V_star, act, geom.perp[k], geom.exponents, True))
+        # pre-activations on the surface z_i^T w_k = t_l, less t_l along[k, a]: z_i^T P_{w_k} w_a
+        moving = np.flatnonzero(np.any(geom.perp[k] != 0, axis=1))  # not parallel to w_k
+        fixed = np.setdiff1d(np.arange(C.shape[0]), moving)  # parallel (unit k itself among them): 0 exactly
+        near = geom.sin2[k, moving] < NEAR
+        perp = t.pre[moving] - geom.along[k, moving][:, None, None] * t.pre[k]
+        if np.any(near):
+            if coords is None:
+                coords = X if geom.basis is None else (geom.basis.T @ X.reshape(N * m, -1).T).reshape(-1, N, m)
+            idx = moving[near]
+            perp[near] = preactivations(
+                coords, Point(point.V, point.V_star, act, geom.perp[k, idx], geom.exponents[idx], True)
+            )
         for tl, jl in zip(act.thresholds, act.jumps, strict=True):
             dens, tau = _density(tl, geom.norms[k])
             if dens == 0.0:
                 continue
-            pre = perp + (tl * geom.along[k])[:, None, None]  # unit k at t_l exactly: its lower level
-            rows = row_sums(levels(act, pre), C)
+            rows = levels(act, tl * geom.along[k, fixed]) @ C[fixed]  # (m,): unit k at t_l, its lower level
+            if moving.size:
+                pre = perp + (tl * geom.along[k, moving])[:, None, None]
+                rows = row_sums(levels(act, pre), C[moving]) + rows
             jump = point.V[k] * jl
             delta = jump * (others + rows + 0.5 * jump)
             a[k] += dens * delta

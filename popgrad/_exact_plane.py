@@ -170,6 +170,9 @@ class ExactSpan:
         ``perp_of``), times :math:`2^{-s_a}`: small where :math:`f_a` is nearly parallel to :math:`f_k`, yet
         accurate to a few ulps (one rounding of an exact value, not a difference of rounded numbers), and
         exactly 0 where they are parallel.
+    sin2 : ndarray (P, F)
+        :math:`\sin^2\angle(f_k, f_a) = 1 - \langle f_k, f_a\rangle^2/(\|f_k\|^2\|f_a\|^2)` for the same k,
+        rounded once from the exact ratio.
     """
 
     basis: np.ndarray
@@ -180,6 +183,7 @@ class ExactSpan:
     unit_coords: np.ndarray
     along: np.ndarray
     perp: np.ndarray
+    sin2: np.ndarray
 
     @property
     def dim(self) -> int:
@@ -263,12 +267,14 @@ def exact_span(vectors: np.ndarray, perp_of: int = 0) -> ExactSpan:
     units = np.array([[_signed_root(x, gram[a][a]) for x in N[a]] for a in range(F)])
     along = np.array([[_ratio(gram[a][b], gram[a][a]) for b in range(F)] for a in range(F)])
     perp = np.zeros((perp_of, F, dim))
+    sin2 = np.zeros((perp_of, F))
     for k in range(perp_of):
         gk = gram[k][k]
         for a in range(F):
+            sin2[k, a] = _ratio(gk * gram[a][a] - gram[a][k] ** 2, gk * gram[a][a])
             for p in range(1, dim + 1):
                 la = lam[a][p - 1] if p <= len(lam[a]) else 0
                 lk = lam[k][p - 1] if p <= len(lam[k]) else 0
                 num = la * gk - gram[a][k] * lk  # (lambda_a - along[k, a] lambda_k) G_kk, exactly
                 perp[k, a, p - 1] = _signed_root(num, gk * gk * d[p - 1] * d[p], E - int(exponents[a]))
-    return ExactSpan(basis.reshape(n, dim), coords, exponents, norms, units, unit_coords, along, perp)
+    return ExactSpan(basis.reshape(n, dim), coords, exponents, norms, units, unit_coords, along, perp, sin2)

@@ -180,7 +180,7 @@ def _run_chunk(spec: _Spec, first: int, stop: int) -> dict[str, Moments]:
 def _geometry(span: ExactSpan, K: int, projected: bool) -> bnd.Geometry:
     units = span.unit_coords[:K] if projected else span.units[:K]
     basis = None if projected else span.basis
-    return bnd.Geometry(units, span.norms[:K], span.along[:K], span.perp, span.exponents, basis)
+    return bnd.Geometry(units, span.norms[:K], span.along[:K], span.perp, span.sin2, span.exponents, basis)
 
 
 def _score_axes(span: ExactSpan, w: np.ndarray, w_star: np.ndarray, projected: bool) -> bnd.ScoreAxes:
