@@ -500,3 +500,64 @@ def test_engine_modules_do_not_import_the_checked_code():
         names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         assert not names & {"assembly", "kernels", "models", "geometry", "Model"}, (mod.__name__, names)
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact basis of the span of the filters (popgrad._exact_plane)
+
+
+def test_exact_span_of_two_vectors_is_the_exact_plane_bit_for_bit():
+    """For the one-filter model the span's basis is the exact plane's (w_hat, u), norms included, at any norm."""
+    from popgrad._exact_plane import exact_plane, exact_span
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(1, 7))
+        w = rng.standard_normal(n) * 10.0 ** rng.uniform(-300, 300)
+        ws = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5)
+        if trial % 5 == 0:
+            ws = -3.0 * w  # exactly (anti)parallel
+        span = exact_span(np.array([w, ws]))
+        r, w_hat, u, _, sin = exact_plane(w, ws).floats()
+        assert span.norms[0] == r
+        assert np.array_equal(span.basis[:, 0], w_hat)
+        if sin > 0:
+            assert span.dim == 2 and np.array_equal(span.basis[:, 1], u)
+        else:
+            assert span.dim == 1
+
+
+def test_exact_span_against_50_digits():
+    """Basis orthonormal, coordinates reproduce the filters, and the perpendicular parts P_k w_a are accurate to
+    ~1e-15 relative even 1e-12 from parallel (a float difference would keep ~1e-4 of them) and exactly 0 when
+    parallel; a filter in the span of the others adds no dimension."""
+    import mpmath as mp
+
+    from popgrad._exact_plane import exact_span
+
+    rng = np.random.default_rng(12)
+    F = rng.standard_normal((6, 5))
+    F[[0, 4]] = np.round(F[[0, 4]] * 8) / 8  # few-bit dyadics, so that the combination below is exact
+    F[2] = F[0] + 1e-12 * F[1]  # nearly parallel to filter 0
+    F[3] = -2.0 * F[1]  # parallel to filter 1 (an exact float multiple)
+    F[5] = F[0] + 2.0 * F[4]  # in the span of 0 and 4, exactly
+    span = exact_span(F, perp_of=3)
+    Q = span.basis
+    assert span.dim == 4  # 0, 1, 2 (distinct from 0), 4
+    np.testing.assert_allclose(Q.T @ Q, np.eye(4), atol=4e-16)
+    with mp.workdps(50):
+        exact = [[mp.mpf(float(x)) for x in row] for row in F]
+        for a in range(6):
+            got = np.ldexp(span.coords[a], span.exponents[a]) @ Q.T
+            assert np.max(np.abs(got - F[a])) <= 4e-16 * np.linalg.norm(F[a])
+        for k in range(3):
+            fk = exact[k]
+            kk = mp.fsum(x * x for x in fk)
+            for a in range(6):
+                c = mp.fsum(x * y for x, y in zip(exact[a], fk, strict=True)) / kk
+                ref = np.array([float(x - c * y) for x, y in zip(exact[a], fk, strict=True)])
+                got = np.ldexp(span.perp[k, a], span.exponents[a]) @ Q.T
+                scale = np.linalg.norm(ref)
+                assert np.linalg.norm(got - ref) <= 1e-15 * scale + 1e-300, (k, a, scale)
+                assert (scale == 0) == (not np.any(span.perp[k, a])), (k, a)
+                assert abs(span.along[k, a] - float(c)) <= 2e-16 * abs(float(c)) + 1e-300
