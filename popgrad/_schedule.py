@@ -29,9 +29,9 @@ from ._validate import positive_int
 __all__ = ["Plan", "plan", "run"]
 
 UNPICKLABLE = (
-    "cannot be sent to worker processes: {what} does not pickle ({error}). Define mu' at module level "
-    "(def mu_prime(x): ...; pg.ste.custom(mu_prime)), or run in threads (executor=concurrent.futures."
-    "ThreadPoolExecutor(k)), or use an executor that pickles with cloudpickle, such as Dask's "
+    "{what} cannot be sent to worker processes: it does not pickle ({error}). Define it (mu' of a custom STE: "
+    "def mu_prime(x): ...; pg.ste.custom(mu_prime)) at module level, or run in threads (executor=concurrent."
+    "futures.ThreadPoolExecutor(k)), or use an executor that pickles with cloudpickle, such as Dask's "
     "(executor=distributed.Client(...).get_executor())"
 )
 
@@ -65,12 +65,27 @@ def plan(n_samples: int, block: int, chunk_size: object, parallel: int) -> Plan:
     return Plan(n_samples, block, 2 ** math.floor(math.log2(blocks)))
 
 
-def check_picklable(task: object, what: str) -> None:
-    """``TypeError`` naming ``what`` and the remedies if ``task`` does not pickle."""
+def _pickle_error(obj: object) -> Exception | None:
     try:
-        pickle.dumps(task)
+        pickle.dumps(obj)
     except Exception as exc:  # PicklingError, AttributeError (local objects), TypeError, ...
-        raise TypeError(f"{what} {UNPICKLABLE.format(what='its mu_prime or another argument', error=exc)}") from None
+        return exc
+    return None
+
+
+def check_picklable(task: object, parts: dict[str, object]) -> None:
+    """``TypeError`` naming the first of ``parts`` (description -> object) that does not pickle, and the remedies,
+    if ``task`` does not pickle."""
+    error = _pickle_error(task)
+    if error is None:
+        return
+    what, culprit = "an argument of the Monte Carlo task", error
+    for name, obj in parts.items():
+        exc = _pickle_error(obj)
+        if exc is not None:
+            what, culprit = name, exc
+            break
+    raise TypeError(UNPICKLABLE.format(what=what, error=culprit))
 
 
 class _Progress:
@@ -120,20 +135,23 @@ def _gather(task: Callable, p: Plan, executor: Executor | None, window: int, bar
     return merger.result()
 
 
-def run(task: Callable, p: Plan, *, workers: int, executor: Executor | None, progress: bool | None, what: str) -> dict:
+def run(
+    task: Callable, p: Plan, *, workers: int, executor: Executor | None, progress: bool | None, parts: dict
+) -> dict:
     """Merged moments of ``task(first, stop)`` over the plan's chunks.
 
     ``task`` must be picklable (a :func:`functools.partial` of a module-level function) to run in processes;
-    ``what`` names its contents in the error when it is not (e.g. ``"STE 'my_mu'"``).
+    ``parts`` (description -> object, e.g. ``{"custom STE 'mine'": ste}``) are the user-supplied pieces of it that
+    the error names when it is not.
     """
     bar = _Progress(p.n_samples, progress)
     try:
         if executor is not None:
             if isinstance(executor, ProcessPoolExecutor):
-                check_picklable(task, what)
+                check_picklable(task, parts)
             return _gather(task, p, executor, 4 * max(workers, 2), bar)
         if workers > 1 and p.n_chunks > 1:
-            check_picklable(task, what)
+            check_picklable(task, parts)
             with ProcessPoolExecutor(max_workers=min(workers, p.n_chunks)) as pool:
                 return _gather(task, p, pool, 2 * workers, bar)
         return _gather(task, p, None, 1, bar)

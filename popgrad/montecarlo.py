@@ -116,9 +116,11 @@ def _block_size(method: str, m: int, dim: int) -> int:
     return int(min(_MAX_BLOCK, 2 ** math.floor(math.log2(max(1, BLOCK_ENTRIES // per_sample)))))
 
 
-def _stes_named(stes: tuple[STE, ...]) -> str:
-    custom = [s.name for s in stes if s.pieces is None]
-    return f"custom STE {custom[0]!r}" if custom else "the Monte Carlo task"
+def _user_parts(stes: tuple[STE, ...], rows: RowDistribution) -> dict[str, object]:
+    """The user-supplied pieces of a task, by description, for the error when one of them does not pickle."""
+    parts: dict[str, object] = {f"custom STE {s.name!r}": s for s in stes if s.pieces is None}
+    parts[f"the row distribution {rows.name!r}"] = rows
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -339,7 +341,7 @@ def sample_point(
     parallel = 1 if executor is None and workers == 1 else max(workers, 2)
     p = plan(n_samples, spec.block, chunk_size, parallel)
     task = partial(_run_chunk, spec)
-    node = run(task, p, workers=workers, executor=executor, progress=progress, what=_stes_named(stes))
+    node = run(task, p, workers=workers, executor=executor, progress=progress, parts=_user_parts(stes, rows_dist))
 
     K, n = W.shape
     to_rn = np.kron(np.eye(K), span.basis) if method == "projected" else None

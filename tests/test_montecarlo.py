@@ -394,6 +394,13 @@ def test_unpicklable_custom_ste_says_what_to_do():
     threads = pg.monte_carlo(p.model, p.v, p.w, executor=ThreadPoolExecutor(2), **kw)
     assert threads.loss.value == pg.monte_carlo(p.model, p.v, p.w, **kw).loss.value
 
+    class LocalRows(mcm.GaussianRows):  # a class local to a function pickles by reference: it cannot
+        pass
+
+    kw = {**kw, "ste": "relu", "method": "full", "rows": LocalRows(name="local")}
+    with pytest.raises(TypeError, match="the row distribution 'local' cannot be sent"):
+        pg.monte_carlo(p.model, p.v, p.w, workers=2, **kw)
+
 
 # ---------------------------------------------------------------------------------------------
 # per_sample / draw_inputs: the literal definitions, checked by hand
