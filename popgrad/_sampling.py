@@ -243,6 +243,7 @@ def terms(X: np.ndarray, point: Point, stes: Sequence[STE]) -> Terms:
         ve = point.V[:, None, :] * e[None, :, None]  # (K, N, m)
         student = pre[:K]
         for ste in stes:
-            mu = np.asarray(ste.mu_prime(student), dtype=np.float64)
+            arg = student if ste.pieces is not None else student.copy()  # a custom mu' may write to its input
+            mu = np.asarray(ste.mu_prime(arg), dtype=np.float64)
             coarse.append(combine(X, mu * ve, point.coord_major))
     return Terms(0.5 * e * e, grad_v, coarse, pre, rows, e)

@@ -306,8 +306,9 @@ def _check_options(
 def _finite(est: Estimate | None, what: str) -> Estimate | None:
     if est is not None and not (np.all(np.isfinite(est.mean)) and np.all(np.isfinite(est.stderr))):
         raise ValueError(
-            f"the Monte Carlo estimate of {what} overflows float64 at these inputs (|w| near the smallest float "
-            "for gradients, or |v|, |v_star| near 1e154); rescale them"
+            f"the Monte Carlo estimate of {what} is not finite: it overflows float64 at these inputs (|w| near the "
+            "smallest float for gradients, or |v|, |v_star| near 1e154; rescale them), or a custom mu' returned "
+            "NaN or inf"
         )
     return est
 

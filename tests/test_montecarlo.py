@@ -568,3 +568,22 @@ def test_exact_span_against_50_digits():
                 assert np.linalg.norm(got - ref) <= 1e-15 * scale + 1e-300, (k, a, scale)
                 assert (scale == 0) == (not np.any(span.perp[k, a])), (k, a)
                 assert abs(span.along[k, a] - float(c)) <= 2e-16 * abs(float(c)) + 1e-300
+
+
+def _zeroes_its_input(x: np.ndarray) -> np.ndarray:
+    out = np.ones_like(x)
+    x *= 0.0
+    return out
+
+
+def test_custom_mu_prime_writing_to_its_input_changes_nothing_else():
+    """A custom mu' gets its own copy of the pre-activations: the other STEs and df/dw are those of a run
+    without it, bitwise."""
+    p = BATTERY[9]
+    rude = pg.ste.custom(_zeroes_its_input, name="rude")
+    for method in ("full", "projected"):
+        kw = {"n_samples": 5000, "seed": 4, "method": method}
+        both = pg.monte_carlo(p.model, p.v, p.w, ste=[rude, "relu"], **kw)
+        alone = pg.monte_carlo(p.model, p.v, p.w, ste="relu", **kw)
+        assert np.array_equal(both["relu"].coarse_grad_w.value, alone.coarse_grad_w.value)
+        assert np.array_equal(both["relu"].grad_w.value, alone.grad_w.value)
