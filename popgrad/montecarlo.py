@@ -185,7 +185,7 @@ def _geometry(span: ExactSpan, K: int, projected: bool) -> bnd.Geometry:
     return bnd.Geometry(units, span.norms[:K], span.along[:K], span.perp, span.sin2, span.exponents, basis)
 
 
-def _score_axes(span: ExactSpan, w: np.ndarray, w_star: np.ndarray, projected: bool) -> bnd.ScoreAxes:
+def _score_axes(w: np.ndarray, w_star: np.ndarray, projected: bool) -> bnd.ScoreAxes:
     _, w_hat, u, cos, sin = exact_plane(w, w_star).floats()
     if sin == 0:
         raise ValueError(
@@ -221,7 +221,7 @@ def _spec(
         point = smp.Point(V, V_star, model.activation, *smp.scaled_rows(filters))
         dim = n
     geometry = _geometry(span, K, projected) if grad_w == "boundary" else None
-    score = _score_axes(span, W[0], W_star[0], projected) if grad_w == "score" else None
+    score = _score_axes(W[0], W_star[0], projected) if grad_w == "score" else None
     spec = _Spec(
         method=method,
         point=point,
