@@ -173,8 +173,10 @@ def preactivations(X: np.ndarray, point: Point) -> np.ndarray:
 def combine(X: np.ndarray, coef: np.ndarray, coord_major: bool) -> np.ndarray:
     r""":math:`\sum_i x_i\,c_{k,i}` for rows ``X`` and coefficients ``coef (K, N, m)``: shape (N, K, D)."""
     if coord_major:
-        return np.einsum("pbi,kbi->bkp", X, coef)
-    return np.einsum("bid,kbi->bkd", X, coef)
+        if coef.shape[0] * X.shape[0] <= 16:  # a few coordinates: einsum's loop beats batched matmul
+            return np.einsum("pbi,kbi->bkp", X, coef)
+        X = X.transpose(1, 2, 0)
+    return np.matmul(coef.transpose(1, 0, 2), X)  # (N, K, m) @ (N, m, D)
 
 
 def along(X: np.ndarray, u: np.ndarray, coord_major: bool) -> np.ndarray:
