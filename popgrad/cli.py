@@ -162,6 +162,9 @@ def _cmd_mc(args: argparse.Namespace) -> int:
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
     client = None if args.scheduler is None else _dask_client(args.scheduler)
+    workers = args.workers  # on a cluster, at least as many tasks in flight as it has threads
+    if client is not None and workers >= 1:
+        workers = max(workers, sum(client.nthreads().values()))
     try:
         mc = monte_carlo(
             model,
@@ -171,7 +174,7 @@ def _cmd_mc(args: argparse.Namespace) -> int:
             n_samples=args.n_samples,
             seed=args.seed,
             method=args.method,
-            workers=args.workers if client is None else max(args.workers, sum(client.nthreads().values())),
+            workers=workers,
             executor=None if client is None else client.get_executor(),
             progress=None if not args.json else False,
         )
