@@ -587,3 +587,20 @@ def test_custom_mu_prime_writing_to_its_input_changes_nothing_else():
         alone = pg.monte_carlo(p.model, p.v, p.w, ste="relu", **kw)
         assert np.array_equal(both["relu"].coarse_grad_w.value, alone.coarse_grad_w.value)
         assert np.array_equal(both["relu"].grad_w.value, alone.grad_w.value)
+
+
+def test_per_sample_committee_staircase_by_hand():
+    """The literal definitions for a committee (K = 2, K* = 1) and sigma = staircase([0, 1], [1, 2]):
+    sigma(x) = 0, 1, 3 for x <= 0, 0 < x <= 1, x > 1."""
+    act = pg.activation.staircase([0.0, 1.0], [1.0, 2.0])
+    model = pg.MultiFilterModel([[0.5, 1.0]], [[1.0, 1.0]], activation=act)
+    V, W = [[1.0, 2.0], [-1.0, 0.5]], [[1.0, 0.0], [0.0, 1.0]]
+    Z = [[[1.0, -1.0], [2.0, 0.5]]]
+    # student pre-activations: row 1 (1, -1) -> sigma (1, 0); row 2 (2, 0.5) -> (3, 1); teacher: 0 -> 0, 2.5 -> 3
+    # y = 1*1 + 2*3 + (-1)*0 + 0.5*1 = 7.5, y* = 0.5*0 + 1*3 = 3, e = 4.5
+    ps = mcm.per_sample(model, V, W, Z, ste=["identity", "relu"])
+    assert ps.loss.tolist() == [10.125]
+    assert ps.grad_v.tolist() == [[[4.5, 13.5], [0.0, 4.5]]]
+    # g_k = sum_i z_i mu'(z_i w_k) V_ki e
+    assert ps.coarse_grad_w["identity"].tolist() == [[[22.5, 0.0], [0.0, 5.625]]]
+    assert ps.coarse_grad_w["relu"].tolist() == [[[22.5, 0.0], [4.5, 1.125]]]
