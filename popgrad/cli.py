@@ -165,6 +165,18 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_client(address: str) -> object:
+    """A ``distributed.Client`` connected to the scheduler at ``address``, or a UsageError saying why not."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'popgrad[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--scheduler: cannot connect to a Dask scheduler at {address!r}: {exc}") from None
+
+
 def _cmd_mc(args: argparse.Namespace) -> int:
     """Monte Carlo estimates +- stderr next to the closed forms, with z-scores."""
     from .models import Model
@@ -172,17 +184,26 @@ def _cmd_mc(args: argparse.Namespace) -> int:
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     v, w = _student(args.v, "v", model.m), _student(args.w, "w", model.n)
-    mc = monte_carlo(
-        model,
-        v,
-        w,
-        ste=list(args.ste),
-        n_samples=args.n_samples,
-        seed=args.seed,
-        method=args.method,
-        workers=args.workers,
-        progress=None if not args.json else False,
-    )
+    client = None if args.scheduler is None else _dask_client(args.scheduler)
+    workers = args.workers  # on a cluster, at least as many tasks in flight as it has threads
+    if client is not None and workers >= 1:
+        workers = max(workers, sum(client.nthreads().values()))
+    try:
+        mc = monte_carlo(
+            model,
+            v,
+            w,
+            ste=list(args.ste),
+            n_samples=args.n_samples,
+            seed=args.seed,
+            method=args.method,
+            workers=workers,
+            executor=None if client is None else client.get_executor(),
+            progress=None if not args.json else False,
+        )
+    finally:
+        if client is not None:
+            client.close()
     gv, gw = model.grad(v, w)
     first = next(iter(mc.values()))
     rows = [("loss", first.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", first.grad_v, gv)]
@@ -360,6 +381,9 @@ def build_parser() -> argparse.ArgumentParser:
         type=_integer(1, _MAX_WORKERS),
         default=1,
         help=f"worker processes, 1 to {_MAX_WORKERS} (default 1)",
+    )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (the dask extra)"
     )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
