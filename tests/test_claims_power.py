@@ -25,10 +25,8 @@ import pytest
 
 import popgrad as pg
 from popgrad.claims import REGISTRY, beyond, make_battery
-from popgrad.engines import Expectations, Quantity
-from popgrad.ste import resolve_many
+from popgrad.engines import Expectations
 from tests._wrong import failing, misfit, only_for, rewire, scaled, sub_battery, u_flip, with_models
-from tests.literal_mc import literal_mc
 
 CLAIMS = {spec.key: spec.check for spec in REGISTRY}
 
@@ -225,34 +223,13 @@ def test_finite_samples_fails_when_the_sampled_gradient_ascends(monkeypatch, bat
 # --- staircase: Monte Carlo of the literal staircase model (the engine refuses staircases until it applies one) --
 
 
-def _literal_engine(real: Callable) -> Callable:
-    """``pg.expectations`` with a Monte Carlo engine that samples staircase models literally
-    (``tests/literal_mc.py``: full Z, the activation and mu' applied elementwise; no estimator of df/dw)."""
-
-    def expectations(model, v, w, ste="relu", engine="closed_form", **options):
-        if engine != "monte_carlo" or model.activation.is_binary:
-            return real(model, v, w, ste, engine=engine, **options)
-        stes, single = resolve_many(ste)
-        out = {}
-        for s in stes:  # one seed: every STE on the same samples
-            est = literal_mc(
-                model.v_star, model.w_star, v, w, s.mu_prime, model.activation, options["n_samples"], options["seed"]
-            )
-            q = {k: Quantity(e.mean, e.stderr, options["n_samples"]) for k, e in est.items()}
-            out[s.name] = Expectations(q["loss"], q["grad_v"], None, q["grad_v"], q["coarse_w"], s.name, engine)
-        return out[stes[0].name] if single else out
-
-    return expectations
-
-
 def _staircase_closed_forms(activation) -> Callable[[pg.Model], pg.Model]:
     """The staircase model, with closed forms computed for ``activation`` instead."""
     return lambda model: rewire(beyond._staircase_model(model), closed=pg.Model(model.v_star, model.w_star, activation))
 
 
-def test_staircase_row_passes_with_a_literal_sampler_and_fails_with_wrong_closed_forms(monkeypatch, battery):
-    formulas_module = importlib.import_module("popgrad.claims.formulas")
-    monkeypatch.setattr(formulas_module, "expectations", _literal_engine(formulas_module.expectations))
+def test_staircase_row_passes_and_fails_with_wrong_closed_forms(battery):
+    """The row samples the staircase model literally (the Monte Carlo engine) and compares with the closed forms."""
     part = sub_battery(battery, (0, 1))
     right = beyond.staircase(part)
     assert right.status == "PASS" and right.n_points == 4, right.checks
@@ -263,17 +240,6 @@ def test_staircase_row_passes_with_a_literal_sampler_and_fails_with_wrong_closed
     assert wrong.status == "FAIL" and wrong.worst.value > 20
     wrong = beyond.staircase(part, model_for=lambda m: u_flip(beyond._staircase_model(m)))
     assert wrong.status == "FAIL"
-
-
-def test_staircase_row_on_the_real_engine(battery):
-    # n/a (with the engine's reason) while the Monte Carlo engine refuses staircases; PASS once it samples them
-    result = beyond.staircase(sub_battery(battery, (0,)))
-    engine = pg.engines.ENGINES["monte_carlo"]
-    reason = engine.refusal("Model", "staircase", "piecewise_constant", engine.options({"method": "full"}))
-    if reason:
-        assert result.status == "n/a" and result.n_points == 0 and reason in result.checks[0].note
-    else:
-        assert result.status == "PASS", result.checks
 
 
 # --- the formulas row uses the engine's standard errors ------------------------------------------------
