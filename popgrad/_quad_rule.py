@@ -137,7 +137,7 @@ def _mp_legendre(degree: int) -> tuple[np.ndarray, np.ndarray]:
 def backend(name: str, dps: int = 30) -> Backend:
     """The backend ``"scipy"`` or ``"mpmath"`` (the latter inside ``mpmath.workdps(dps + 5)``)."""
     if name == "scipy":
-        return Backend("scipy", None, 1e-11, 1e-300, 2.0**-53, 10, *_legendre(10), *_legendre(20))
+        return Backend("scipy", None, 1e-11, 1e-300, 2.0**-53, 10, *_legendre(8), *_legendre(16))
     if name == "mpmath":
         degree = 3 + max(0, math.ceil(math.log2(dps / 30))) if dps > 30 else 3
         L = math.ceil(math.sqrt(2 * (dps + 8) * math.log(10))) + 1
@@ -177,11 +177,12 @@ Integrand = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
 on the error of each value (e.g. from an inner integral); ``spread`` may be 0."""
 
 
-def _panel_sums(bk: Backend, a: np.ndarray, b: np.ndarray, f: Integrand) -> tuple[np.ndarray, ...]:
-    """Both rules on the panels ``[a_p, b_p]``: (hi (R, P), lo (R, P), |f| integral (R, P), spread (R, P))."""
+def _panel_sums(bk: Backend, a: np.ndarray, b: np.ndarray, f: Integrand, sizes: bool = True) -> tuple[np.ndarray, ...]:
+    """Both rules on the panels ``[a_p, b_p]``: (hi (R, P), lo (R, P), |f| integral (R, P), spread (R, P));
+    the last two are None unless ``sizes``."""
     if len(a) > CHUNK:
-        parts = [_panel_sums(bk, a[i : i + CHUNK], b[i : i + CHUNK], f) for i in range(0, len(a), CHUNK)]
-        return tuple(np.concatenate(p, axis=-1) for p in zip(*parts, strict=True))
+        parts = [_panel_sums(bk, a[i : i + CHUNK], b[i : i + CHUNK], f, sizes) for i in range(0, len(a), CHUNK)]
+        return tuple(None if p[0] is None else np.concatenate(p, axis=-1) for p in zip(*parts, strict=True))
     half = (b - a) / 2
     mid = (a + b) / 2
     t = np.concatenate([bk.t_hi, bk.t_lo])
@@ -190,6 +191,8 @@ def _panel_sums(bk: Backend, a: np.ndarray, b: np.ndarray, f: Integrand) -> tupl
     n_hi = len(bk.t_hi)
     hi = (vals[..., :n_hi] * bk.w_hi).sum(axis=-1) * half
     lo = (vals[..., n_hi:] * bk.w_lo).sum(axis=-1) * half
+    if not sizes:
+        return hi, lo, None, None
     w_hi = bk.floats(bk.w_hi)
     half_f = bk.floats(half)
     absint = (np.abs(bk.floats(vals[..., :n_hi])) * w_hi).sum(axis=-1) * half_f
@@ -271,7 +274,7 @@ class GaussianTail:
         self.bk = bk
         L = bk.L
         g = bk.array(list(range(-L, L)))
-        hi, lo, _, _ = _panel_sums(bk, g, g + 1, self._moments)
+        hi, lo, _, _ = _panel_sums(bk, g, g + 1, self._moments, sizes=False)
         err = np.abs(bk.floats(hi - lo))
         if np.any(err > bk.rtol):  # U_q <= 1: the tolerance is absolute (rtol of the scale 1)
             raise QuadratureError(f"{bk.name} quadrature of the Gaussian table: error estimate {err.max():.3g}")
@@ -293,7 +296,7 @@ class GaussianTail:
         y = np.where(y < -L, bk.num(-L), np.where(y > L, bk.num(L), y))
         g = bk.ceil_int(y)
         h = g - y  # in [0, 1)
-        hi, lo, _, _ = _panel_sums(bk, y.reshape(-1), (y + h).reshape(-1), self._moments)
+        hi, lo, _, _ = _panel_sums(bk, y.reshape(-1), (y + h).reshape(-1), self._moments, sizes=False)
         err = np.abs(bk.floats(hi - lo))
         if np.any(err > bk.rtol):
             raise QuadratureError(f"{bk.name} quadrature of an inner Gaussian panel: error estimate {err.max():.3g}")
