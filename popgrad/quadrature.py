@@ -12,12 +12,22 @@ output weights :math:`C = [V; -V^*]` (:math:`F \times m`); unit :math:`(a, i)` o
 :math:`\sigma(z_i^\top w_a)`; :math:`e = \sum_{a,i} C_{ai}\sigma_{ai}`, :math:`\ell = \tfrac12 e^2`,
 :math:`g_k = \sum_i z_i\mu'(z_i^\top w_k)V_{ki}e`.
 
-Row integrals (:mod:`popgrad._quad_rows`, collected by :mod:`popgrad._quad_committee`):
-:math:`\mu_a = E\sigma_a`, :math:`\kappa_{ab} = E\sigma_a\sigma_b`
-(:math:`\kappa_{aa} = E\sigma_a^2`), :math:`\alpha_k = E[x\mu'_k]` and :math:`\beta_k = E[x\mu'_k\sigma_k]` along
-:math:`\hat w_k`, :math:`G_{kb} = E[z\mu'(z^\top w_k)\sigma(z^\top w_b)] = g^x_{kb}\hat w_k + g^y_{kb}u_{kb}`,
-and the boundary values :math:`M_{kbl} = E[\sigma_b \mid x_k = \tau_{kl}]`,
-:math:`N_{kbl} = E[y\,\sigma_b \mid x_k = \tau_{kl}]`.
+Row integrals (:mod:`popgrad._quad_rows`, collected by :mod:`popgrad._quad_committee`), each in the plane of
+the filters it involves, :math:`x = z^\top\hat w_k`, :math:`y = z^\top u_{kb}` independent N(0, 1):
+:math:`\mu_a = E\sigma_a`, :math:`\kappa_{ab} = E\sigma_a\sigma_b` (:math:`\kappa_{aa} = E\sigma_a^2`),
+:math:`\alpha_k = E[x\mu'_k]` and :math:`\beta_k = E[x\mu'_k\sigma_k]` along :math:`\hat w_k`,
+:math:`G_{kb} = E[z\mu'(z^\top w_k)\sigma(z^\top w_b)] = g^x_{kb}\hat w_k + g^y_{kb}u_{kb}`, and the boundary values
+:math:`M_{kbl} = E[\sigma_b \mid x = \tau_{kl}]`, :math:`N_{kbl} = E[y\,\sigma_b \mid x = \tau_{kl}]`.
+
+Rule (:mod:`popgrad._quad_rule`).  Composite Gauss--Legendre: on every panel two rules of :math:`n` and
+:math:`2n` nodes, the larger one's sum the value, their difference the error estimate; ``"scipy"`` backend 8 and
+16 nodes (``scipy.special.roots_legendre``, float64), ``"mpmath"`` backend mpmath's own Gauss--Legendre nodes
+(12 and 24 up to 30 digits, doubled per doubling of ``dps``).  Neither ``scipy.integrate.quad`` nor
+``mpmath.quad`` (nor tanh-sinh) is used.  The 2-D integrals are iterated: :math:`x` outside on
+:math:`[-L, L]`, split at the unit grid, at the scaled thresholds :math:`\tau = t/\|w\|`, at :math:`\mu'`'s
+breakpoints and where the edges of :math:`\sigma(z^\top w_b)` cross the grid lines of :math:`y`; :math:`y` inside,
+:math:`\int_{y_0}^{L}y^q\varphi` from a table of unit panels plus the rule on the partial panel.  Panels whose
+estimate is too large are bisected.
 
 Assembly (the raw form; rows independent, so :math:`E e_ie_j = Ee_i\,Ee_j` for :math:`i \ne j`).  With
 :math:`S = C1`, :math:`H = CC^\top`, :math:`\bar e_i = \sum_a C_{ai}\mu_a`, :math:`Ee = \sum_i\bar e_i`,
@@ -39,19 +49,25 @@ unit a switching surface (``derivations/staircase_boundary.md``).  Where a pair 
 of one unit meets one of the other exactly, :math:`f` is not differentiable; :math:`M` then takes the midpoint
 of the jump (the closed forms' convention), and :math:`N = 0` (the angular term of a parallel pair is 0).
 
-Errors.  Every integral comes with a bound (:mod:`popgrad._quad_rule`: the summed, checked estimates
-:math:`|Q_{2n} - Q_n|` of the composite Gauss--Legendre rule, the inner integrals' bounds integrated, the
-truncation to :math:`[-L, L]^2` and the rounding of the sums).  They are propagated to first order through the
-formulas above, :math:`\sum_j|\partial\,\text{result}/\partial I_j|\,\text{err}_j`, and the rounding of the
-assembly is added: :math:`(2m + 2F^2 + 16)\,\epsilon` times the same formulas evaluated with absolute values
-(and :math:`4\epsilon` of the basis vectors' rounding), :math:`\epsilon` the working unit roundoff; the mpmath
-backend's float64 values add half an ulp.  The rule's estimates are trusted as bounds (every integrand is smooth
-on every panel, the panels are at most one unit long and the larger rule is far more accurate than the
-estimate says), so the bound is honest as far as those estimates are.
+Errors (``Quantity.error``).  Every row integral comes with a bound: the sum of its panels' estimates
+:math:`|Q_{2n} - Q_n|` (each integral checked against ``rtol`` times the larger of :math:`\int|f|` and the
+integrand's natural size; a miss raises :class:`QuadratureError`), plus the inner integrals' bounds (their
+estimates, and the rounding of the edge :math:`y = (\tau^b - c x)/s`) integrated, the truncation to
+:math:`|x|, |y| \le L`, and the rounding of the sums, :math:`(P + 32)\epsilon\int|f|` for :math:`P` panels.  These
+are propagated to first order through the formulas above, :math:`\sum_j|\partial\,\text{result}/\partial I_j|\,
+\text{err}_j`, and the rounding of the assembly is added: :math:`(2m + 2F^2 + 16)\,\epsilon` times the same
+formulas evaluated with absolute values, plus :math:`4\epsilon` of it for the rounding of the basis vectors
+:math:`\hat w_k, u_{kb}`, :math:`\epsilon` the working unit roundoff (:math:`2^{-53}` for scipy); the mpmath
+backend's float64 values add half an ulp.  The rule's estimates are trusted as bounds -- every integrand is
+smooth on every panel, the panels are at most one unit of the Gaussian's scale long, and the estimate is the
+error of the *smaller* rule -- so the bound is as honest as those estimates; in the tests it covers the
+difference to the closed forms and to the mpmath backend at every point.
 
-Backends: ``"scipy"`` (float64 throughout, rtol :math:`10^{-11}` per integral) and ``"mpmath"`` (``dps + 5``
-working digits, rtol :math:`10^{-\text{dps}+5}`, results also as ``mpf``; custom STEs refused: a float64
-:math:`\mu'` cannot be evaluated at that precision); both composite Gauss--Legendre (:mod:`popgrad._quad_rule`).
+Backends: ``"scipy"`` (float64 throughout, rtol :math:`10^{-11}`) and ``"mpmath"`` (``dps + 5`` working digits,
+rtol :math:`10^{-\text{dps}+5}`, ``dps`` in [15, 300], results also as ``mpf`` in ``Quantity.mp``; custom STEs
+refused: a float64 :math:`\mu'` cannot be evaluated at that precision).  Geometry from exact rational
+arithmetic (:mod:`popgrad._quad_geometry`): :math:`\|w\|` from :math:`10^{-300}` to :math:`10^{300}` is as
+accurate as :math:`\|w\| = 1`.
 """
 
 from __future__ import annotations
