@@ -163,8 +163,10 @@ def integrate_committee(
 
 
 def _assemble(key, v_star, w_star, activation, V, W, stes) -> CommitteeResult:
-    rows = committee_rows(key, activation, W, w_star, stes)
-    return _Assembly(key[0] == "mpmath", rows, np.concatenate([V, -v_star], axis=0), activation).result(stes)
+    # an overflow (|v| ~ 1e200, |w| subnormal) surfaces as the ValueError of Estimate's finiteness check
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = committee_rows(key, activation, W, w_star, stes)
+        return _Assembly(key[0] == "mpmath", rows, np.concatenate([V, -v_star], axis=0), activation).result(stes)
 
 
 def _f(x: object) -> np.ndarray:

@@ -348,6 +348,26 @@ def test_does_not_import_closed_form():
     assert not any(n.split(".")[-1] in {"assembly", "kernels", "models", "geometry"} for n in names), names
 
 
+def test_batches_are_evaluated_point_by_point():
+    model = pg.MultiFilterModel([[1.0, 0.5], [-0.5, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]], ACTIVATIONS["2-bit"])
+    rng = np.random.default_rng(0)
+    V, W = rng.standard_normal((2, 3, 2)), rng.standard_normal((2, 3, 3))
+    batch = expectations(model, V, W, "identity")
+    assert len(batch.info["points"]) == 2
+    for j in range(2):
+        one = expectations(model, V[j], W[j], "identity")
+        for f in FIELDS:
+            assert np.array_equal(getattr(batch, f).value[j], getattr(one, f).value), f
+            assert np.array_equal(getattr(batch, f).error[j], getattr(one, f).error), f
+
+
+@pytest.mark.parametrize(("v", "w"), [([1e200, 1.0], [1.0, 0.0, 0.3]), ([1.0, 1.0], [5e-324, 0.0, 0.0])])
+def test_overflow_is_a_value_error(v, w):
+    """f ~ |v|^2 beyond float64, or df/dw ~ 1/|w| at a subnormal |w|: a ValueError, as for the closed forms."""
+    with pytest.raises(ValueError, match="overflows"):
+        expectations(pg.Model([1.0, 0.5], [1.0, 2.0, 0.0]), v, w)
+
+
 @pytest.mark.parametrize(
     ("kwargs", "exc", "match"),
     [
