@@ -81,7 +81,7 @@ def ste_weight(bk: Backend, ste: STE, geo: FilterGeometry) -> Weight:
         bound = float(np.max(np.abs(np.asarray(ste.mu_prime(probe), dtype=np.float64))))
 
     def custom_fn(x: np.ndarray) -> np.ndarray:
-        with np.errstate(over="ignore"):
+        with np.errstate(all="ignore"):  # a non-finite value is reported by the result's finiteness check
             return np.asarray(ste.mu_prime(r * x), dtype=np.float64).reshape(x.shape)
 
     return Weight(ste.name, breaks, custom_fn, bound)

@@ -163,14 +163,13 @@ def backend(name: str, dps: int = 30) -> Backend:
 class Integrals:
     r"""The results of :func:`integrate`, one entry per integrand (working numbers / float64).
 
-    ``value`` the integrals, ``error`` their summed error estimates plus the propagated error of the integrand
-    (its ``spread`` integrated), ``scale`` :math:`\int|f|` (the integrands' natural size, for rounding bounds).
+    ``value`` the integrals; ``error`` their bounds: the summed (checked) estimates, the integrands' own errors
+    (their ``spread`` integrated), the truncation and the rounding of the sums; ``scale`` :math:`\int|f|`.
     """
 
     value: np.ndarray
     error: np.ndarray
     scale: np.ndarray
-    estimate: np.ndarray  # the rule's own summed estimate (checked)
 
 
 Integrand = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
@@ -256,7 +255,7 @@ def integrate(bk: Backend, breaks: list, f: Integrand, names: list[str], bounds:
             f"{tol[worst]:.3g} (after up to {MAX_ROUNDS} rounds of bisection, at most {MAX_PANELS} panels)"
         )
     rounding = (count + 32) * bk.eps * scale
-    return Integrals(value, est + prop + rounding + 2.0 * _phi_float(L) * floor, scale, est)
+    return Integrals(value, est + prop + rounding + 2.0 * _phi_float(L) * floor, scale)
 
 
 # ---------------------------------------------------------------------------------------------------------
