@@ -47,6 +47,7 @@ class Plane:
     ----------
     r : (...)           norm of ``w``
     r_star : (...)      norm of ``w_star`` (broadcast to the batch)
+    norm_gap : (...)    ``r_star - r``, to a few ulps of itself even when the norms nearly agree
     w_hat : (..., n)    ``w / ‖w‖``
     w_star_hat : (..., n)  ``w_star / ‖w_star‖`` (broadcast to the batch)
     u : (..., n)        unit vector of the component of ``w_star_hat`` orthogonal to ``w``;
@@ -56,6 +57,7 @@ class Plane:
 
     r: np.ndarray
     r_star: np.ndarray
+    norm_gap: np.ndarray
     w_hat: np.ndarray
     w_star_hat: np.ndarray
     u: np.ndarray
@@ -148,6 +150,28 @@ def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nda
     return np.where(nonzero, np.minimum(sin, 1.0), 0.0), u
 
 
+_CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation
+
+
+def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """``|y| - |x|`` for rows of ``x, y`` (k, n): ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double.
+
+    Where the norms nearly agree the plain difference of the rounded norms keeps only its last bits; the
+    squares' difference is exact to first order (their leading parts are within a factor 2: Sterbenz).
+    """
+    gap = ry - rx
+    close = np.abs(gap) <= _CLOSE_NORMS * np.maximum(rx, ry)
+    if np.any(close):
+        both = np.concatenate([x[close], y[close]], axis=1)
+        _, exponent = np.frexp(np.max(np.abs(both), axis=1))
+        xs, ys = np.ldexp(x[close], -exponent[:, None]), np.ldexp(y[close], -exponent[:, None])  # exact
+        x_hi, x_lo = dot2(xs, xs)
+        y_hi, y_lo = dot2(ys, ys)
+        diff = (y_hi - x_hi) + (y_lo - x_lo)
+        gap[close] = np.ldexp(diff / (np.sqrt(x_hi + x_lo) + np.sqrt(y_hi + y_lo)), exponent)
+    return gap
+
+
 def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     """:func:`plane` without validation; ``w (..., n)``, ``w_star (n,)`` or ``(..., n)``, non-zero."""
     n = w.shape[-1]
@@ -179,9 +203,12 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
         cos[near] = np.copysign(np.sqrt((1.0 - s_near) * (1.0 + s_near)), c0[near])
     theta = np.arctan2(sin, cos)
     vec = (*batch, n)
+    r_star_rows = np.broadcast_to(r_star, batch).reshape(-1)
+    w_star_rows = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)
     return Plane(
         r=r.reshape(batch),
         r_star=np.broadcast_to(r_star, batch),
+        norm_gap=_norm_gap(w2, w_star_rows, r, r_star_rows).reshape(batch),
         w_hat=w_hat.reshape(vec),
         w_star_hat=np.broadcast_to(w_star_hat.reshape(-1, n), (np.prod(batch, dtype=int), n)).reshape(vec),
         u=u.reshape(vec),
