@@ -149,8 +149,18 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     u = np.divide(d, sd[:, None], out=np.zeros_like(d), where=sd[:, None] > 0)
     near = sd < _NEAR_PARALLEL
     if np.any(near):
+        w_star_near = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near]
+        # identical vectors (e.g. a filter paired with itself) are exactly parallel: their wedge is 0, and at
+        # O(n^2) per pair it is the dominant cost of the K-filter assembly, which pairs every filter with itself
+        same = np.all(w2[near] == w_star_near, axis=-1)
+        identical = np.zeros_like(near)
+        identical[near] = same
+        sin[identical], u[identical], cos[identical] = 0.0, 0.0, 1.0  # what the wedge gives for them
+        near &= ~identical
+        w_star_near = w_star_near[~same]
+    if np.any(near):
         ws_near = _exact_scale(w2[near])
-        wss_near = _exact_scale(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near])
+        wss_near = _exact_scale(w_star_near)
         s_near, u_near = _wedge_sin_and_u(ws_near, wss_near)
         sin[near] = s_near
         u[near] = u_near
