@@ -38,7 +38,7 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 
 
 def test_the_subcommands() -> None:
-    assert set(SUBCOMMANDS) == {"eval", "verify", "mc", "descend", "figures", "families"}
+    assert set(SUBCOMMANDS) == {"eval", "verify", "mc", "descend", "figures", "families", "multi-filter"}
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

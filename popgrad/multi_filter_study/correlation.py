@@ -1,0 +1,189 @@
+r"""Does :math:`\langle E g_\mu, \partial f/\partial W\rangle \ge 0` hold with K filters?  Measured on the battery.
+
+For each point and STE, ``model.correlation`` gives the inner product over the whole of :math:`W` and per filter.
+A value counts as a **failure** only when it is negative beyond its rounding bound: with the closed-form
+engine's bounds :math:`\delta g, \delta h` on the components of :math:`E g_\mu` and :math:`\partial f/\partial W`
+(:class:`popgrad.Quantity` ``.error``, 256 units of roundoff times an a-priori bound on the terms),
+
+.. math:: |\widehat{\langle g, h\rangle} - \langle g, h\rangle| \le
+          \textstyle\sum_j \delta g_j|h_j| + |g_j|\delta h_j + \delta g_j\,\delta h_j ,
+
+summed over a filter's components (per filter) or all of them (whole :math:`W`).  Negative values within the
+bound are counted apart (``within_rounding``).
+
+Where failures live: each filter's *nearest partner* is the other filter (student or teacher) with the smallest
+:math:`\sin\theta` to it -- a collision, parallel or antiparallel, has :math:`\sin\theta \to 0`.  Failing filters are
+tallied against that :math:`\sin\theta` in the bins of :data:`SIN_BINS`, next to all filters, so the failure *rate*
+per bin shows whether failures concentrate near collisions.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from ..engines import expectations
+from ..ste import resolve
+from .battery import KINDS, Points
+
+__all__ = ["SIN_BINS", "STES", "CorrelationRow", "correlation_study", "nearest_partner", "rounding_bound"]
+
+STES = ("relu", "clipped_relu", "identity")
+SIN_BINS = (0.0, 1e-4, 1e-2, 0.1, 0.3, 0.6, 1.0 + 1e-12)
+
+
+@dataclass(frozen=True)
+class CorrelationRow:
+    r"""The correlation of one STE over the battery.
+
+    Attributes
+    ----------
+    ste : its name
+    n_points, n_filters : points, and filters over all points
+    fail_w, fail_filters : points (whole W) and filters with an inner product below minus its rounding bound
+    within_rounding_w, within_rounding_filters : negative, but within the bound
+    frac_fail_w, frac_fail_filters : the failure fractions
+    worst_cos_w, worst_cos_filters : the smallest cosines (whole W; one filter) among the inner products larger
+        than their rounding bound in magnitude (a cosine of two rounding-noise vectors means nothing)
+    worst : where the smallest whole-W cosine is (configuration, kind, inner product, its bound)
+    by_pair : ``"K=.. K*=.."`` -> ``[fail_w, points]``
+    by_kind : kind -> ``[fail_w, points]``
+    by_sin : one row per bin of :data:`SIN_BINS`: ``[lo, hi, failing filters, filters]`` by the filter's nearest
+        partner's :math:`\sin\theta`
+    by_partner : ``"student"`` / ``"teacher"`` (the nearest partner of each failing filter) -> failing filters
+    """
+
+    ste: str
+    n_points: int
+    n_filters: int
+    fail_w: int
+    fail_filters: int
+    within_rounding_w: int
+    within_rounding_filters: int
+    worst_cos_w: float
+    worst_cos_filters: float
+    worst: dict = field(default_factory=dict)
+    by_pair: dict = field(default_factory=dict)
+    by_kind: dict = field(default_factory=dict)
+    by_sin: list = field(default_factory=list)
+    by_partner: dict = field(default_factory=dict)
+
+    @property
+    def frac_fail_w(self) -> float:
+        return self.fail_w / self.n_points
+
+    @property
+    def frac_fail_filters(self) -> float:
+        return self.fail_filters / self.n_filters
+
+
+def rounding_bound(model, v: np.ndarray, w: np.ndarray, ste: object) -> np.ndarray:
+    """Per-filter bound ``(P, K)`` on the rounding error of :math:`\\langle E g_k, \\partial f/\\partial w_k\\rangle`
+    (module docstring), from the closed-form engine's component bounds."""
+    e = expectations(model, v, w, ste, engine="closed_form")
+    g, h = e.coarse_grad_w, e.grad_w
+    return np.sum(g.error * np.abs(h.value) + np.abs(g.value) * h.error + g.error * h.error, axis=-1)
+
+
+def nearest_partner(model, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    r"""For each filter of ``w (P, K, n)``: the smallest :math:`\sin\theta` to any other filter ``(P, K)`` and whether
+    that partner is a teacher filter ``(P, K)`` bool."""
+    k = w.shape[-2]
+    sin = np.sin(model.theta(w))
+    sin[..., np.arange(k), np.arange(k)] = np.inf  # a filter is not its own partner
+    j = np.argmin(sin, axis=-1)
+    return np.take_along_axis(sin, j[..., None], axis=-1)[..., 0], j >= k
+
+
+def _new_tally() -> dict:
+    return {
+        "fail_w": 0,
+        "fail_f": 0,
+        "round_w": 0,
+        "round_f": 0,
+        "cos_w": np.inf,
+        "cos_f": np.inf,
+        "worst": {},
+        "by_pair": {},
+        "by_kind": {kd: [0, 0] for kd in KINDS},
+        "sin_fail": np.zeros(len(SIN_BINS) - 1, dtype=int),
+        "partner": {"student": 0, "teacher": 0},
+    }
+
+
+def correlation_study(batteries: list[Points], stes: tuple = STES) -> list[CorrelationRow]:
+    """Measure the correlation of each STE on every point of ``batteries`` (module docstring)."""
+    tallies = {resolve(s).name: _new_tally() for s in stes}
+    sin_all = np.zeros(len(SIN_BINS) - 1, dtype=int)
+    n_points = n_filters = 0
+    for pts in batteries:
+        model, v, w = pts.model, pts.v, pts.w
+        n_points += len(v)
+        n_filters += v.shape[0] * v.shape[1]
+        sin, is_teacher = nearest_partner(model, w)
+        sin_bin = np.digitize(sin, SIN_BINS[1:-1])
+        sin_all += np.bincount(sin_bin.ravel(), minlength=len(sin_all))
+        pair = f"K={pts.config.k} K*={pts.config.k_star}"
+        for s in stes:
+            t = tallies[resolve(s).name]
+            c = model.correlation(v, w, s)
+            bound_f = rounding_bound(model, v, w, s)
+            bound_w = bound_f.sum(axis=-1)
+            fail_w = c.inner_w < -bound_w
+            fail_f = c.inner_w_filters < -bound_f
+            t["fail_w"] += int(fail_w.sum())
+            t["fail_f"] += int(fail_f.sum())
+            t["round_w"] += int(np.sum((c.inner_w < 0) & ~fail_w))
+            t["round_f"] += int(np.sum((c.inner_w_filters < 0) & ~fail_f))
+            # cosines of inner products lost in rounding are meaningless (even outside [-1, 1]): left out
+            resolved_f = np.abs(c.inner_w_filters) > bound_f
+            if resolved_f.any():
+                t["cos_f"] = min(t["cos_f"], float(c.cos_w_filters[resolved_f].min()))
+            cos_w = np.where(np.abs(c.inner_w) > bound_w, c.cos_w, np.inf)
+            i = int(np.argmin(cos_w))
+            if cos_w[i] < t["cos_w"]:
+                t["cos_w"] = float(c.cos_w[i])
+                t["worst"] = {
+                    "config": pts.config.label,
+                    "kind": str(pts.kind[i]),
+                    "inner_w": float(c.inner_w[i]),
+                    "bound": float(bound_w[i]),
+                    "nearest_sin": [float(x) for x in sin[i]],
+                    "w_norms": [float(x) for x in np.linalg.norm(w[i], axis=-1)],
+                }
+            got = t["by_pair"].setdefault(pair, [0, 0])
+            got[0] += int(fail_w.sum())
+            got[1] += len(v)
+            for kd in KINDS:
+                sel = pts.kind == kd
+                t["by_kind"][kd][0] += int(fail_w[sel].sum())
+                t["by_kind"][kd][1] += int(sel.sum())
+            t["sin_fail"] += np.bincount(sin_bin[fail_f], minlength=len(sin_all))
+            t["partner"]["teacher"] += int(np.sum(fail_f & is_teacher))
+            t["partner"]["student"] += int(np.sum(fail_f & ~is_teacher))
+    rows = []
+    for name, t in tallies.items():
+        by_sin = [
+            [SIN_BINS[i], min(SIN_BINS[i + 1], 1.0), int(t["sin_fail"][i]), int(sin_all[i])]
+            for i in range(len(sin_all))
+        ]
+        rows.append(
+            CorrelationRow(
+                ste=name,
+                n_points=n_points,
+                n_filters=n_filters,
+                fail_w=t["fail_w"],
+                fail_filters=t["fail_f"],
+                within_rounding_w=t["round_w"],
+                within_rounding_filters=t["round_f"],
+                worst_cos_w=t["cos_w"],
+                worst_cos_filters=t["cos_f"],
+                worst=t["worst"],
+                by_pair=t["by_pair"],
+                by_kind=t["by_kind"],
+                by_sin=by_sin,
+                by_partner=t["partner"],
+            )
+        )
+    return rows
