@@ -47,7 +47,7 @@ class CorrelationRow:
     worst_cos_w, worst_cos_filters : the smallest cosines (whole W; one filter) among the inner products larger
         than their rounding bound in magnitude (a cosine of two rounding-noise vectors means nothing)
     worst : where the smallest whole-W cosine is (configuration, kind, inner product, its bound)
-    by_pair : ``"K=.. K*=.."`` -> ``[fail_w, points]``
+    by_pair : ``"K=.. K*=.."`` -> ``[fail_w, points]``; ``by_m``, ``by_n`` likewise by patches and dimension
     by_kind : kind -> ``[fail_w, points]``
     by_sin : one row per bin of :data:`SIN_BINS`: ``[lo, hi, failing filters, filters]`` by the filter's nearest
         partner's :math:`\sin\theta`
@@ -65,6 +65,8 @@ class CorrelationRow:
     worst_cos_filters: float
     worst: dict = field(default_factory=dict)
     by_pair: dict = field(default_factory=dict)
+    by_m: dict = field(default_factory=dict)
+    by_n: dict = field(default_factory=dict)
     by_kind: dict = field(default_factory=dict)
     by_sin: list = field(default_factory=list)
     by_partner: dict = field(default_factory=dict)
@@ -106,6 +108,8 @@ def _new_tally() -> dict:
         "cos_f": np.inf,
         "worst": {},
         "by_pair": {},
+        "by_m": {},
+        "by_n": {},
         "by_kind": {kd: [0, 0] for kd in KINDS},
         "sin_fail": np.zeros(len(SIN_BINS) - 1, dtype=int),
         "partner": {"student": 0, "teacher": 0},
@@ -152,9 +156,10 @@ def correlation_study(batteries: list[Points], stes: tuple = STES) -> list[Corre
                     "nearest_sin": [float(x) for x in sin[i]],
                     "w_norms": [float(x) for x in np.linalg.norm(w[i], axis=-1)],
                 }
-            got = t["by_pair"].setdefault(pair, [0, 0])
-            got[0] += int(fail_w.sum())
-            got[1] += len(v)
+            for key, label in (("by_pair", pair), ("by_m", pts.config.m), ("by_n", pts.config.n)):
+                got = t[key].setdefault(label, [0, 0])
+                got[0] += int(fail_w.sum())
+                got[1] += len(v)
             for kd in KINDS:
                 sel = pts.kind == kd
                 t["by_kind"][kd][0] += int(fail_w[sel].sum())
@@ -181,6 +186,8 @@ def correlation_study(batteries: list[Points], stes: tuple = STES) -> list[Corre
                 worst_cos_filters=t["cos_f"],
                 worst=t["worst"],
                 by_pair=t["by_pair"],
+                by_m=dict(sorted(t["by_m"].items())),
+                by_n=dict(sorted(t["by_n"].items())),
                 by_kind=t["by_kind"],
                 by_sin=by_sin,
                 by_partner=t["partner"],
