@@ -22,9 +22,9 @@ loss), each call batched over all points.  Both sides are fed the points in chun
 from __future__ import annotations
 
 import argparse
-import time
 
 import numpy as np
+from bench_core import best_time, ours  # loss + grad + coarse_grad("relu"), any model family; best of repeats
 
 import popgrad as pg
 
@@ -45,7 +45,7 @@ def _frame(wa: np.ndarray, wb: np.ndarray):
 
 def by_hand(v_star: np.ndarray, w_star: np.ndarray, v: np.ndarray, w: np.ndarray):
     """loss (P,), grad_v (P, K, m), grad_w (P, K, n), E g_relu (P, K, n) from K = 1 Model calls, pair by pair."""
-    p, k, m = v.shape
+    p, k = v.shape[:2]
     c = np.concatenate([v, np.broadcast_to(-v_star, (p, *v_star.shape))], axis=1)  # (P, F, m)
     f_all = np.concatenate([w, np.broadcast_to(w_star, (p, *w_star.shape))], axis=1)  # (P, F, n)
     nf = c.shape[1]
@@ -56,7 +56,7 @@ def by_hand(v_star: np.ndarray, w_star: np.ndarray, v: np.ndarray, w: np.ndarray
     coarse = np.zeros_like(w)
     for a in range(nf):
         for b in range(nf):
-            if a >= k or b <= a < k and b < k:
+            if a >= k or (b < k and b <= a):
                 continue  # teacher pairs below; a student with a teacher as (student, teacher); students once
             e1, e2, xy = _frame(f_all[:, a], f_all[:, b])
             loss_ab = PAIR.loss([1.0], xy)
@@ -89,25 +89,9 @@ def by_hand(v_star: np.ndarray, w_star: np.ndarray, v: np.ndarray, w: np.ndarray
     return loss, grad_c[:, :k], grad_w, coarse
 
 
-def ours(model: pg.MultiFilterModel, v: np.ndarray, w: np.ndarray):
-    loss = model.loss(v, w)
-    gv, gw = model.grad(v, w)
-    _, g = model.coarse_grad(v, w, "relu")
-    return loss, gv, gw, g
-
-
 def chunked(fn, v: np.ndarray, w: np.ndarray, chunk: int):
     parts = [fn(v[i : i + chunk], w[i : i + chunk]) for i in range(0, len(v), chunk)]
     return [np.concatenate(x) for x in zip(*parts, strict=True)]
-
-
-def best_time(fn, repeat: int) -> float:
-    times = []
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn()
-        times.append(time.perf_counter() - t0)
-    return min(times)
 
 
 def main() -> None:
