@@ -150,7 +150,8 @@ def test_correlation_study_counts_are_consistent():
     assert [r.ste for r in rows] == ["relu", "clipped_relu", "identity"]
     for r in rows:
         assert r.n_points == sum(len(p.v) for p in bat) and r.n_filters == sum(p.v.shape[0] * p.v.shape[1] for p in bat)
-        assert sum(f for f, _ in r.by_kind.values()) == r.fail_w == sum(f for f, _ in r.by_pair.values())
+        for by in (r.by_kind, r.by_pair, r.by_m, r.by_n):
+            assert sum(f for f, _ in by.values()) == r.fail_w and sum(t for _, t in by.values()) == r.n_points
         assert sum(row[2] for row in r.by_sin) == r.fail_filters == sum(r.by_partner.values())
         assert sum(row[3] for row in r.by_sin) == r.n_filters
         assert -1 <= r.worst_cos_w <= 1 or r.worst_cos_w == np.inf
