@@ -22,7 +22,7 @@ from popgrad.multi_filter_study import (
     relu_identity_law,
 )
 from popgrad.multi_filter_study.battery import KINDS, Config, optimal_v, points
-from popgrad.multi_filter_study.correlation import correlation_study, nearest_partner, rounding_bound
+from popgrad.multi_filter_study.correlation import correlation_study, inner_products, nearest_partner, rounding_bound
 from popgrad.multi_filter_study.critical import classify, settle
 from popgrad.multi_filter_study.descent import descent_study, step_test
 from popgrad.multi_filter_study.kinks import Manifold, snap
@@ -121,6 +121,44 @@ def test_per_filter_inner_product_law(k, k_star, m, n):
         np.testing.assert_allclose(model.correlation(v, w, "identity").inner_w_filters, 2 * c, rtol=1e-13, atol=0)
 
 
+def test_inner_products_within_their_bound_of_a_50_digit_evaluation():
+    """A V-optimal point where filter 0 has V_0 ~ 1e-16 and gradients ~ 1e-32 (cancellation): the study's dot products
+    of the closed-form vectors stay within their rounding bound of the per-filter law evaluated with 50 digits."""
+    import mpmath as mp
+
+    vs, ws = [[-1.0429007228994265]], [[0.9208595893947553, -0.32342807721055006]]
+    v = np.array([[-9.181342150456914e-17], [-1.0428162499458173], [-8.447295360898172e-05]])
+    w = np.array(
+        [
+            [0.0644943111705343, 0.08731524267005678],
+            [8.296172159991473, -2.912800160518572],
+            [-0.05098093632003763, -0.4530332887971006],
+        ]
+    )
+    model = pg.MultiFilterModel(vs, ws)
+    got = inner_products(model, v[None], w[None], "relu")
+    with mp.workdps(50):
+        C = [[mp.mpf(x) for x in row] for row in np.concatenate([v, -np.array(vs)])]
+        F = [[mp.mpf(x) for x in row] for row in np.concatenate([w, np.array(ws)])]
+        for k in range(3):
+            r = mp.sqrt(mp.fsum(t * t for t in F[k]))
+            wk = [t / r for t in F[k]]
+            grad, perp = [mp.mpf(0)] * 2, [mp.mpf(0)] * 2
+            for b in range(4):
+                if b == k:
+                    continue
+                wb = [t / mp.sqrt(mp.fsum(x * x for x in F[b])) for t in F[b]]
+                c = mp.fsum(x * y for x, y in zip(wb, wk, strict=True))
+                p = [x - c * y for x, y in zip(wb, wk, strict=True)]
+                h = mp.fsum(x * y for x, y in zip(C[k], C[b], strict=True))
+                size = mp.sqrt(mp.fsum(t * t for t in p))
+                grad = [g + h * x / size for g, x in zip(grad, p, strict=True)]
+                perp = [q + h * x / (2 * mp.sqrt(2 * mp.pi)) for q, x in zip(perp, p, strict=True)]
+            exact = mp.fsum(x * y / (2 * mp.pi * r) for x, y in zip(perp, grad, strict=True))
+            assert abs(got["inner_f"][0, k] - float(exact)) <= got["bound_f"][0, k]
+    assert np.all(np.abs(got["cos_f"]) <= 1 + 1e-12)
+
+
 def test_positive_correlation_fails_with_two_teacher_filters_confirmed_by_monte_carlo():
     model = pg.MultiFilterModel(CX["v_star"], CX["w_star"])
     v, w = np.array(CX["v"]), np.array(CX["w"])
@@ -178,11 +216,11 @@ def test_no_descent_at_the_counterexample_with_optimal_v():
     assert not r["no_descent"][0] and r["eta_star"][0] > 0
 
 
-def test_descent_study_explains_every_failure_by_the_first_order_rate():
+def test_descent_study_failures_have_a_negative_rate_or_a_collision():
     bat = battery(seed=5, per_kind=2)[::4]
     for row in descent_study(bat):
-        assert row.unexplained == 0 and row.critical == 0
-        assert row.by_kind["random"][0] == row.by_kind["collision"][0] == 0  # dL/dV dominates off V-optimal points
+        assert row.critical == 0 and row.positive_rate_max_sin < 1e-3
+        assert row.by_kind["random"][0] == 0  # dL/dV dominates off V-optimal points
 
 
 # -- kinks and critical points --------------------------------------------------------------------------------

@@ -25,7 +25,7 @@ import numpy as np
 
 from .._validate import positive_int
 from .battery import Points, configs, points
-from .correlation import STES, CorrelationRow, correlation_study, rounding_bound
+from .correlation import STES, CorrelationRow, correlation_study, inner_products
 from .descent import DescentRow, descent_study
 from .runs import METHODS, PairRun, run_pair
 
@@ -96,11 +96,9 @@ def relu_identity_law(batteries: list[Points]) -> float:
     identity and ReLU STEs fail at the same points.  At most 1 when the law holds to rounding."""
     worst = 0.0
     for pts in batteries:
-        m, v, w = pts.model, pts.v, pts.w
-        a = m.correlation(v, w, "identity").inner_w_filters
-        b = m.correlation(v, w, "relu").inner_w_filters
-        bound = rounding_bound(m, v, w, "identity") + 2 * rounding_bound(m, v, w, "relu")
-        worst = max(worst, float(np.max(np.abs(a - 2 * b) / bound)))
+        a, b = (inner_products(pts.model, pts.v, pts.w, s) for s in ("identity", "relu"))
+        dev = np.abs(a["inner_f"] - 2 * b["inner_f"]) / (a["bound_f"] + 2 * b["bound_f"])
+        worst = max(worst, float(np.max(dev)))
     return worst
 
 
@@ -176,9 +174,16 @@ def format_report(study: MultiFilterStudy) -> str:
             f"{r.worst_cos_w:>13.4f}{r.worst_cos_filters:>16.4f}"
         )
     lines.append(f"identity = 2 x relu (per filter), worst deviation / rounding bound: {study.relu_identity_law:.3g}")
-    lines += ["", "descent along -(E dl/dV, E g)", f"{'STE':<14}{'points':>8}{'no descent':>12}{'unexplained':>13}"]
+    lines += [
+        "",
+        "descent along -(E dl/dV, E g)",
+        f"{'STE':<14}{'points':>8}{'no descent':>12}{'rate > 0':>10}{'(max sin)':>11}",
+    ]
     for r in study.descent:
-        lines.append(f"{r.ste:<14}{r.n_points - r.critical - r.undecided:>8}{r.no_descent:>12}{r.unexplained:>13}")
+        lines.append(
+            f"{r.ste:<14}{r.n_points - r.critical - r.undecided:>8}{r.no_descent:>12}{r.positive_rate:>10}"
+            f"{r.positive_rate_max_sin:>11.2g}"
+        )
     lines += ["", "runs from the same starts (one row per teacher): reached a global minimum (stalled elsewhere)"]
     lines.append(f"{'K':>3}{'K*':>4}{'starts':>8}{'steps':>7}" + "".join(f"{mt:>16}" for mt in METHODS))
     for r in study.runs:

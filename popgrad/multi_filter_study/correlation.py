@@ -1,15 +1,20 @@
 r"""Does :math:`\langle E g_\mu, \partial f/\partial W\rangle \ge 0` hold with K filters?  Measured on the battery.
 
-For each point and STE, ``model.correlation`` gives the inner product over the whole of :math:`W` and per filter.
-A value counts as a **failure** only when it is negative beyond its rounding bound: with the closed-form
-engine's bounds :math:`\delta g, \delta h` on the components of :math:`E g_\mu` and :math:`\partial f/\partial W`
-(:class:`popgrad.Quantity` ``.error``, 256 units of roundoff times an a-priori bound on the terms),
+For each point and STE the inner products are the dot products of the closed-form vectors :math:`E g_\mu` and
+:math:`\partial f/\partial W` (``pg.expectations(..., engine="closed_form")``), per filter and over the whole of
+:math:`W` (:func:`inner_products`).  A value counts as a **failure** only when it is negative beyond its rounding
+bound: with the engine's bounds :math:`\delta g, \delta h` on the components (:class:`popgrad.Quantity` ``.error``,
+256 units of roundoff times an a-priori bound on the terms),
 
 .. math:: |\widehat{\langle g, h\rangle} - \langle g, h\rangle| \le
-          \textstyle\sum_j \delta g_j|h_j| + |g_j|\delta h_j + \delta g_j\,\delta h_j ,
+          \textstyle\sum_j \delta g_j|h_j| + |g_j|\delta h_j + \delta g_j\,\delta h_j
+          + (d + 1)\,\varepsilon \sum_j |g_j h_j| ,
 
-summed over a filter's components (per filter) or all of them (whole :math:`W`).  Negative values within the
-bound are counted apart (``within_rounding``).
+summed over a filter's ``d = n`` components (per filter) or all ``d = Kn`` of them (whole :math:`W`), the last term
+the rounding of the dot product itself.  Negative values within the bound are counted apart (``within_rounding``).
+(``model.correlation`` computes the inner products from the vectors' coefficients instead; where a filter's gradients
+are tiny from cancellation -- e.g. :math:`V_k = 0` at a :math:`V`-optimal point -- those disagree with the vectors
+beyond this bound, and its cosines leave [-1, 1]: docs/multi_filter.md, "Notes".)
 
 Where failures live: each filter's *nearest partner* is the other filter (student or teacher) with the smallest
 :math:`\sin\theta` to it -- a collision, parallel or antiparallel, has :math:`\sin\theta \to 0`.  Failing filters are
@@ -27,9 +32,18 @@ from ..engines import expectations
 from ..ste import resolve
 from .battery import KINDS, Points
 
-__all__ = ["SIN_BINS", "STES", "CorrelationRow", "correlation_study", "nearest_partner", "rounding_bound"]
+__all__ = [
+    "SIN_BINS",
+    "STES",
+    "CorrelationRow",
+    "correlation_study",
+    "inner_products",
+    "nearest_partner",
+    "rounding_bound",
+]
 
 STES = ("relu", "clipped_relu", "identity")
+EPS = float(np.finfo(np.float64).eps)
 SIN_BINS = (0.0, 1e-4, 1e-2, 0.1, 0.3, 0.6, 1.0 + 1e-12)
 
 
@@ -80,12 +94,36 @@ class CorrelationRow:
         return self.fail_filters / self.n_filters
 
 
-def rounding_bound(model, v: np.ndarray, w: np.ndarray, ste: object) -> np.ndarray:
-    """Per-filter bound ``(P, K)`` on the rounding error of :math:`\\langle E g_k, \\partial f/\\partial w_k\\rangle`
-    (module docstring), from the closed-form engine's component bounds."""
+def inner_products(model, v: np.ndarray, w: np.ndarray, ste: object) -> dict[str, np.ndarray]:
+    r""":math:`\langle E g_\mu, \partial f/\partial w_k\rangle` per filter and over :math:`W`, their rounding bounds and
+    cosines (module docstring): ``inner_f, bound_f, cos_f`` of shape ``(P, K)`` and ``inner_w, bound_w, cos_w`` of shape
+    ``(P,)``, for ``v (P, K, m)``, ``w (P, K, n)``; also the engine's ``loss``, ``grad_v``, ``grad_w`` and ``coarse_w``
+    (:class:`popgrad.Quantity`)."""
     e = expectations(model, v, w, ste, engine="closed_form")
     g, h = e.coarse_grad_w, e.grad_w
-    return np.sum(g.error * np.abs(h.value) + np.abs(g.value) * h.error + g.error * h.error, axis=-1)
+    n, k = w.shape[-1], w.shape[-2]
+    prod = g.value * h.value
+    mag = np.abs(prod)
+    err = g.error * np.abs(h.value) + np.abs(g.value) * h.error + g.error * h.error
+    g_sq, h_sq = np.sum(g.value**2, axis=-1), np.sum(h.value**2, axis=-1)
+    out = {"inner_f": prod.sum(-1), "bound_f": err.sum(-1) + (n + 1) * EPS * mag.sum(-1)}
+    out["inner_w"] = out["inner_f"].sum(-1)
+    out["bound_w"] = err.sum((-2, -1)) + (n * k + 1) * EPS * mag.sum((-2, -1))
+    out["cos_f"] = _cos(out["inner_f"], g_sq, h_sq)
+    out["cos_w"] = _cos(out["inner_w"], g_sq.sum(-1), h_sq.sum(-1))
+    out.update(loss=e.loss, grad_v=e.grad_v, coarse_w=g, grad_w=h)
+    return out
+
+
+def _cos(inner: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
+    den = np.sqrt(a_sq) * np.sqrt(b_sq)
+    return np.divide(inner, den, out=np.zeros_like(inner), where=den > 0)
+
+
+def rounding_bound(model, v: np.ndarray, w: np.ndarray, ste: object) -> np.ndarray:
+    r"""Per-filter bound ``(P, K)`` on the rounding error of :math:`\langle E g_k, \partial f/\partial w_k\rangle`
+    (module docstring); ``inner_products(...)["bound_f"]``."""
+    return inner_products(model, v, w, ste)["bound_f"]
 
 
 def nearest_partner(model, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -131,27 +169,26 @@ def correlation_study(batteries: list[Points], stes: tuple = STES) -> list[Corre
         pair = f"K={pts.config.k} K*={pts.config.k_star}"
         for s in stes:
             t = tallies[resolve(s).name]
-            c = model.correlation(v, w, s)
-            bound_f = rounding_bound(model, v, w, s)
-            bound_w = bound_f.sum(axis=-1)
-            fail_w = c.inner_w < -bound_w
-            fail_f = c.inner_w_filters < -bound_f
+            c = inner_products(model, v, w, s)
+            bound_f, bound_w = c["bound_f"], c["bound_w"]
+            fail_w = c["inner_w"] < -bound_w
+            fail_f = c["inner_f"] < -bound_f
             t["fail_w"] += int(fail_w.sum())
             t["fail_f"] += int(fail_f.sum())
-            t["round_w"] += int(np.sum((c.inner_w < 0) & ~fail_w))
-            t["round_f"] += int(np.sum((c.inner_w_filters < 0) & ~fail_f))
-            # cosines of inner products lost in rounding are meaningless (even outside [-1, 1]): left out
-            resolved_f = np.abs(c.inner_w_filters) > bound_f
+            t["round_w"] += int(np.sum((c["inner_w"] < 0) & ~fail_w))
+            t["round_f"] += int(np.sum((c["inner_f"] < 0) & ~fail_f))
+            # the cosine of an inner product lost in rounding means nothing: left out
+            resolved_f = np.abs(c["inner_f"]) > bound_f
             if resolved_f.any():
-                t["cos_f"] = min(t["cos_f"], float(c.cos_w_filters[resolved_f].min()))
-            cos_w = np.where(np.abs(c.inner_w) > bound_w, c.cos_w, np.inf)
+                t["cos_f"] = min(t["cos_f"], float(c["cos_f"][resolved_f].min()))
+            cos_w = np.where(np.abs(c["inner_w"]) > bound_w, c["cos_w"], np.inf)
             i = int(np.argmin(cos_w))
             if cos_w[i] < t["cos_w"]:
-                t["cos_w"] = float(c.cos_w[i])
+                t["cos_w"] = float(c["cos_w"][i])
                 t["worst"] = {
                     "config": pts.config.label,
                     "kind": str(pts.kind[i]),
-                    "inner_w": float(c.inner_w[i]),
+                    "inner_w": float(c["inner_w"][i]),
                     "bound": float(bound_w[i]),
                     "nearest_sin": [float(x) for x in sin[i]],
                     "w_norms": [float(x) for x in np.linalg.norm(w[i], axis=-1)],
