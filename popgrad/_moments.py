@@ -140,8 +140,23 @@ class Estimate:
         return z[()] if z.ndim == 0 else z
 
 
-def estimate_of(mom: Moments, basis: np.ndarray | None = None, scalar: bool = False) -> Estimate:
-    """:class:`Estimate` from merged moments; ``basis`` (n, k) maps coordinates to R^n."""
+def _scaled_cov(cov: np.ndarray, scale: np.ndarray) -> np.ndarray | None:
+    """``cov * outer(scale, scale)``, or None where that leaves float64 (inf, or a non-zero entry lost to underflow)."""
+    with np.errstate(over="ignore", under="ignore", invalid="ignore"):
+        out = cov * np.outer(scale, scale)
+    lost = (cov != 0) & (np.abs(out) < np.finfo(np.float64).tiny)
+    return out if np.all(np.isfinite(out)) and not np.any(lost) else None
+
+
+def estimate_of(
+    mom: Moments, basis: np.ndarray | None = None, scalar: bool = False, scale: np.ndarray | None = None
+) -> Estimate:
+    """:class:`Estimate` from merged moments; ``basis`` (n, k) maps coordinates to R^n, then each component is
+    multiplied by ``scale`` (n,) (samples accumulated in units that keep their squares inside float64).
+
+    With ``scale``, ``cov`` is None when it is not representable (e.g. the covariance of df/dw at |w| = 1e-300,
+    of order 1e600); ``mean`` and ``stderr`` are then still given.
+    """
     n = mom.n
     full = mom.m2.ndim == 2
     var = mom.m2 / (n - 1)
@@ -156,6 +171,10 @@ def estimate_of(mom: Moments, basis: np.ndarray | None = None, scalar: bool = Fa
     else:
         cov = None
         stderr = np.sqrt(var / n)
+    if scale is not None:
+        with np.errstate(over="ignore", under="ignore"):
+            mean, stderr = mean * scale, stderr * np.abs(scale)
+        cov = None if cov is None else _scaled_cov(cov, scale)
     if scalar:
         return Estimate(float(mean[0]), float(stderr[0]), n, cov)
     return Estimate(mean, stderr, n, cov)

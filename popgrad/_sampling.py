@@ -1,67 +1,52 @@
-r"""Per-sample quantities of the model, computed from their definitions (Yin et al. 2019, Sec. 2).
+r"""Per-sample quantities of a committee, computed from their definitions (Yin et al. 2019, Sec. 2).
 
-Two samplers share nothing but the definitions:
+A committee has student filters :math:`w_1..w_K` with output weights :math:`V \in \mathbb R^{K\times m}`,
+teacher filters :math:`w^*_1..w^*_{K^*}` with :math:`V^*`, and one activation :math:`\sigma` (binary step or
+staircase, :mod:`popgrad.activation`).  For an input with rows :math:`z_1..z_m`:
 
-* :func:`literal_terms` -- the full input :math:`Z \in \mathbb{R}^{N \times m \times n}`:
+.. math::
+    e = \sum_k\sum_i V_{ki}\,\sigma(z_i^\top w_k) - \sum_\kappa\sum_i V^*_{\kappa i}\,\sigma(z_i^\top w^*_\kappa),
+    \quad \ell = \tfrac12 e^2,\quad \frac{\partial\ell}{\partial V_{ki}} = \sigma(z_i^\top w_k)\,e,\quad
+    g_k = \sum_i z_i\,\mu'(z_i^\top w_k)\,V_{ki}\,e.
 
-  .. math::
-      s = \sigma(Zw),\ t = \sigma(Zw^*),\ e = v^\top s - v^{*\top} t,\quad
-      \ell = \tfrac12 e^2,\quad \frac{\partial\ell}{\partial v} = s\,e,\quad
-      g_\mu = Z^\top(\mu'(Zw) \odot v)\,e.
+Both samplers evaluate these same definitions on rows given in some orthonormal coordinates
+(:class:`Point`): the **full** sampler on the rows :math:`z_i \in \mathbb R^n` themselves (filters
+:math:`w_a`), the **projected** sampler on the rows' coordinates :math:`c_i = Q^\top z_i \in \mathbb R^d` in an
+orthonormal basis Q of the span of all :math:`K + K^*` filters (filters :math:`Q^\top w_a`), which is all the
+model sees (``derivations/projection.md``).  Vector results come back in the same coordinates.
 
-* :func:`projected_terms` -- only the plane coordinates :math:`x_i = z_i^\top\hat w`,
-  :math:`y_i = z_i^\top u` of each row, i.i.d. N(0, 1) (``derivations/projection.md``); then
-  :math:`z_i^\top w = r x_i`, :math:`z_i^\top \hat w^* = x_i\cos\theta + y_i\sin\theta` and
-  :math:`E[g_\mu \mid x, y] = \sum_i (x_i \hat w + y_i u)\mu'(r x_i) v_i e`.
+Pre-activations :math:`z_i^\top w_a` are computed as ``ldexp(z_i @ (w_a 2^{-s_a}), s_a)`` with each filter scaled
+to norm about 1: bitwise the plain product where that neither under- nor overflows, and right for any
+:math:`\|w_a\|` whose products are representable (:math:`10^{-300}` to :math:`10^{300}`).
 
-and two unbiased estimators of the true gradient :math:`\partial f/\partial w`, which has no
-sample-wise form (``derivations/score_function.md``):
-
-* ``"boundary"`` (conditional Monte Carlo on the switching surface :math:`z_i^\top w = 0`):
-
-  .. math:: \frac{\partial f}{\partial w} = \frac{\varphi(0)}{\|w\|}
-            \sum_i E\big[\Delta_i\, P_w z_i \,\big|\, z_i^\top w = 0\big],\quad
-            \Delta_i = v_i(e_{-i} + v_i/2),
-
-  :math:`e_{-i}` the residual with row i's student term removed and its teacher term evaluated at
-  :math:`z_i^\top w = 0`.  Bounded variance for every :math:`\theta`.
-
-* ``"score"`` (likelihood ratio on each row's pair :math:`(z_i^\top\hat w, z_i^\top\hat w^*)`):
-
-  .. math:: \frac{\partial f}{\partial w} = -\frac{u}{\|w\|}
-            E\Big[\sum_i a_i(e - a_i/2)\big(\cot\theta\,(y_i^2 - 1) - x_i y_i\big)\Big],
-            \quad a_i = v_i s_i - v^*_i t_i.
-
-  Variance grows like :math:`\cot^2\theta` near :math:`\theta \in \{0, \pi\}`.
-
-Shapes: ``Z (N, m, n)``, ``v (m,)``, ``w (n,)``; per-sample outputs have a leading axis N.
+Shapes: rows ``X (N, m, D)`` (full) or ``(D, N, m)`` (projected, :attr:`Point.coord_major`); pre-activations
+``(F, N, m)``; per-sample outputs have a leading axis N.
 """
 
 from __future__ import annotations
 
-import math
-import threading
 from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
-from ._exact_plane import exact_plane
+from .activation import Activation
 from .ste import STE
 
 __all__ = [
     "GaussianRows",
-    "PlaneBasis",
+    "Point",
     "RowDistribution",
     "StudentTRows",
-    "boundary_grad_w_full",
-    "literal_terms",
-    "plane_basis",
-    "projected_terms",
-    "score_grad_w_full",
+    "Terms",
+    "along",
+    "combine",
+    "levels",
+    "preactivations",
+    "row_sums",
+    "scaled_rows",
+    "terms",
 ]
-
-PHI0 = 1.0 / math.sqrt(2.0 * math.pi)  # the standard normal density at 0
 
 
 # ---------------------------------------------------------------------------------------------
@@ -122,178 +107,145 @@ class StudentTRows(RowDistribution):
 
 
 # ---------------------------------------------------------------------------------------------
-# The plane span{w, w*}
+# The point, in the coordinates the rows are drawn in
 
 
 @dataclass(frozen=True)
-class PlaneBasis:
-    r"""Orthonormal basis :math:`(\hat w, u)` of span{w, w*} with :math:`\hat w^* = c\,\hat w + s\,u`.
+class Point:
+    r"""A committee at one point, with its filters in the coordinates of the rows (picklable).
 
-    ``u = 0`` and ``s = 0`` exactly when w and w* are parallel (then only the line matters).
-    Computed with exact rational arithmetic (:mod:`popgrad._exact_plane`), independently of
-    :mod:`popgrad.geometry`, to a few ulps at any angle.
+    Attributes
+    ----------
+    V : (K, m)         student output weights
+    V_star : (K*, m)   teacher output weights
+    activation :       :math:`\sigma`
+    filters : (F, D)   rows :math:`w_1..w_K, w^*_1..w^*_{K^*}` in the rows' coordinates, each times
+                       :math:`2^{-s_a}` (F = K + K*)
+    exponents : (F,)   :math:`s_a`
+    coord_major : bool
+        How the rows are stored: ``X (N, m, D)`` (False: Z itself) or ``(D, N, m)`` (True: one contiguous
+        array per coordinate, the projected sampler's layout).
     """
 
-    r: float
-    w_hat: np.ndarray
-    u: np.ndarray
-    cos: float
-    sin: float
+    V: np.ndarray
+    V_star: np.ndarray
+    activation: Activation
+    filters: np.ndarray
+    exponents: np.ndarray
+    coord_major: bool = False
 
     @property
-    def matrix(self) -> np.ndarray:
-        """(n, 2): columns :math:`\\hat w` and ``u``."""
-        return np.column_stack([self.w_hat, self.u])
+    def K(self) -> int:
+        return self.V.shape[0]
 
     @property
-    def cot(self) -> float:
-        return self.cos / self.sin
+    def weights(self) -> np.ndarray:
+        """:math:`C = [V; -V^*]` (F, m): :math:`e = \\sum_{a,i} C_{ai}\\,\\sigma(z_i^\\top w_a)`."""
+        return np.concatenate([self.V, -self.V_star])
 
 
-def plane_basis(w: np.ndarray, w_star: np.ndarray) -> PlaneBasis:
-    """:class:`PlaneBasis` of non-zero ``w (n,)`` and ``w_star (n,)``, from exact arithmetic."""
-    r, w_hat, u, cos, sin = exact_plane(w, w_star).floats()
-    return PlaneBasis(r, w_hat, u, cos, sin)
+def scaled_rows(filters: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """``(filters 2^{-s}, s)`` per row, ``s`` the binary exponent of the row's largest entry (0 for a zero row)."""
+    s = np.frexp(np.max(np.abs(filters), axis=-1))[1].astype(np.int64)
+    return np.ldexp(filters, -s[:, None]), s
+
+
+def preactivations(X: np.ndarray, point: Point) -> np.ndarray:
+    r""":math:`x_i^\top f_a` for every filter a, shape (F, N, m).
+
+    One matrix product with the scaled filters, then the exact scaling by :math:`2^{s_a}` (a multiplication by a
+    power of two is correctly rounded, as ``ldexp`` is; ``ldexp`` itself where :math:`2^{s_a}` is not a float)."""
+    f = point.filters
+    if point.coord_major:
+        D, N, m = X.shape
+        pre = f @ X.reshape(D, N * m)
+    else:
+        N, m, D = X.shape
+        pre = f @ X.reshape(N * m, D).T
+    scale = np.ldexp(1.0, point.exponents)
+    if np.all(np.isfinite(scale)) and np.all(scale > 0):
+        pre *= scale[:, None]
+    else:
+        pre = np.ldexp(pre, point.exponents[:, None])
+    return pre.reshape(f.shape[0], N, m)
+
+
+def combine(X: np.ndarray, coef: np.ndarray, coord_major: bool) -> np.ndarray:
+    r""":math:`\sum_i x_i\,c_{k,i}` for rows ``X`` and coefficients ``coef (K, N, m)``: shape (N, K, D)."""
+    if coord_major:
+        if coef.shape[0] * X.shape[0] <= 16:  # a few coordinates: einsum's loop beats batched matmul
+            return np.einsum("pbi,kbi->bkp", X, coef)
+        X = X.transpose(1, 2, 0)
+    return np.matmul(coef.transpose(1, 0, 2), X)  # (N, K, m) @ (N, m, D)
+
+
+def along(X: np.ndarray, u: np.ndarray, coord_major: bool) -> np.ndarray:
+    r""":math:`x_i^\top u` for every row, shape (N, m)."""
+    return np.tensordot(u, X, 1) if coord_major else X @ u
+
+
+def levels(activation: Activation, pre: np.ndarray) -> np.ndarray:
+    r""":math:`\sigma` elementwise (the activation's own definition; one comparison for a single threshold)."""
+    if len(activation.thresholds) == 1:
+        out = np.empty(np.shape(pre))
+        np.greater(pre, activation.thresholds[0], out=out)
+        if activation.jumps[0] != 1.0:
+            out *= activation.jumps[0]
+        return out
+    return activation(pre)
+
+
+def row_sums(lev: np.ndarray, weights: np.ndarray) -> np.ndarray:
+    r""":math:`\sum_a C_{ai}\,\sigma_{a,i}` per sample and row, for ``lev (F, N, m)``: shape (N, m)."""
+    out = lev[0] * weights[0]
+    tmp = np.empty_like(out)
+    for f in range(1, lev.shape[0]):
+        out += np.multiply(lev[f], weights[f], out=tmp)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
-# Full sampler: the literal definitions
+# The definitions
 
 
-def literal_terms(
-    Z: np.ndarray, v: np.ndarray, w: np.ndarray, v_star: np.ndarray, w_star: np.ndarray, stes: Sequence[STE]
-) -> tuple[np.ndarray, np.ndarray, list[np.ndarray], tuple[np.ndarray, ...]]:
-    r"""Per-sample :math:`\ell`, :math:`\partial\ell/\partial v` and :math:`g_\mu` for each STE.
+@dataclass(frozen=True)
+class Terms:
+    r"""Per-sample values of one batch of rows.
 
-    Returns ``(loss (N,), grad_v (N, m), [g_mu (N, n) per STE], (s, t, e))`` where the last
-    tuple (student and teacher activations (N, m) and residual (N,)) serves the true-gradient
-    estimators.
+    Attributes
+    ----------
+    loss : (N,)
+    grad_v : (N, K, m)            :math:`\partial\ell/\partial V`
+    coarse : list of (N, K, D)    :math:`g_k` per STE, in the rows' coordinates
+    pre : (F, N, m)               pre-activations of all filters
+    rows : (N, m)                 each row's contribution :math:`\sum_a C_{ai}\sigma(z_i^\top w_a)` to e
+    e : (N,)                      the residual
     """
-    pre = Z @ w
-    s = pre > 0
-    t = (Z @ w_star) > 0
-    e = s @ v - t @ v_star
-    loss = 0.5 * e * e
-    grad_v = s * e[:, None]
-    ve = v * e[:, None]
-    coarse = [np.einsum("bin,bi->bn", Z, np.asarray(ste.mu_prime(pre), dtype=np.float64) * ve) for ste in stes]
-    return loss, grad_v, coarse, (s, t, e)
+
+    loss: np.ndarray
+    grad_v: np.ndarray
+    coarse: list[np.ndarray]
+    pre: np.ndarray
+    rows: np.ndarray
+    e: np.ndarray
 
 
-def _delta_boundary(
-    v: np.ndarray, v_star: np.ndarray, s: np.ndarray, t: np.ndarray, e: np.ndarray, t0: np.ndarray
-) -> np.ndarray:
-    r""":math:`\Delta_i = \ell(s_i{=}1) - \ell(s_i{=}0)` with row i's teacher term :math:`t_i \to t^0_i`, (N, m)."""
-    rest = e[:, None] - v * s + v_star * t - v_star * t0  # e_{-i}
-    return v * (rest + 0.5 * v)
-
-
-def boundary_grad_w_full(
-    Z: np.ndarray, v: np.ndarray, v_star: np.ndarray, basis: PlaneBasis, s: np.ndarray, t: np.ndarray, e: np.ndarray
-) -> np.ndarray:
-    r"""Per-sample boundary estimator of :math:`\partial f/\partial w`, (N, n).
-
-    :math:`\frac{\varphi(0)}{\|w\|} P_w Z^\top \Delta`, where row i's teacher term is taken at
-    :math:`z_i^\top w = 0`: :math:`t^0_i = 1\{z_i^\top P_w w^* > 0\} = 1\{\sin\theta\, z_i^\top u > 0\}`.
-    """
-    t0 = (Z @ basis.u) * basis.sin > 0
-    delta = _delta_boundary(v, v_star, s, t, e, t0)
-    zd = np.einsum("bin,bi->bn", Z, delta)
-    return (PHI0 / basis.r) * (zd - np.outer(zd @ basis.w_hat, basis.w_hat))
-
-
-def _score_weight(
-    v: np.ndarray,
-    v_star: np.ndarray,
-    s: np.ndarray,
-    t: np.ndarray,
-    e: np.ndarray,
-    x: np.ndarray,
-    y: np.ndarray,
-    cot: float,
-) -> np.ndarray:
-    r""":math:`\sum_i a_i(e - a_i/2)(\cot\theta(y_i^2 - 1) - x_i y_i)`, (N,)."""
-    a = v * s - v_star * t
-    dl = a * (e[:, None] - 0.5 * a)  # l - l^{(-i)}: the part of l that depends on row i
-    return np.einsum("bi,bi->b", dl, cot * (y * y - 1.0) - x * y)
-
-
-def score_grad_w_full(
-    Z: np.ndarray, v: np.ndarray, v_star: np.ndarray, basis: PlaneBasis, s: np.ndarray, t: np.ndarray, e: np.ndarray
-) -> np.ndarray:
-    r"""Per-sample score-function estimator of :math:`\partial f/\partial w`, (N, n); needs :math:`\sin\theta > 0`."""
-    x, y = Z @ basis.w_hat, Z @ basis.u
-    weight = _score_weight(v, v_star, s, t, e, x, y, basis.cot)
-    return np.outer(-weight / basis.r, basis.u)
-
-
-# ---------------------------------------------------------------------------------------------
-# Projected sampler: two coordinates per row
-
-
-_WORK = threading.local()  # per-thread buffers: no allocation churn (page faults) per block
-
-
-def _buffers(size: int, m: int) -> dict[str, np.ndarray]:
-    key = (size, m)
-    cache = getattr(_WORK, "cache", None)
-    if cache is None or cache[0] != key:
-        names = ("x", "y", "s", "t", "t0", "tmp")
-        _WORK.cache = cache = (key, {k: np.empty((size, m)) for k in names} | {"xy": np.empty((2, size, m))})
-    return cache[1]
-
-
-def projected_terms(
-    rng: np.random.Generator,
-    size: int,
-    v: np.ndarray,
-    v_star: np.ndarray,
-    basis: PlaneBasis,
-    stes: Sequence[STE],
-    grad_w: str | None,
-) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, list[np.ndarray]]:
-    r"""Per-sample in-plane quantities from ``size`` draws of the rows' plane coordinates.
-
-    Returns ``(loss (N,), grad_v (N, m), grad_w (N, 2) or None, [g_mu (N, 2) per STE])``; the
-    2-vectors are coordinates on :math:`(\hat w, u)`.  The out-of-plane parts are 0: they are the
-    conditional expectations given the plane coordinates (``derivations/projection.md``).
-    """
-    m = v.size
-    b = _buffers(size, m)
-    xy = rng.standard_normal(out=b["xy"])
-    x, y, s, t, tmp = xy[0], xy[1], b["s"], b["t"], b["tmp"]
-    # float 0/1 arrays so that the row sums are BLAS matrix-vector products; in place throughout
-    np.greater(x, 0, out=s)
-    np.multiply(x, basis.cos, out=tmp)
-    tmp += basis.sin * y
-    np.greater(tmp, 0, out=t)
-    e = s @ v - t @ v_star
-    loss = 0.5 * e * e
-    grad_v = s * e[:, None]
+def terms(X: np.ndarray, point: Point, stes: Sequence[STE]) -> Terms:
+    """The definitions of the module docstring for the rows ``X`` (layout: :class:`Point`)."""
+    K = point.K
+    pre = preactivations(X, point)
+    _, N, m = pre.shape
+    lev = levels(point.activation, pre)
+    rows = row_sums(lev, point.weights)
+    e = rows @ np.ones(m)
+    grad_v = np.empty((N, K, m))
+    np.multiply(np.swapaxes(lev[:K], 0, 1), e[:, None, None], out=grad_v)
     coarse = []
-    pre = basis.r * x if stes else None  # a fresh array: a custom mu_prime may return a view of it
-    for ste in stes:
-        mu = np.asarray(ste.mu_prime(pre), dtype=np.float64)
-        g = np.empty((size, 2))
-        np.multiply(x, mu, out=tmp)
-        g[:, 0] = (tmp @ v) * e  # sum_i x_i mu_i v_i e
-        np.multiply(y, mu, out=tmp)
-        g[:, 1] = (tmp @ v) * e
-        coarse.append(g)
-    gw = None
-    if grad_w == "boundary":
-        # sum_i Delta_i y_i with Delta_i = v_i(e - v_i s_i + v*_i (t_i - t0_i) + v_i/2), t0_i = 1{sin y_i > 0}
-        t0 = b["t0"]
-        np.greater(y, 0, out=t0) if basis.sin > 0 else t0.fill(0.0)
-        np.subtract(t, t0, out=tmp)
-        tmp *= y
-        total = e * (y @ v) + tmp @ (v * v_star)
-        np.subtract(0.5, s, out=tmp)
-        tmp *= y
-        total += tmp @ (v * v)
-        gw = np.zeros((size, 2))
-        gw[:, 1] = (PHI0 / basis.r) * total
-    elif grad_w == "score":
-        gw = np.zeros((size, 2))
-        gw[:, 1] = -_score_weight(v, v_star, s, t, e, x, y, basis.cot) / basis.r
-    return loss, grad_v, gw, coarse
+    if stes:
+        ve = point.V[:, None, :] * e[None, :, None]  # (K, N, m)
+        student = pre[:K]
+        for ste in stes:
+            arg = student if ste.pieces is not None else student.copy()  # a custom mu' may write to its input
+            mu = np.asarray(ste.mu_prime(arg), dtype=np.float64)
+            coarse.append(combine(X, mu * ve, point.coord_major))
+    return Terms(0.5 * e * e, grad_v, coarse, pre, rows, e)

@@ -22,6 +22,15 @@ __all__ = [
 ]
 
 
+def _holds_bool(x: list | tuple) -> bool:
+    """Whether a (nested) list holds a bool, which numpy would silently turn into 0 or 1 next to numbers."""
+    try:
+        flat = np.asarray(x, dtype=object).ravel()
+    except ValueError:  # ragged: numpy made no numeric array of it either
+        return False
+    return any(isinstance(t, (bool, np.bool_)) for t in flat)
+
+
 def as_float_array(x: object, name: str) -> np.ndarray:
     """Convert ``x`` to a float64 array, rejecting non-numeric, complex and boolean input."""
     if isinstance(x, (str, bytes)):
@@ -38,15 +47,16 @@ def as_float_array(x: object, name: str) -> np.ndarray:
             arr = arr.astype(np.float64)
         except OverflowError:
             raise ValueError(f"{name} has an entry too large for float64") from None
-    if arr.dtype.kind == "b":
+    if arr.dtype.kind == "b" or (arr.dtype.kind in "iuf" and isinstance(x, (list, tuple)) and _holds_bool(x)):
         raise TypeError(f"{name} must be an array of real numbers, got booleans")
     if arr.dtype.kind == "c":
         raise TypeError(f"{name} must be real; got complex values")
     if arr.dtype.kind not in "iuf":
         raise TypeError(f"{name} must be an array of real numbers, got dtype {arr.dtype}")
     try:
-        arr = arr.astype(np.float64, copy=False)
-    except OverflowError:
+        with np.errstate(over="raise"):  # e.g. a longdouble 1e4000
+            arr = arr.astype(np.float64, copy=False)
+    except (OverflowError, FloatingPointError):
         raise ValueError(f"{name} has an entry too large for float64") from None
     if not np.all(np.isfinite(arr)):
         raise ValueError(f"{name} contains NaN or infinite entries; all entries must be finite")

@@ -211,11 +211,12 @@ class Assembly:
             self.scaled_v_star = v_star * self.level_scale
         v_star = self.scaled_v_star
         self.kernels = kernels.for_activation(self.unit_activation)
-        tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
-        self.teacher_moments = self.kernels.moments(tt.r[:, 0])
-        gamma = self.kernels.variogram(tt).value
-        self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
-        self._teacher_h = v_star @ v_star.T
+        with np.errstate(all="ignore"):  # an overflow here surfaces as a non-finite result, refused on use
+            tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
+            self.teacher_moments = self.kernels.moments(tt.r[:, 0])
+            gamma = self.kernels.variogram(tt).value
+            self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
+            self._teacher_h = v_star @ v_star.T
 
     def point(self, V: np.ndarray, W: np.ndarray) -> _Point:
         """The shared intermediate quantities at ``V (..., K, m)``, ``W (..., K, n)``."""

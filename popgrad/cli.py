@@ -1,14 +1,23 @@
 """Command line: ``popgrad eval | verify | mc | descend | figures | families | multi-filter``.
 
 Vectors are given comma-separated (``--v 1,-0.5,2``) or as a file: ``--v @weights.json`` (a JSON
-list, or an object holding the argument's name, e.g. ``{"v": [...]}``) or ``--v @weights.npz``
-(loaded with ``allow_pickle=False``; the array named like the argument).  Bad input exits with
-code 2 and a message naming the argument.
+list, or an object holding the argument's name, e.g. ``{"v": [...]}``), ``--v @weights.npz`` (the
+array named like the argument) or ``--v @weights.npy``; arrays are loaded with
+``allow_pickle=False``, files must be regular and at most 32 MiB, and values obey the Python
+API's rules (real, finite, one axis); see :mod:`popgrad._cli_input`.
+
+Bad input (a vector, a file, a number, an option, an output directory) exits with code 2 and a
+one-line message on stderr naming the argument, never a traceback.  The output is written once
+the command has finished: nothing is printed for bad input, and an output that cannot be written
+(``> /dev/full``) exits with code 2; a reader that goes away (``| head``) ends the command quietly.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import functools
+import io
 import json
 import os
 import sys
@@ -16,51 +25,51 @@ from collections.abc import Callable, Sequence
 
 import numpy as np
 
+from ._cli_input import UsageError, flag_of, parse_vector
+
 __all__ = ["main"]
 
 STE_NAMES = ("identity", "relu", "clipped_relu")
 
 
-class UsageError(Exception):
-    """Bad command-line input: reported on stderr with exit code 2."""
+class _Parser(argparse.ArgumentParser):
+    """argparse with one-line errors: ``popgrad mc: error: argument --seed: ...`` (exit code 2)."""
+
+    def error(self, message: str) -> None:  # type: ignore[override]
+        _report(f"{self.prog}: error: {message} (see {self.prog} --help)")
+        raise SystemExit(2)
+
+    def parse_known_args(  # type: ignore[override]
+        self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
+    ) -> tuple[argparse.Namespace, list[str]]:
+        namespace, extras = super().parse_known_args(args, namespace)
+        for action in self._actions:  # Python < 3.12 reads `--opt=--` as [], skipping the checks
+            if action.option_strings and action.nargs in (None, "+") and getattr(namespace, action.dest, None) == []:
+                expected = "one argument" if action.nargs is None else "at least one argument"
+                self.error(f"argument {'/'.join(action.option_strings)}: expected {expected}")
+        return namespace, extras
 
 
-def parse_vector(text: str, name: str) -> np.ndarray:
-    """A vector from ``"1,2,3"``, ``"@file.json"`` or ``"@file.npz"``."""
-    if text.startswith("@"):
-        return _load_vector(text[1:], name)
-    parts = text.replace(" ", "").split(",")
-    if "" in parts[:-1] or (len(parts) > 1 and parts[-1] == ""):
-        raise UsageError(f"--{name.replace('_', '-')}: empty entry in {text!r}; give every component")
-    try:
-        values = [float(x) for x in parts if x != ""]
-    except ValueError:
-        raise UsageError(f"--{name.replace('_', '-')}: expected comma-separated numbers, got {text!r}") from None
-    if not values:
-        raise UsageError(f"--{name.replace('_', '-')}: empty vector")
-    return np.array(values)
+def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
+    """argparse type: an integer in [minimum, maximum], else an error naming the option."""
+    bounds = f">= {minimum}" if maximum is None else f"from {minimum} to {maximum}"
+
+    def convert(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = None
+        if value is None or value < minimum or (maximum is not None and value > maximum):
+            raise argparse.ArgumentTypeError(f"expected an integer {bounds}, got {text!r}")
+        return value
+
+    return convert
 
 
-def _load_vector(path: str, name: str) -> np.ndarray:
-    flag = f"--{name.replace('_', '-')}"
-    try:
-        if path.endswith(".npz"):
-            with np.load(path, allow_pickle=False) as data:
-                if name not in data.files:
-                    raise UsageError(f"{flag}: {path} has no array named {name!r} (has {data.files})")
-                return np.asarray(data[name], dtype=np.float64)
-        with open(path, encoding="utf-8") as fh:
-            data = json.load(fh)
-    except (OSError, ValueError) as exc:
-        raise UsageError(f"{flag}: cannot read {path}: {exc}") from None
-    if isinstance(data, dict):
-        if name not in data:
-            raise UsageError(f"{flag}: {path} has no key {name!r}")
-        data = data[name]
-    try:
-        return np.asarray(data, dtype=np.float64)
-    except (TypeError, ValueError):
-        raise UsageError(f"{flag}: {path} does not hold a list of numbers") from None
+_SEED = _integer(0)
+_MAX_WORKERS = 4 * (os.cpu_count() or 1)  # more would fork that many processes at once
+_MAX_DPI = 600  # the widest figure is ~13 inches: 7800 pixels
+_MAX_SAMPLES = 10**12  # days of sampling; 10^30 made monte_carlo list its chunks until MemoryError
 
 
 def add_weight_args(p: argparse.ArgumentParser, *, student: bool = True) -> None:
@@ -72,6 +81,16 @@ def add_weight_args(p: argparse.ArgumentParser, *, student: bool = True) -> None
         p.add_argument("--w", required=True, help="student filter w (length n)")
 
 
+def _student(text: str, name: str, size: int) -> np.ndarray:
+    """The student vector ``--v`` (``size`` = m) or ``--w`` (n), its length checked against the teacher's."""
+    x = parse_vector(text, name)
+    if x.shape[0] != size:
+        raise UsageError(
+            f"{flag_of(name)}: expected {size} entries, as many as {flag_of(name + '_star')}, got {x.shape[0]}"
+        )
+    return x
+
+
 def _fmt_vec(x: np.ndarray) -> str:
     return "[" + ", ".join(f"{t: .6g}" for t in np.atleast_1d(x)) + "]"
 
@@ -80,7 +99,7 @@ def _cmd_eval(args: argparse.Namespace) -> int:
     from .models import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
-    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
+    v, w = _student(args.v, "v", model.m), _student(args.w, "w", model.n)
     theta = float(model.theta(w))
     loss = float(model.loss(v, w))
     gv, gw = model.grad(v, w)
@@ -120,17 +139,21 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     model = None
     if args.v_star is not None:
         model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
-    if args.dpi <= 0:
-        raise UsageError(f"--dpi: must be a positive integer, got {args.dpi}")
     out = Path(args.out)
-    if out.exists() and not out.is_dir():
-        raise UsageError(f"--out: {out} exists and is not a directory")
-    out.mkdir(parents=True, exist_ok=True)
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except FileExistsError:
+        raise UsageError(f"--out: {args.out!r} exists and is not a directory") from None
+    except OSError as exc:
+        raise UsageError(f"--out: cannot create the directory {args.out!r}: {exc.strerror or exc}") from None
     written = []
     try:
         for stem, fig in plot.gallery(model):
             path = out / f"{stem}.png"
-            fig.savefig(path, dpi=args.dpi, metadata={"Software": None})
+            try:
+                fig.savefig(path, dpi=args.dpi, metadata={"Software": None})
+            except OSError as exc:
+                raise UsageError(f"--out: cannot write {str(path)!r}: {exc.strerror or exc}") from None
             written.append(str(path))
             if not args.json:
                 print(path)
@@ -142,24 +165,49 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
+def _dask_client(address: str) -> object:
+    """A ``distributed.Client`` connected to the scheduler at ``address``, or a UsageError saying why not."""
+    try:
+        from distributed import Client
+    except ImportError:
+        raise UsageError("--scheduler needs Dask: pip install 'popgrad[dask]'") from None
+    try:
+        return Client(address, timeout=10)
+    except (OSError, ValueError) as exc:
+        raise UsageError(f"--scheduler: cannot connect to a Dask scheduler at {address!r}: {exc}") from None
+
+
 def _cmd_mc(args: argparse.Namespace) -> int:
     """Monte Carlo estimates +- stderr next to the closed forms, with z-scores."""
     from .models import Model
     from .montecarlo import monte_carlo
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
-    v, w = parse_vector(args.v, "v"), parse_vector(args.w, "w")
-    mc = monte_carlo(
-        model,
-        v,
-        w,
-        ste=list(args.ste),
-        n_samples=args.n_samples,
-        seed=args.seed,
-        method=args.method,
-        workers=args.workers,
-        progress=None if not args.json else False,
-    )
+    v, w = _student(args.v, "v", model.m), _student(args.w, "w", model.n)
+    client = None if args.scheduler is None else _dask_client(args.scheduler)
+    workers = args.workers  # on a cluster, at least as many tasks in flight as it has threads
+    if client is not None and workers >= 1:
+        workers = max(workers, sum(client.nthreads().values()))
+    try:
+        mc = monte_carlo(
+            model,
+            v,
+            w,
+            ste=list(args.ste),
+            n_samples=args.n_samples,
+            seed=args.seed,
+            method=args.method,
+            workers=workers,
+            executor=None if client is None else client.get_executor(),
+            progress=None if not args.json else False,
+        )
+    except ValueError as exc:
+        if "not finite" in str(exc):  # the moments overflow float64: the inputs' magnitudes are to blame
+            raise UsageError(f"--v, --v-star, --w: {exc}") from None
+        raise
+    finally:
+        if client is not None:
+            client.close()
     gv, gw = model.grad(v, w)
     first = next(iter(mc.values()))
     rows = [("loss", first.loss, np.atleast_1d(model.loss(v, w))), ("grad_v", first.grad_v, gv)]
@@ -190,11 +238,11 @@ def _cmd_mc(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"Monte Carlo ({args.method}, N = {first.loss.n}, seed {args.seed}) vs closed form")
-    print(f"{'quantity':<32}{'estimate':>14}{'stderr':>12}{'closed form':>14}{'z':>8}")
+    print(f"{'quantity':<32}{'estimate':>14} {'stderr':>11} {'closed form':>13} {'z':>7}")  # ' ': wide numbers
     for r in table:
         for k, (e, se, c, z) in enumerate(zip(r["estimate"], r["stderr"], r["closed_form"], r["z"], strict=True)):
             label = r["quantity"] if len(r["estimate"]) == 1 else f"{r['quantity']}[{k}]"
-            print(f"{label:<32}{e:>14.6g}{se:>12.3g}{c:>14.6g}{z:>8.2f}")
+            print(f"{label:<32}{e:>14.6g} {se:>11.3g} {c:>13.6g} {z:>7.2f}")
     return 0
 
 
@@ -241,21 +289,29 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     return report.exit_status(args.strict)
 
 
+def _rms(x: np.ndarray) -> float:
+    """Root mean square of the entries, without overflow for entries near the largest float."""
+    top = float(np.max(np.abs(x)))
+    return top * float(np.sqrt(np.mean((x / top) ** 2))) if top > 0 else 0.0
+
+
 def _cmd_descend(args: argparse.Namespace) -> int:
-    from .dynamics import descend
+    from .dynamics import default_lr, descend
     from .models import Model
 
     model = Model(parse_vector(args.v_star, "v_star"), parse_vector(args.w_star, "w_star"))
     rng = np.random.default_rng(args.seed)
-    v0 = (
-        parse_vector(args.v, "v")
-        if args.v
-        else rng.standard_normal(model.m) * np.linalg.norm(model.v_star) / np.sqrt(model.m)
-    )
-    w0 = parse_vector(args.w, "w") if args.w else rng.standard_normal(model.n)
-    tr = descend(model, v0, w0, args.ste, lr=args.lr, max_iter=args.max_iter, gtol=args.gtol, record="all")
-    if args.every < 1:
-        raise UsageError(f"--every must be >= 1, got {args.every}")
+    v0 = _student(args.v, "v", model.m) if args.v else rng.standard_normal(model.m) * _rms(model.v_star)
+    w0 = _student(args.w, "w", model.n) if args.w else rng.standard_normal(model.n)
+    run = functools.partial(descend, model, v0, w0, args.ste, lr=args.lr, gtol=args.gtol, record="all")
+    start = run(max_iter=0)  # every argument is checked and the start evaluated: its errors are the API's
+    try:
+        tr = run(max_iter=args.max_iter)
+    except ValueError:  # from here on only the iterates can fail: they left the float64 range
+        raise UsageError(
+            f"--lr: coarse gradient descent diverged with lr {start.lr:.6g} (the iterates overflow float64); "
+            f"give a smaller --lr (default 1/(m+1) = {default_lr(model):.6g}) or rescale --v-star"
+        ) from None
     steps = range(0, tr.loss.shape[0], args.every)
     if tr.loss.shape[0] - 1 not in steps:
         steps = [*steps, tr.loss.shape[0] - 1]
@@ -282,18 +338,18 @@ def _cmd_descend(args: argparse.Namespace) -> int:
         print(json.dumps(out, indent=2))
         return 0
     print(f"coarse gradient descent, {args.ste} STE, lr {tr.lr:.6g}")
-    print(f"{'t':>7}{'f':>16}{'theta':>12}{'|w|':>12}{'|df/dv|':>12}{'|E g|':>12}   v")
+    print(f"{'t':>7} {'f':>15} {'theta':>11} {'|w|':>11} {'|df/dv|':>11} {'|E g|':>11}   v")  # ' ': wide numbers
     for t in steps:
         print(
-            f"{t:>7}{tr.loss[t, 0]:>16.9g}{tr.theta[t, 0]:>12.6g}{tr.w_norm[t, 0]:>12.6g}"
-            f"{tr.grad_v_norm[t, 0]:>12.4g}{tr.grad_w_norm[t, 0]:>12.4g}   {_fmt_vec(tr.v[t, 0])}"
+            f"{t:>7} {tr.loss[t, 0]:>15.9g} {tr.theta[t, 0]:>11.6g} {tr.w_norm[t, 0]:>11.6g}"
+            f" {tr.grad_v_norm[t, 0]:>11.4g} {tr.grad_w_norm[t, 0]:>11.4g}   {_fmt_vec(tr.v[t, 0])}"
         )
     print(f"stopped: {tr.reason[0]} after {tr.n_iter[0]} steps")
     return 0
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = _Parser(
         prog="popgrad",
         description="The straight-through estimator theory of Yin et al. (ICLR 2019), computable and checkable.",
     )
@@ -319,10 +375,23 @@ def build_parser() -> argparse.ArgumentParser:
     )
     add_weight_args(p)
     p.add_argument("--ste", nargs="+", default=list(STE_NAMES), help="STEs to estimate (default: all three)")
-    p.add_argument("--n-samples", type=int, default=10**5, help="number of samples (default 100000)")
-    p.add_argument("--seed", type=int, default=0, help="non-negative integer seed (default 0)")
+    p.add_argument(
+        "--n-samples",
+        type=_integer(2, _MAX_SAMPLES),
+        default=10**5,
+        help="number of samples, 2 to 10^12 (default 100000)",
+    )
+    p.add_argument("--seed", type=_SEED, default=0, help="non-negative integer seed (default 0)")
     p.add_argument("--method", choices=("full", "projected"), default="full", help="sampler (default full)")
-    p.add_argument("--workers", type=int, default=1, help="worker processes (default 1)")
+    p.add_argument(
+        "--workers",
+        type=_integer(1, _MAX_WORKERS),
+        default=1,
+        help=f"worker processes, 1 to {_MAX_WORKERS} (default 1)",
+    )
+    p.add_argument(
+        "--scheduler", metavar="ADDRESS", help="run on a Dask cluster, e.g. tcp://10.0.0.5:8786 (the dask extra)"
+    )
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
 
@@ -332,7 +401,7 @@ def build_parser() -> argparse.ArgumentParser:
         description="Measure the leaky-ReLU (alpha in [0, 1]) and clipped-ReLU (c > 0) STE families.",
         epilog="example: popgrad families --seed 1 --json",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the random teachers and students")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random teachers and students (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
 
@@ -343,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
         "(docs/multi_filter.md): positive correlation, descent, spurious minima, Algorithm 1 vs gradient descent.",
         epilog="example: popgrad multi-filter --seed 1 --starts 8 --json",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the battery and the runs (default 0)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the battery and the runs (default 0)")
     p.add_argument("--thorough", action="store_true", help="larger battery and more runs (slower)")
     for flag, what in (
         ("--per-kind", "battery points per kind"),
@@ -351,7 +420,7 @@ def build_parser() -> argparse.ArgumentParser:
         ("--starts", "starts per (K, K*)"),
         ("--steps", "steps per run"),
     ):
-        p.add_argument(flag, type=int, default=None, help=f"{what} (default: the study's sizes)")
+        p.add_argument(flag, type=_integer(1), default=None, help=f"{what} (default: the study's sizes)")
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=_cmd_multi_filter)
 
@@ -365,7 +434,7 @@ def build_parser() -> argparse.ArgumentParser:
         ),
         epilog="example: popgrad verify --seed 1 --json",
     )
-    p.add_argument("--seed", type=int, default=0, help="seed of the battery (default 0)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the battery (default 0)")
     p.add_argument("--thorough", action="store_true", help="larger battery (slower)")
     p.add_argument("--strict", action="store_true", help="exit status 1 on a REFUTED row too, not only on a FAIL")
     p.add_argument("--claim", nargs="+", help="check only these claims (registry keys)")
@@ -384,10 +453,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w", help="initial w (default: random, see --seed)")
     p.add_argument("--ste", default="relu", choices=STE_NAMES, help="straight-through estimator (default relu)")
     p.add_argument("--lr", type=float, default=None, help="constant step (default 1/(m+1))")
-    p.add_argument("--max-iter", type=int, default=5000, help="largest number of steps (default 5000)")
+    p.add_argument("--max-iter", type=_integer(0), default=5000, help="largest number of steps (default 5000)")
     p.add_argument("--gtol", type=float, default=1e-8, help="stop when |grad| <= gtol |v*|^2 (default 1e-8)")
-    p.add_argument("--every", type=int, default=1, help="print every k-th step (default 1)")
-    p.add_argument("--seed", type=int, default=0, help="seed of the random initialisation (default 0)")
+    p.add_argument("--every", type=_integer(1), default=1, help="print every k-th step (default 1)")
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the random initialisation (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_descend)
 
@@ -398,7 +467,12 @@ def build_parser() -> argparse.ArgumentParser:
         epilog="example: popgrad figures --out docs/figures (regenerates the README's gallery)",
     )
     p.add_argument("--out", required=True, help="directory to write the PNG files to (created if missing)")
-    p.add_argument("--dpi", type=int, default=90, help="resolution of the PNG files (default: 90)")
+    p.add_argument(
+        "--dpi",
+        type=_integer(1, _MAX_DPI),
+        default=90,
+        help=f"resolution of the PNG files, 1 to {_MAX_DPI} (default 90)",
+    )
     p.add_argument("--v-star", default=None, help="teacher v* (default: the README's teacher 1,-0.5,2)")
     p.add_argument("--w-star", default=None, help="teacher w* (default: 1,0,0)")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
@@ -427,19 +501,58 @@ def _join_negative_vectors(argv: list[str]) -> list[str]:
     return out
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    """Entry point of the ``popgrad`` command; returns the exit status (2 for bad input)."""
-    parser = build_parser()
-    args = parser.parse_args(_join_negative_vectors(list(sys.argv[1:] if argv is None else argv)))
+def _one_line(message: str) -> str:
+    return message.replace("\r", "\\r").replace("\n", "\\n")
+
+
+def _report(message: str) -> None:
+    """One line on stderr; a stderr that cannot be written to is not worth a traceback."""
+    with contextlib.suppress(OSError, ValueError):
+        print(_one_line(message), file=sys.stderr, flush=True)
+
+
+def _run(argv: list[str]) -> tuple[int, str]:
+    """Parse and run; usage errors are reported here.  Returns (exit status, program name)."""
+    try:
+        args = build_parser().parse_args(_join_negative_vectors(argv))
+    except SystemExit as exc:  # --help (0), or an argparse error already reported (2)
+        return (exc.code if isinstance(exc.code, int) else 2), "popgrad"
     func: Callable[[argparse.Namespace], int] = args.func
     try:
-        return func(args)
+        with np.errstate(all="ignore"):  # as in the API's methods: an overflow surfaces as a ValueError
+            return func(args), f"popgrad {args.command}"
     except (UsageError, ValueError, TypeError) as exc:
-        print(f"popgrad {args.command}: error: {exc}", file=sys.stderr)
-        return 2
+        _report(f"popgrad {args.command}: error: {exc}")
+        return 2, f"popgrad {args.command}"
+
+
+def _silence_stdout() -> None:
+    """Point the stdout descriptor at /dev/null so the interpreter's final flush cannot fail again."""
+    with contextlib.suppress(OSError, ValueError, io.UnsupportedOperation):
+        null = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(null, sys.stdout.fileno())
+        os.close(null)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the ``popgrad`` command; returns the exit status (2 for bad input).
+
+    The command's output is collected and written at the end, so bad input prints nothing on
+    stdout and an output error is told apart from the command's own failures.
+    """
+    buffer = io.StringIO()
+    with contextlib.redirect_stdout(buffer):
+        code, prog = _run(list(sys.argv[1:] if argv is None else argv))
+    try:
+        sys.stdout.write(buffer.getvalue())
+        sys.stdout.flush()
     except BrokenPipeError:  # e.g. `popgrad verify --json | head`: the reader left, nothing to report
-        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
-        return 0
+        _silence_stdout()
+    except OSError as exc:  # e.g. `> /dev/full`
+        _silence_stdout()
+        _report(f"{prog}: error: cannot write to standard output: {exc.strerror or exc}")
+        return 2
+    return code
 
 
 if __name__ == "__main__":  # pragma: no cover

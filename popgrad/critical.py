@@ -163,8 +163,10 @@ def w_at_angle(w_star: object, theta: object, r: object = 1.0, direction: object
 class Profile:
     r""":math:`F(\theta) = \min_v f(v, w_\theta)` and its derivative, from ``Model`` as a black box.
 
-    Attributes (batch shape of ``theta``)
-    -------------------------------------
+    Every attribute has the batch shape of ``theta``.
+
+    Attributes
+    ----------
     theta : (...)
     v_opt : (..., m)   the minimizing ``v`` (root of :math:`\partial f/\partial v`)
     value : (...)      :math:`F(\theta)`

@@ -117,10 +117,13 @@ def ste_families(
 class StaircaseResult:
     """Measurements for one (activation, STE) pair (see :func:`staircase_study`).
 
+    Attributes
+    ----------
     frac_inner_w_negative : fraction of grid points with :math:`\\langle E g, \\partial f/\\partial w\\rangle < 0`
     frac_no_descent : fraction with :math:`f(v - \\eta\\partial_v f, w - \\eta E g) \\ge f(v, w)`
     min_cos : smallest cosine between the full (v, w) coarse and true gradients
-    fig2 : the Fig. 2 protocol (identity / relu rows only): ``{"from": "clipped_relu", "eta", "steps",
+    fig2 : dict
+           The Fig. 2 protocol (identity / relu rows only): ``{"from": "clipped_relu", "eta", "steps",
            "runs"}``, each run a dict with ``loss_start``, ``loss_end``, ``loss_max``, ``rises``, the true and
            clipped-ReLU coarse gradient norms and ``‖w‖`` at the start, the smallest ``‖w‖`` on the way,
            :math:`\\theta` at the start and the end, ``start_converged`` and ``train_steps`` (of the

@@ -12,11 +12,15 @@ Rows of :math:`Z` are isotropic, so every expectation in the paper depends on ``
 
 Accuracy.  The textbook ``arccos`` loses half the digits near 0 and :math:`\pi`.  Here
 :math:`\theta = \operatorname{atan2}(\sin\theta, \cos\theta)` where, when the vectors are nearly
-(anti)parallel, :math:`\sin\theta` and ``u`` come from the wedge
-:math:`M_{ji} = w_j w^*_i - w^*_j w_i`, each entry computed with an error-free product (Dekker's
-two-product), on copies of ``w`` and ``w_star`` scaled by exact powers of two.  So :math:`\theta`,
-:math:`\sin\theta` and ``u`` are correct to a few ulps *relative* even at
-:math:`\theta = 10^{-12}`, for the float64 vectors as given.
+(anti)parallel, :math:`\sin\theta` and ``u`` come from the perpendicular component
+:math:`N = \|w\|^2 w^* - (w^\top w^*)\,w` (so :math:`\|N\| = \|w\|^2\|w^*\|\sin\theta`), with
+:math:`\|w\|^2` and :math:`w^\top w^*` as compensated (double-double) dot products and every
+:math:`N_i` from error-free products (:mod:`popgrad._compensated`), on copies of ``w`` and
+``w_star`` scaled by exact powers of two; O(n) time and memory.  So :math:`\theta`,
+:math:`\sin\theta` and ``u`` are correct to a few ulps *relative* down to
+:math:`\theta = 10^{-300}`, for the float64 vectors as given (``tests/test_geometry.py``
+measures them against 50-digit mpmath), and exactly parallel vectors give exactly
+:math:`\sin\theta = 0`, ``u = 0``.
 """
 
 from __future__ import annotations
@@ -25,14 +29,14 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
 
 __all__ = ["Plane", "angle", "plane"]
 
-# Below this value of sin(theta) the cheap projection loses more than ~1e-13 relative accuracy
-# in u; the wedge path takes over.
-_NEAR_PARALLEL = 1e-2
-_SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp's constant for float64
+# Below this value of sin(theta) the cheap projection loses more than a few ulps of relative accuracy
+# in u; the compensated path (_perp_sin_and_u) takes over.
+_NEAR_PARALLEL = 0.25
 
 
 @dataclass(frozen=True)
@@ -43,6 +47,7 @@ class Plane:
     ----------
     r : (...)           norm of ``w``
     r_star : (...)      norm of ``w_star`` (broadcast to the batch)
+    norm_gap : (...)    ``r_star - r``, to a few ulps of itself even when the norms nearly agree
     w_hat : (..., n)    ``w / ‖w‖``
     w_star_hat : (..., n)  ``w_star / ‖w_star‖`` (broadcast to the batch)
     u : (..., n)        unit vector of the component of ``w_star_hat`` orthogonal to ``w``;
@@ -52,6 +57,7 @@ class Plane:
 
     r: np.ndarray
     r_star: np.ndarray
+    norm_gap: np.ndarray
     w_hat: np.ndarray
     w_star_hat: np.ndarray
     u: np.ndarray
@@ -86,9 +92,10 @@ def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r = np.sqrt(sq)
     unsafe = ~((sq > _SAFE_SQ[0]) & (sq < _SAFE_SQ[1]))
     if np.any(unsafe):
-        scaled = _exact_scale(x[unsafe])
+        _, exponent = np.frexp(np.max(np.abs(x[unsafe]), axis=-1))
+        scaled = np.ldexp(x[unsafe], -exponent[:, None])  # exact; largest entry in [0.5, 1)
         scaled_norm = _norm(scaled)
-        r[unsafe] = scaled_norm * (np.max(np.abs(x[unsafe]), axis=-1) / np.max(np.abs(scaled), axis=-1))
+        r[unsafe] = np.ldexp(scaled_norm, exponent)  # overflows only if the norm itself does
         r_safe = np.where(unsafe, 1.0, r)
         x_hat = x / r_safe[:, None]
         x_hat[unsafe] = scaled / scaled_norm[:, None]
@@ -96,34 +103,73 @@ def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     return r, x / r[:, None]
 
 
-def _two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Error-free product: ``p + e == a * b`` exactly (Dekker 1971; |a|, |b| <= 1 here)."""
-    p = a * b
-    ca = _SPLITTER * a
-    a_hi = ca - (ca - a)
-    a_lo = a - a_hi
-    cb = _SPLITTER * b
-    b_hi = cb - (cb - b)
-    b_lo = b - b_hi
-    e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo
-    return p, e
+def _norm2(x: np.ndarray) -> np.ndarray:
+    """Row norms of ``x`` (k, n) to within about one ulp, whatever n (compensated sum of squares)."""
+    hi, lo = dot2(x, x)
+    return np.sqrt(hi + lo)
 
 
-def _wedge_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """sin(theta) and u from the wedge of scaled vectors ``ws, wss`` of shape (k, n)."""
-    p, e = _two_prod(ws[:, :, None], wss[:, None, :])  # [k, j, i] = w_j w*_i
-    wedge = (p - np.swapaxes(p, 1, 2)) + (e - np.swapaxes(e, 1, 2))  # w_j w*_i - w*_j w_i
-    top = np.max(np.abs(wedge), axis=(1, 2))
-    safe_top = np.where(top > 0, top, 1.0)
-    scaled = wedge / safe_top[:, None, None]
-    wedge_norm = safe_top * np.sqrt(np.einsum("kji,kji->k", scaled, scaled))
-    sin = wedge_norm / (np.sqrt(2.0) * _norm(ws) * _norm(wss))
-    # N_i = sum_j w_j M_ji = |w|^2 w*_i - (w.w*) w_i, the component of w* orthogonal to w
-    perp = np.einsum("kj,kji->ki", ws, scaled)
-    perp_norm = _norm(perp)
-    u = np.divide(perp, perp_norm[:, None], out=np.zeros_like(perp), where=perp_norm[:, None] > 0)
-    sin = np.where(perp_norm > 0, sin, 0.0)
-    return np.minimum(sin, 1.0), u
+def _exactly_parallel(ws: np.ndarray, wss: np.ndarray) -> np.ndarray:
+    """Rows (k,) where ``w_i w*_j == w*_i w_j`` for all i, j, decided exactly in O(n).
+
+    With ``j`` the largest entry of ``w`` (non-zero), every 2x2 minor vanishes iff those through
+    ``j`` do; a product is compared exactly through its error-free (rounded, error) pair.
+    """
+    j = np.argmax(np.abs(ws), axis=1)[:, None]
+    p1, e1 = two_prod(ws, np.take_along_axis(wss, j, axis=1))
+    p2, e2 = two_prod(wss, np.take_along_axis(ws, j, axis=1))
+    return np.all((p1 == p2) & (e1 == e2), axis=1)
+
+
+def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """sin(theta) and u of scaled vectors ``ws, wss`` (k, n), in O(kn) time and memory.
+
+    ``N = ‖w‖² w* - (w·w*) w`` is the component of ``w*`` orthogonal to ``w`` times ``‖w‖²``,
+    so ``|N| = ‖w‖² ‖w*‖ sin(theta)`` and ``u = N/|N|``.  ``‖w‖²`` and ``w·w*`` come from
+    :func:`dot2` (double-double) and each ``N_i`` from error-free products, so ``N`` has a
+    relative error of a few ulps plus ``O(u²)``-relative errors *along w* (from the double-double
+    rounding).  Those shift ``|N|`` only to second order; one refinement ``N -= (w·N/‖w‖²) w``
+    with a compensated ``w·N`` removes them for ``u``.
+    """
+    s_hi, s_lo = dot2(ws, ws)
+    c_hi, c_lo = dot2(ws, wss)
+    p1, e1 = two_prod(s_hi[:, None], wss)
+    p2, e2 = two_prod(c_hi[:, None], ws)
+    # p1 - p2 is exact where p1, p2 are within a factor 2 (Sterbenz) and relatively accurate elsewhere
+    perp = (p1 - p2) + ((e1 - e2) + (s_lo[:, None] * wss - c_lo[:, None] * ws))
+    top = np.where(_exactly_parallel(ws, wss), 0.0, np.max(np.abs(perp), axis=1))
+    nonzero = top > 0
+    _, exponent = np.frexp(np.where(nonzero, top, 1.0))
+    perp = np.ldexp(perp, -exponent[:, None])  # exact: entries in [0.5, 1) at most
+    along_hi, along_lo = dot2(ws, perp)
+    perp -= ((along_hi + along_lo) / s_hi)[:, None] * ws
+    perp_norm = _norm2(perp)
+    nonzero &= perp_norm > 0
+    sin = np.ldexp(perp_norm, exponent) / (s_hi * _norm2(wss))
+    u = np.divide(perp, perp_norm[:, None], out=np.zeros_like(perp), where=nonzero[:, None])
+    return np.where(nonzero, np.minimum(sin, 1.0), 0.0), u
+
+
+_CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation
+
+
+def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+    """``|y| - |x|`` for rows of ``x, y`` (k, n): ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double.
+
+    Where the norms nearly agree the plain difference of the rounded norms keeps only its last bits; the
+    squares' difference is exact to first order (their leading parts are within a factor 2: Sterbenz).
+    """
+    gap = ry - rx
+    close = np.abs(gap) <= _CLOSE_NORMS * np.maximum(rx, ry)
+    if np.any(close):
+        both = np.concatenate([x[close], y[close]], axis=1)
+        _, exponent = np.frexp(np.max(np.abs(both), axis=1))
+        xs, ys = np.ldexp(x[close], -exponent[:, None]), np.ldexp(y[close], -exponent[:, None])  # exact
+        x_hi, x_lo = dot2(xs, xs)
+        y_hi, y_lo = dot2(ys, ys)
+        diff = (y_hi - x_hi) + (y_lo - x_lo)
+        gap[close] = np.ldexp(diff / (np.sqrt(x_hi + x_lo) + np.sqrt(y_hi + y_lo)), exponent)
+    return gap
 
 
 def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
@@ -149,27 +195,20 @@ def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     u = np.divide(d, sd[:, None], out=np.zeros_like(d), where=sd[:, None] > 0)
     near = sd < _NEAR_PARALLEL
     if np.any(near):
-        w_star_near = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near]
-        # identical vectors (e.g. a filter paired with itself) are exactly parallel: their wedge is 0, and at
-        # O(n^2) per pair it is the dominant cost of the K-filter assembly, which pairs every filter with itself
-        same = np.all(w2[near] == w_star_near, axis=-1)
-        identical = np.zeros_like(near)
-        identical[near] = same
-        sin[identical], u[identical], cos[identical] = 0.0, 0.0, 1.0  # what the wedge gives for them
-        near &= ~identical
-        w_star_near = w_star_near[~same]
-    if np.any(near):
         ws_near = _exact_scale(w2[near])
-        wss_near = _exact_scale(w_star_near)
-        s_near, u_near = _wedge_sin_and_u(ws_near, wss_near)
+        wss_near = _exact_scale(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near])
+        s_near, u_near = _perp_sin_and_u(ws_near, wss_near)
         sin[near] = s_near
         u[near] = u_near
         cos[near] = np.copysign(np.sqrt((1.0 - s_near) * (1.0 + s_near)), c0[near])
     theta = np.arctan2(sin, cos)
     vec = (*batch, n)
+    r_star_rows = np.broadcast_to(r_star, batch).reshape(-1)
+    w_star_rows = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)
     return Plane(
         r=r.reshape(batch),
         r_star=np.broadcast_to(r_star, batch),
+        norm_gap=_norm_gap(w2, w_star_rows, r, r_star_rows).reshape(batch),
         w_hat=w_hat.reshape(vec),
         w_star_hat=np.broadcast_to(w_star_hat.reshape(-1, n), (np.prod(batch, dtype=int), n)).reshape(vec),
         u=u.reshape(vec),

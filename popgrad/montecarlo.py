@@ -1,23 +1,32 @@
 r"""Monte Carlo from the definition of the model: the ground truth the closed forms must match.
 
-:func:`monte_carlo` estimates, at one point ``(v, w)``,
+:func:`monte_carlo` (the ``monte_carlo`` engine of :func:`popgrad.expectations`) estimates, at one point of
+any model -- :class:`popgrad.Model` or :class:`popgrad.MultiFilterModel`, binary or staircase
+:math:`\sigma`, any STE --
 
-* the loss :math:`f = E\,\ell`, with :math:`\ell = \tfrac12(v^\top\sigma(Zw) - v^{*\top}\sigma(Zw^*))^2`;
-* :math:`\partial f/\partial v = E\,\partial\ell/\partial v` (Lemma 2; :math:`\partial\ell/\partial v = \sigma(Zw)\,e`);
-* :math:`E\,g_\mu` for each requested STE, :math:`g_\mu = Z^\top(\mu'(Zw)\odot v)\,e` (Lemmas 4, 7, 9);
-* :math:`\partial f/\partial w` (Lemma 2) with an unbiased estimator (``derivations/score_function.md``),
-  since the sample-wise :math:`\partial\ell/\partial w` is 0 almost everywhere.
+* the loss :math:`f = E\,\ell`, :math:`\ell = \tfrac12 e^2`,
+  :math:`e = \sum_k\sum_i V_{ki}\sigma(z_i^\top w_k) - \sum_\kappa\sum_i V^*_{\kappa i}\sigma(z_i^\top w^*_\kappa)`;
+* :math:`\partial f/\partial V = E\,\partial\ell/\partial V`,
+  :math:`\partial\ell/\partial V_{ki} = \sigma(z_i^\top w_k)e`;
+* :math:`E\,g_k` for each requested STE, :math:`g_k = \sum_i z_i\,\mu'(z_i^\top w_k)V_{ki}\,e` (only
+  ``ste.mu_prime`` is used);
+* :math:`\partial f/\partial w_k` with an unbiased estimator (``derivations/boundary_estimator.md``), since the
+  sample-wise :math:`\partial\ell/\partial w` is 0 almost everywhere.
 
 Methods: ``"full"`` samples :math:`Z \in \mathbb{R}^{m\times n}` (rows i.i.d. N(0, I), or any
 :class:`RowDistribution`) and applies the definitions literally; ``"projected"`` samples only each
-row's two coordinates in span{w, w*}, whose cost per sample does not grow with n
-(``derivations/projection.md``).
+row's coordinates in an orthonormal basis of the span of all :math:`K + K^*` filters (dimension
+:math:`d \le K + K^*`, from exact arithmetic: :mod:`popgrad._exact_plane`), whose cost per sample does not
+grow with n (``derivations/projection.md``).
 
 Reproducibility: sample k belongs to block ``k // block_size``, and block j draws from
 ``SeedSequence(seed).spawn(...)[j]``.  Blocks are merged along a fixed dyadic tree
 (:mod:`popgrad._moments`), so the numbers are bitwise the same for any ``chunk_size``, any
-``workers`` and any executor.  The block size depends only on ``method``, m and n (it bounds
-the memory: at most ~2**20 entries of Z per block, ~10 MB, whatever ``n_samples``).
+``workers`` and any executor.  The block size depends only on the method and the sizes (m, n, d).
+
+Memory: a block holds at most :data:`BLOCK_ENTRIES` entries of Z (or of its coordinates), about 8 MB, or one
+sample if a sample is larger (m n entries); with ``covariance=True`` each vector quantity also keeps its
+(K n)^2 covariance.  Chunks are generated lazily, so nothing grows with ``n_samples``.
 
 For sampled training (Remark 1, stochastic coarse gradient descent) use :func:`draw_inputs` and
 :func:`per_sample`, which expose the same literal per-sample code.
@@ -27,20 +36,21 @@ from __future__ import annotations
 
 import math
 import numbers
-import os
-import sys
-import time
-from concurrent.futures import Executor, ProcessPoolExecutor
+from concurrent.futures import Executor
 from dataclasses import dataclass, field
+from functools import partial
 from typing import TYPE_CHECKING
 
 import numpy as np
 
+from . import _boundary as bnd
 from . import _sampling as smp
+from ._exact_plane import ExactSpan, exact_plane, exact_span
 from ._moments import Estimate, Moments, TreeMerger, estimate_of, moments_of
 from ._sampling import GaussianRows, RowDistribution, StudentTRows
-from ._validate import as_vector_batch, check_nonzero_rows, positive_int
-from .ste import STE, resolve, resolve_many
+from ._schedule import plan, run
+from ._validate import as_vector_batch, positive_int
+from .ste import STE, resolve_many
 
 if TYPE_CHECKING:
     from .engines import Expectations
@@ -61,6 +71,8 @@ __all__ = [
 
 METHODS = ("full", "projected")
 GRAD_W_ESTIMATORS = ("boundary", "score")
+BLOCK_ENTRIES = 2**20
+"""Entries of Z (or of its projected coordinates) per block, unless one sample is larger."""
 _MAX_BLOCK = 8192
 
 
@@ -84,6 +96,7 @@ def _resolve_rows(rows: object) -> RowDistribution:
 
 
 def seed_sequence(seed: object) -> np.random.SeedSequence:
+    """``seed`` (a non-negative int or a SeedSequence) as a :class:`numpy.random.SeedSequence`."""
     if isinstance(seed, np.random.SeedSequence):
         return seed
     if isinstance(seed, bool) or not isinstance(seed, numbers.Integral):
@@ -95,20 +108,19 @@ def seed_sequence(seed: object) -> np.random.SeedSequence:
     return np.random.SeedSequence(int(seed))
 
 
-def _point(model: object, v: object, w: object) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    try:
-        v_star, w_star = np.asarray(model.v_star, dtype=np.float64), np.asarray(model.w_star, dtype=np.float64)
-    except AttributeError:
-        raise TypeError(f"model must be a popgrad.Model (with v_star and w_star), got {type(model).__name__}") from None
-    v = as_vector_batch(v, "v", v_star.size, batch=False)
-    w = as_vector_batch(w, "w", w_star.size, batch=False)
-    return v, w, v_star, w_star
+def _block_size(method: str, m: int, dim: int) -> int:
+    """Samples per block: a power of two <= 8192 holding at most BLOCK_ENTRIES row entries (or one sample).
+
+    ``dim`` is n (full) or d (projected); the size is part of the random stream's definition."""
+    per_sample = m * dim
+    return int(min(_MAX_BLOCK, 2 ** math.floor(math.log2(max(1, BLOCK_ENTRIES // per_sample)))))
 
 
-def _block_size(method: str, m: int, n: int) -> int:
-    """Power of two; depends only on (method, m, n), so it is part of the random stream's definition."""
-    per_sample = m * n if method == "full" else 2 * m
-    return int(max(16, min(_MAX_BLOCK, 2 ** math.floor(math.log2(max(1, 2**20 // per_sample))))))
+def _user_parts(stes: tuple[STE, ...], rows: RowDistribution) -> dict[str, object]:
+    """The user-supplied pieces of a task, by description, for the error when one of them does not pickle."""
+    parts: dict[str, object] = {f"custom STE {s.name!r}": s for s in stes if s.pieces is None}
+    parts[f"the row distribution {rows.name!r}"] = rows
+    return parts
 
 
 # ---------------------------------------------------------------------------------------------
@@ -118,14 +130,13 @@ def _block_size(method: str, m: int, n: int) -> int:
 @dataclass(frozen=True)
 class _Spec:
     method: str
-    v: np.ndarray
-    w: np.ndarray
-    v_star: np.ndarray
-    w_star: np.ndarray
-    stes: tuple
+    point: smp.Point
+    geometry: bnd.Geometry | None
+    score: bnd.ScoreAxes | None
+    stes: tuple[STE, ...]
     rows: RowDistribution
-    grad_w: str | None
-    basis: smp.PlaneBasis | None
+    m: int
+    dim: int
     n_samples: int
     block: int
     entropy: object
@@ -138,127 +149,96 @@ class _Spec:
         return np.random.Generator(np.random.PCG64(ss))
 
 
-class _PortableSTE:
-    """Pickles a built-in STE by name (their ``mu_prime`` are lambdas), any other STE as itself."""
-
-    def __init__(self, ste: STE) -> None:
-        self.ste = ste
-
-    def __reduce__(self) -> tuple:
-        try:
-            named = resolve(self.ste.name)
-        except ValueError:
-            named = None
-        if named is not None and named == self.ste and named.pieces is not None:
-            return (_named_ste, (self.ste.name,))
-        return (_PortableSTE, (self.ste,))
-
-
-def _named_ste(name: str) -> _PortableSTE:
-    return _PortableSTE(resolve(name))
-
-
 def _values(spec: _Spec, j: int) -> dict[str, np.ndarray]:
     size = min(spec.block, spec.n_samples - j * spec.block)
     rng = spec.rng(j)
-    stes = [p.ste for p in spec.stes]
-    if spec.method == "projected":
-        loss, gv, gw, coarse = smp.projected_terms(rng, size, spec.v, spec.v_star, spec.basis, stes, spec.grad_w)
+    if spec.point.coord_major:  # projected: the rows' coordinates, one contiguous array per coordinate
+        X = rng.standard_normal((spec.dim, size, spec.m))
     else:
-        Z = spec.rows.sample(rng, (size, spec.v.size, spec.w.size))
-        loss, gv, coarse, (s, t, e) = smp.literal_terms(Z, spec.v, spec.w, spec.v_star, spec.w_star, stes)
-        gw = None
-        if spec.grad_w == "boundary":
-            gw = smp.boundary_grad_w_full(Z, spec.v, spec.v_star, spec.basis, s, t, e)
-        elif spec.grad_w == "score":
-            gw = smp.score_grad_w_full(Z, spec.v, spec.v_star, spec.basis, s, t, e)
-    out = {"loss": loss[:, None], "grad_v": gv}
-    if gw is not None:
-        out["grad_w"] = gw
-    for k, g in enumerate(coarse):
-        out[f"coarse{k}"] = g
+        X = spec.rows.sample(rng, (size, spec.m, spec.dim))
+    t = smp.terms(X, spec.point, spec.stes)
+    out = {"loss": t.loss[:, None], "grad_v": t.grad_v.reshape(size, -1)}
+    if spec.geometry is not None:
+        out["grad_w"] = bnd.boundary(X, spec.point, spec.geometry, t).reshape(size, -1)
+    elif spec.score is not None:
+        out["grad_w"] = bnd.score(X, spec.point, spec.score, t).reshape(size, -1)
+    for k, g in enumerate(t.coarse):
+        out[f"coarse{k}"] = g.reshape(size, -1)
     return out
-
-
-def _block_moments(spec: _Spec, j: int) -> dict[str, Moments]:
-    return {k: moments_of(x, spec.covariance) for k, x in _values(spec, j).items()}
 
 
 def _run_chunk(spec: _Spec, first: int, stop: int) -> dict[str, Moments]:
     """Moments of blocks ``first .. stop-1`` (an aligned power-of-two range, or the tail)."""
     merger = TreeMerger()
     for j in range(first, stop):
-        merger.push(_block_moments(spec, j))
+        merger.push({k: moments_of(x, spec.covariance) for k, x in _values(spec, j).items()})
     return merger.result()
 
 
 # ---------------------------------------------------------------------------------------------
-# Scheduling
+# The point in the sampler's coordinates
 
 
-class _Progress:
-    """One status line on stderr, only when stderr is a terminal and CI is unset (or forced)."""
-
-    def __init__(self, total: int, enabled: bool | None) -> None:
-        if enabled is None:
-            enabled = sys.stderr.isatty() and "CI" not in os.environ
-        self.enabled = bool(enabled)
-        self.total = total
-        self.start = self.last = time.monotonic()
-        self.shown = False
-
-    def update(self, done: int) -> None:
-        now = time.monotonic()
-        if not self.enabled or (now - self.last < 0.5 and done < self.total) or now - self.start < 1.0:
-            return
-        self.last = now
-        self.shown = True
-        sys.stderr.write(f"\rpopgrad monte_carlo: {done:.3g}/{self.total:.3g} samples ({100 * done / self.total:.0f}%)")
-        sys.stderr.flush()
-
-    def close(self) -> None:
-        if self.shown:
-            sys.stderr.write("\n")
-            sys.stderr.flush()
+def _geometry(span: ExactSpan, K: int, projected: bool) -> bnd.Geometry:
+    units = span.unit_coords[:K] if projected else span.units[:K]
+    basis = None if projected else span.basis
+    return bnd.Geometry(units, span.norms[:K], span.along[:K], span.perp, span.sin2, span.exponents, basis)
 
 
-def _chunks(n_blocks: int, chunk_blocks: int) -> list[tuple[int, int]]:
-    return [(a, min(a + chunk_blocks, n_blocks)) for a in range(0, n_blocks, chunk_blocks)]
+def _score_axes(w: np.ndarray, w_star: np.ndarray, projected: bool) -> bnd.ScoreAxes:
+    _, w_hat, u, cos, sin = exact_plane(w, w_star).floats()
+    if sin == 0:
+        raise ValueError(
+            "grad_w_estimator='score' needs 0 < theta < pi (its variance grows like cot(theta)^2); "
+            "w is parallel to w_star here: use grad_w_estimator='boundary'"
+        )
+    if projected:  # the span's basis of (w, w*) is (w_hat, u) bit for bit (both from the same exact values)
+        return bnd.ScoreAxes(np.array([1.0, 0.0]), np.array([0.0, 1.0]), cos / sin)
+    return bnd.ScoreAxes(w_hat, u, cos / sin)
 
 
-def _chunk_blocks(chunk_size: object, block: int, n_blocks: int, parallel: int) -> int:
-    """Blocks per task, a power of two (alignment keeps the merge tree fixed)."""
-    if chunk_size is None:
-        target = max(1, n_blocks // (4 * parallel)) if parallel > 1 else 16
-        blocks = min(64, target)
+def _spec(
+    model: object,
+    V: np.ndarray,
+    W: np.ndarray,
+    stes: tuple[STE, ...],
+    ss: np.random.SeedSequence,
+    method: str,
+    rows: RowDistribution,
+    grad_w: str | None,
+    n_samples: int,
+    covariance: bool,
+) -> tuple[_Spec, ExactSpan]:
+    V_star, W_star = (np.asarray(x, dtype=np.float64) for x in model.teacher)
+    K, (m, n) = V.shape[0], V.shape[1:] + W.shape[1:]
+    filters = np.concatenate([W, W_star])
+    span = exact_span(filters, perp_of=K if grad_w == "boundary" else 0)
+    projected = method == "projected"
+    if projected:
+        point = smp.Point(V, V_star, model.activation, span.coords, span.exponents, coord_major=True)
+        dim = span.dim
     else:
-        blocks = max(1, positive_int(chunk_size, "chunk_size") // block)
-    return 2 ** math.floor(math.log2(blocks))
-
-
-def _gather(spec: _Spec, chunks: list, executor: Executor | None, window: int, progress: _Progress) -> dict:
-    merger = TreeMerger()
-    done = 0
-    if executor is None:
-        for a, b in chunks:
-            merger.push(_run_chunk(spec, a, b))
-            done = min(spec.n_samples, b * spec.block)
-            progress.update(done)
-        return merger.result()
-    pending = []
-    it = iter(chunks)
-    for a, b in it:
-        pending.append((b, executor.submit(_run_chunk, spec, a, b)))
-        if len(pending) >= window:
-            break
-    while pending:
-        b, fut = pending.pop(0)
-        merger.push(fut.result())
-        progress.update(min(spec.n_samples, b * spec.block))
-        nxt = next(it, None)
-        if nxt is not None:
-            pending.append((nxt[1], executor.submit(_run_chunk, spec, *nxt)))
-    return merger.result()
+        point = smp.Point(V, V_star, model.activation, *smp.scaled_rows(filters))
+        dim = n
+    geometry = _geometry(span, K, projected) if grad_w == "boundary" else None
+    score = _score_axes(W[0], W_star[0], projected) if grad_w == "score" else None
+    spec = _Spec(
+        method=method,
+        point=point,
+        geometry=geometry,
+        score=score,
+        stes=stes,
+        rows=rows,
+        m=m,
+        dim=dim,
+        n_samples=n_samples,
+        block=_block_size(method, m, dim),
+        entropy=ss.entropy,
+        spawn_key=tuple(ss.spawn_key),
+        pool_size=ss.pool_size,
+        covariance=covariance,
+    )
+    return spec, span
 
 
 # ---------------------------------------------------------------------------------------------
@@ -267,24 +247,25 @@ def _gather(spec: _Spec, chunks: list, executor: Executor | None, window: int, p
 
 @dataclass(frozen=True)
 class MonteCarloResult:
-    r"""Estimates at one point ``(v, w)``.
+    r"""Estimates at one point, in committee shapes (K student filters; K = 1 for :class:`popgrad.Model`).
 
     Attributes
     ----------
     loss : Estimate
-        :math:`f(v, w)`, scalar.
+        :math:`f`, scalar.
     grad_v : Estimate
-        :math:`\partial f/\partial v = E\,\partial\ell/\partial v`, shape (m,).
+        :math:`\partial f/\partial V = E\,\partial\ell/\partial V`, shape (K, m) (flattened in ``cov``).
     grad_w : Estimate or None
-        :math:`\partial f/\partial w`, shape (n,), from the unbiased estimator named in
-        ``grad_w_estimator``; ``None`` if not requested or not available (w = 0, non-Gaussian rows).
+        :math:`\partial f/\partial W`, shape (K, n), from the unbiased estimator named in
+        ``grad_w_estimator``; ``None`` if not requested or not available (non-Gaussian rows).
     coarse : dict[str, Estimate]
-        :math:`E\,g_\mu`, shape (n,), keyed by STE name, for every requested STE (same samples).
+        :math:`E\,g_k`, shape (K, n), keyed by STE name, for every requested STE (same samples).
     n, method, rows :
         Number of samples, ``"full"``/``"projected"``, the row distribution's name.
-    plane : ndarray (n, 2) or None
-        Orthonormal basis :math:`(\hat w, u)` of span{w, w*} (None at w = 0): a projected estimate
-        lies in it, with exactly 0 (and stderr 0) orthogonal to it.
+    basis : ndarray (n, d)
+        Orthonormal basis of the span of all filters (from exact arithmetic; the plane span{w, w*} for one
+        filter): a projected estimate of :math:`g_k` or :math:`\partial f/\partial w_k` lies in it, with exactly 0
+        (and stderr 0) orthogonal to it.
     """
 
     loss: Estimate
@@ -294,27 +275,17 @@ class MonteCarloResult:
     n: int
     method: str
     rows: str
-    plane: np.ndarray | None = field(repr=False, default=None)
+    basis: np.ndarray = field(repr=False)
 
 
-def sample_point(
-    model: object,
-    v: np.ndarray,
-    w: np.ndarray,
-    stes: tuple[STE, ...],
-    seed: np.random.SeedSequence,
-    *,
-    n_samples: int,
-    method: str,
-    rows: object,
-    grad_w_estimator: str | None,
-    covariance: bool,
-    workers: int,
-    executor: Executor | None,
-    chunk_size: int | None,
-    progress: bool | None,
-) -> MonteCarloResult:
-    r"""Monte Carlo estimates at one point of the one-filter binary model (the engine behind :func:`monte_carlo`)."""
+def _check_options(
+    n_samples: object,
+    method: object,
+    grad_w_estimator: object,
+    covariance: object,
+    workers: object,
+    executor: object,
+) -> tuple[int, int]:
     if method not in METHODS:
         raise ValueError(f"unknown method {method!r}; expected one of {list(METHODS)}")
     if isinstance(n_samples, float) and n_samples.is_integer():
@@ -329,69 +300,62 @@ def sample_point(
     workers = positive_int(workers, "workers")
     if executor is not None and not isinstance(executor, Executor):
         raise TypeError(f"executor must be a concurrent.futures.Executor, got {type(executor).__name__}")
-    ss = seed
-    rows_dist = _resolve_rows(rows)
-    v, w, v_star, w_star = _point(model, v, w)
-    m, n = v.size, w.size
+    return n_samples, workers
 
-    w_zero = not np.any(w != 0)
-    if w_zero and method == "projected":
-        raise ValueError("w = 0 has no plane span{w, w*}; use method='full' at w = 0")
-    if not rows_dist.gaussian and method == "projected":
-        raise ValueError("method='projected' samples Gaussian plane coordinates; use method='full' for other rows")
-    grad_w = grad_w_estimator if (rows_dist.gaussian and not w_zero) else None
-    basis = None if w_zero else smp.plane_basis(w, w_star)
-    if grad_w == "score" and basis.sin == 0:
+
+def _finite(est: Estimate | None, what: str) -> Estimate | None:
+    if est is not None and not (np.all(np.isfinite(est.mean)) and np.all(np.isfinite(est.stderr))):
         raise ValueError(
-            "grad_w_estimator='score' needs 0 < theta < pi (its variance grows like cot(theta)^2); "
-            "w is parallel to w_star here: use grad_w_estimator='boundary'"
+            f"the Monte Carlo estimate of {what} is not finite: it overflows float64 at these inputs (|w| near the "
+            "smallest float for gradients, or |v|, |v_star| near 1e154; rescale them), or a custom mu' returned "
+            "NaN or inf"
         )
-    check_nonzero_rows(w_star, "model.w_star", "the teacher's direction is undefined")
+    return est
 
-    block = _block_size(method, m, n)
-    n_blocks = -(-n_samples // block)
+
+def sample_point(
+    model: object,
+    V: np.ndarray,
+    W: np.ndarray,
+    stes: tuple[STE, ...],
+    seed: np.random.SeedSequence,
+    *,
+    n_samples: int,
+    method: str,
+    rows: object,
+    grad_w_estimator: str | None,
+    covariance: bool,
+    workers: int,
+    executor: Executor | None,
+    chunk_size: int | None,
+    progress: bool | None,
+) -> MonteCarloResult:
+    r"""Monte Carlo estimates at one committee ``V (K, m)``, ``W (K, n)`` (non-zero rows) of ``model`` (the engine
+    behind :func:`monte_carlo`; ``model`` is used only through ``teacher`` and ``activation``)."""
+    n_samples, workers = _check_options(n_samples, method, grad_w_estimator, covariance, workers, executor)
+    rows_dist = _resolve_rows(rows)
+    if not rows_dist.gaussian and method == "projected":
+        raise ValueError("method='projected' samples Gaussian coordinates; use method='full' for other rows")
+    grad_w = grad_w_estimator if rows_dist.gaussian else None
+    spec, span = _spec(model, V, W, stes, seed, method, rows_dist, grad_w, n_samples, covariance)
+
     parallel = 1 if executor is None and workers == 1 else max(workers, 2)
-    chunks = _chunks(n_blocks, _chunk_blocks(chunk_size, block, n_blocks, parallel))
-    spec = _Spec(
-        method=method,
-        v=v,
-        w=w,
-        v_star=v_star,
-        w_star=w_star,
-        stes=tuple(_PortableSTE(s) for s in stes),
-        rows=rows_dist,
-        grad_w=grad_w,
-        basis=basis,
-        n_samples=n_samples,
-        block=block,
-        entropy=ss.entropy,
-        spawn_key=tuple(ss.spawn_key),
-        pool_size=ss.pool_size,
-        covariance=covariance,
-    )
-    bar = _Progress(n_samples, progress)
-    try:
-        if executor is not None:
-            node = _gather(spec, chunks, executor, 4 * max(workers, 2), bar)
-        elif workers > 1 and len(chunks) > 1:
-            with ProcessPoolExecutor(max_workers=workers) as pool:
-                node = _gather(spec, chunks, pool, 2 * workers, bar)
-        else:
-            node = _gather(spec, chunks, None, 1, bar)
-    finally:
-        bar.close()
+    p = plan(n_samples, spec.block, chunk_size, parallel)
+    task = partial(_run_chunk, spec)
+    node = run(task, p, workers=workers, executor=executor, progress=progress, parts=_user_parts(stes, rows_dist))
 
-    plane = None if basis is None else basis.matrix
-    vec_basis = plane if method == "projected" else None
+    K, n = W.shape
+    to_rn = np.kron(np.eye(K), span.basis) if method == "projected" else None
+    inv_r = np.repeat(1.0 / span.norms[:K], n)
     return MonteCarloResult(
-        loss=estimate_of(node["loss"], scalar=True),
-        grad_v=estimate_of(node["grad_v"]),
-        grad_w=estimate_of(node["grad_w"], vec_basis) if "grad_w" in node else None,
-        coarse={s.name: estimate_of(node[f"coarse{k}"], vec_basis) for k, s in enumerate(stes)},
+        loss=_finite(estimate_of(node["loss"], scalar=True), "the loss"),
+        grad_v=_finite(estimate_of(node["grad_v"]), "df/dv"),
+        grad_w=_finite(estimate_of(node["grad_w"], to_rn, scale=inv_r), "df/dw") if "grad_w" in node else None,
+        coarse={s.name: _finite(estimate_of(node[f"coarse{k}"], to_rn), f"E g[{s.name}]") for k, s in enumerate(stes)},
         n=n_samples,
         method=method,
         rows=rows_dist.name,
-        plane=plane,
+        basis=span.basis,
     )
 
 
@@ -411,23 +375,28 @@ def monte_carlo(
     The same as ``pg.expectations(model, v, w, ste, engine="monte_carlo", n_samples=..., seed=..., method=...,
     **options)``: an :class:`~popgrad.engines.Expectations` (a ``dict`` of them by STE name for a sequence of
     STEs, all from the same samples) whose fields' ``.error`` are standard errors and ``.cov`` covariances.
+    Every model, activation and STE is computed (module docstring).
 
     Parameters
     ----------
-    model : popgrad.Model
-    v : array_like, shape (m,) (or a batch (..., m); point j draws from ``SeedSequence(seed).spawn(N)[j]``)
-    w : array_like, shape (n,), non-zero
+    model : popgrad.Model or popgrad.MultiFilterModel
+    v : array_like, the model's shape ((m,) or (K, m); a batch (..., m) draws point j from
+        ``SeedSequence(seed).spawn(N)[j]``)
+    w : array_like, (n,) or (K, n), non-zero rows
     ste : str, STE, or sequence of them
-        STE(s) whose coarse gradient to estimate, all on the same samples.
+        STE(s) whose coarse gradient to estimate, all on the same samples (only ``mu_prime`` is used).
     n_samples : int >= 2
     seed : int >= 0 or numpy.random.SeedSequence
-    method : ``"full"`` (literal Z) or ``"projected"`` (the rows' plane coordinates)
+    method : ``"full"`` (literal Z) or ``"projected"`` (the rows' coordinates in the span of the filters)
     **options
-        ``rows`` (``"gaussian"`` or a :class:`RowDistribution` such as :func:`student_t`; full method only),
-        ``grad_w_estimator`` (``"boundary"`` (default, bounded variance), ``"score"``, or None to skip),
-        ``covariance`` (accumulate each quantity's covariance, ``Quantity.cov``), ``workers`` (processes),
-        ``executor`` (any ``concurrent.futures.Executor``: process pool, dask, ...; results do not depend on it),
-        ``chunk_size`` (samples per task), ``progress`` (status on stderr; default only on a terminal).
+        ``rows`` (``"gaussian"`` or a :class:`RowDistribution` such as :func:`student_t`; full method only,
+        and then ``grad_w`` is None: no unbiased estimator of it is implemented for other rows),
+        ``grad_w_estimator`` (``"boundary"`` (default, bounded variance), ``"score"`` (one-filter binary model
+        only), or None to skip), ``covariance`` (accumulate each quantity's covariance, ``Quantity.cov``),
+        ``workers`` (processes; with an ``executor``, the number of tasks it runs at once), ``executor`` (any
+        ``concurrent.futures.Executor``: threads, processes, Dask's ``client.get_executor()``; results do not
+        depend on it), ``chunk_size`` (samples per task), ``progress`` (a tqdm bar; default only when stderr
+        is a terminal and ``CI`` is unset; ``True`` in Jupyter gives a widget).
 
     Examples
     --------
@@ -453,13 +422,13 @@ def monte_carlo(
 
 @dataclass(frozen=True)
 class PerSample:
-    r"""Per-sample quantities for a batch ``Z`` of shape (N, m, n).
+    r"""Per-sample quantities for a batch ``Z`` of shape (N, m, n), in the model's shapes.
 
     Attributes
     ----------
-    loss : (N,)            :math:`\ell(v, w; Z_k)`
-    grad_v : (N, m)        :math:`\partial\ell/\partial v = \sigma(Z_k w)\,e_k`
-    coarse_grad_w : dict[str, (N, n)]   :math:`g_\mu(v, w; Z_k)` per STE name
+    loss : (N,)                                     :math:`\ell(v, w; Z_k)`
+    grad_v : (N, m) or (N, K, m)                    :math:`\partial\ell/\partial v`
+    coarse_grad_w : dict[str, (N, n) or (N, K, n)]  :math:`g_\mu(v, w; Z_k)` per STE name
     """
 
     loss: np.ndarray
@@ -486,16 +455,17 @@ def draw_inputs(rng: np.random.Generator, n_samples: int, m: int, n: int, rows: 
 def per_sample(model: object, v: object, w: object, Z: object, ste: object = "relu") -> PerSample:
     r"""Per-sample loss, :math:`\partial\ell/\partial v` and coarse gradients on the batch ``Z``.
 
-    The literal definitions (the code behind ``monte_carlo(..., method="full")``):
-    :math:`e = v^\top\sigma(Zw) - v^{*\top}\sigma(Zw^*)`, :math:`\ell = e^2/2`,
-    :math:`\partial\ell/\partial v = \sigma(Zw)e`, :math:`g_\mu = Z^\top(\mu'(Zw)\odot v)e`.
-    The empirical loss of Remark 1 is ``per_sample(...).loss.mean()`` and a sampled coarse
-    gradient step uses ``.grad_v.mean(0)`` and ``.coarse_grad_w[name].mean(0)``.
+    The literal definitions (the code behind ``monte_carlo(..., method="full")``), for any model:
+    :math:`e = \sum_k\sum_i V_{ki}\sigma(z_i^\top w_k) - \sum_\kappa\sum_i V^*_{\kappa i}\sigma(z_i^\top w^*_\kappa)`,
+    :math:`\ell = e^2/2`, :math:`\partial\ell/\partial V_{ki} = \sigma(z_i^\top w_k)e`,
+    :math:`g_k = \sum_i z_i\mu'(z_i^\top w_k)V_{ki}e`.  The empirical loss of Remark 1 is
+    ``per_sample(...).loss.mean()`` and a sampled coarse gradient step uses ``.grad_v.mean(0)`` and
+    ``.coarse_grad_w[name].mean(0)``.
 
     Parameters
     ----------
-    model : popgrad.Model
-    v : (m,), w : (n,)
+    model : popgrad.Model or popgrad.MultiFilterModel
+    v, w : one point in the model's shapes ((m,), (n,) or (K, m), (K, n)); w may be 0
     Z : array_like, shape (N, m, n) (or (m, n) for one sample, treated as N = 1)
     ste : name, STE or sequence of them
 
@@ -507,13 +477,22 @@ def per_sample(model: object, v: object, w: object, Z: object, ste: object = "re
     >>> float(ps.loss[0]), ps.coarse_grad_w["identity"][0].tolist()   # e = 2*0 - 1*1 = -1
     (0.5, [-2.0, 2.0])
     """
-    v, w, v_star, w_star = _point(model, v, w)
+    try:
+        V, W = model.committee(v, w)
+        V_star, W_star = (np.asarray(x, dtype=np.float64) for x in model.teacher)
+    except AttributeError:
+        raise TypeError(f"model must be a popgrad.Model or MultiFilterModel, got {type(model).__name__}") from None
+    if V.ndim != 2:
+        raise ValueError(f"per_sample takes one point, not a batch: v and w have batch shape {V.shape[:-2]}")
+    m, n = V.shape[1], W.shape[1]
     Z = np.asarray(Z)
     if Z.ndim == 2:
         Z = Z[None]
-    if Z.ndim != 3 or Z.shape[1:] != (v.size, w.size):
-        raise ValueError(f"Z must have shape (N, m, n) = (N, {v.size}, {w.size}), got {Z.shape}")
-    Z = as_vector_batch(Z, "Z", w.size)
+    if Z.ndim != 3 or Z.shape[1:] != (m, n):
+        raise ValueError(f"Z must have shape (N, m, n) = (N, {m}, {n}), got {Z.shape}")
+    Z = as_vector_batch(Z, "Z", n)
     stes, _ = resolve_many(ste)
-    loss, gv, coarse, _ = smp.literal_terms(Z, v, w, v_star, w_star, stes)
-    return PerSample(loss, gv, {s.name: g for s, g in zip(stes, coarse, strict=True)})
+    point = smp.Point(V, V_star, model.activation, *smp.scaled_rows(np.concatenate([W, W_star])))
+    t = smp.terms(Z, point, stes)
+    shape = model.from_committee
+    return PerSample(t.loss, shape(t.grad_v), {s.name: shape(g) for s, g in zip(stes, t.coarse, strict=True)})

@@ -1,373 +1,292 @@
-r"""Deterministic quadrature of every expectation in the model, over the plane span{w, w*}.
+r"""Deterministic quadrature of every expectation of a committee, from the definitions, with error bounds.
 
-Trusts only the definitions, independence of the rows of Z and their rotation invariance; it
-does not import :mod:`popgrad.closed_form` (nor :mod:`popgrad.geometry`).
+The engine behind ``pg.expectations(..., engine="quadrature")``.  It trusts the definition of the model, the
+independence and rotation invariance of the rows of :math:`Z`, and nothing of the closed forms: it does not
+import :mod:`popgrad.assembly`, :mod:`popgrad.kernels`, :mod:`popgrad.models` or :mod:`popgrad.geometry`
+(shared on purpose: :mod:`popgrad.activation` for :math:`\sigma`'s thresholds and jumps, :mod:`popgrad.ste` for
+:math:`\mu'` and its pieces, :mod:`popgrad._scan` to locate a custom :math:`\mu'`'s jumps,
+:mod:`popgrad._exact_plane` for the exact invariants of a pair of filters).
 
-Reduction.  Row i enters through :math:`x_i = z_i^\top\hat w`, :math:`y_i = z_i^\top u`
-(i.i.d. N(0, 1), ``derivations/projection.md``): :math:`s_i = 1\{x_i > 0\}`,
-:math:`t_i = 1\{x_i\cos\theta + y_i\sin\theta > 0\}`, :math:`\mu_i = \mu'(\|w\|x_i)`.  With
-:math:`a_i = v_i s_i - v^*_i t_i`, :math:`e = \sum_i a_i` and rows independent,
+Model.  Filters :math:`a = 1..F` (the :math:`K` student filters, then the :math:`K^*` teacher ones) with signed
+output weights :math:`C = [V; -V^*]` (:math:`F \times m`); unit :math:`(a, i)` outputs
+:math:`\sigma(z_i^\top w_a)`; :math:`e = \sum_{a,i} C_{ai}\sigma_{ai}`, :math:`\ell = \tfrac12 e^2`,
+:math:`g_k = \sum_i z_i\mu'(z_i^\top w_k)V_{ki}e`.
+
+Row integrals (:mod:`popgrad._quad_rows`, collected by :mod:`popgrad._quad_committee`), each in the plane of
+the filters it involves, :math:`x = z^\top\hat w_k`, :math:`y = z^\top u_{kb}` independent N(0, 1):
+:math:`\mu_a = E\sigma_a`, :math:`\kappa_{ab} = E\sigma_a\sigma_b` (:math:`\kappa_{aa} = E\sigma_a^2`),
+:math:`\alpha_k = E[x\mu'_k]` and :math:`\beta_k = E[x\mu'_k\sigma_k]` along :math:`\hat w_k`,
+:math:`G_{kb} = E[z\mu'(z^\top w_k)\sigma(z^\top w_b)] = g^x_{kb}\hat w_k + g^y_{kb}u_{kb}`, and the boundary values
+:math:`M_{kbl} = E[\sigma_b \mid x = \tau_{kl}]`, :math:`N_{kbl} = E[y\,\sigma_b \mid x = \tau_{kl}]`.
+
+Rule (:mod:`popgrad._quad_rule`).  Composite Gauss--Legendre: on every panel two rules of :math:`n` and
+:math:`2n` nodes, the larger one's sum the value, their difference the error estimate; ``"scipy"`` backend 8 and
+16 nodes (``scipy.special.roots_legendre``, float64), ``"mpmath"`` backend mpmath's own Gauss--Legendre nodes
+(12 and 24 up to 30 digits, doubled per doubling of ``dps``).  Neither ``scipy.integrate.quad`` nor
+``mpmath.quad`` (nor tanh-sinh) is used.  The 2-D integrals are iterated: :math:`x` outside on
+:math:`[-L, L]`, split at the unit grid, at the scaled thresholds :math:`\tau = t/\|w\|`, at :math:`\mu'`'s
+breakpoints and where the edges of :math:`\sigma(z^\top w_b)` cross the grid lines of :math:`y`; :math:`y` inside,
+:math:`\int_{y_0}^{L}y^q\varphi` from a table of unit panels plus the rule on the partial panel.  Panels whose
+estimate is too large are bisected.
+
+Assembly (the raw form; rows independent, so :math:`E e_ie_j = Ee_i\,Ee_j` for :math:`i \ne j`).  With
+:math:`S = C1`, :math:`H = CC^\top`, :math:`\bar e_i = \sum_a C_{ai}\mu_a`, :math:`Ee = \sum_i\bar e_i`,
+:math:`\mathrm{Cov}_{ab} = \kappa_{ab} - \mu_a\mu_b` and :math:`Q_k = S_kEe - (H\mu)_k`:
 
 .. math::
-    f &= \tfrac12\Big[\textstyle\sum_i E a_i^2 + A^2 - \sum_i (E a_i)^2\Big],\quad A = \sum_i E a_i,\\
-    E[s_k e] &= v_k P_s - v^*_k P_{st} + P_s (A - E a_k),\\
-    E g_\mu &= \textstyle\sum_k v_k\big(v_k J_s - v^*_k J_t + J (A - E a_k)\big)\quad
-               \text{(coordinates on } \hat w, u),
+    f &= \tfrac12\Big[(Ee)^2 + \textstyle\sum_i\operatorname{Var}(e_i)\Big]
+       = \tfrac12\Big[(Ee)^2 + \textstyle\sum_{a,b}H_{ab}\,\mathrm{Cov}_{ab}\Big], \\
+    \partial f/\partial V_{ki} &= E[\sigma_{ki}e] = \mu_k Ee + \textstyle\sum_b C_{bi}\,\mathrm{Cov}_{kb}, \\
+    E g_k &= \big(H_{kk}\beta_k + \textstyle\sum_{b\ne k}H_{kb}g^x_{kb} + \alpha_kQ_k\big)\hat w_k
+            + \textstyle\sum_{b\ne k}H_{kb}g^y_{kb}u_{kb}, \\
+    \partial f/\partial w_k &= \textstyle\sum_l \frac{J_l\varphi(\tau_{kl})}{\|w_k\|}\Big[\tau_{kl}\Big(Q_k
+            + H_{kk}\bar L_l + \textstyle\sum_{b\ne k}H_{kb}M_{kbl}\Big)\hat w_k
+            + \textstyle\sum_{b\ne k}H_{kb}N_{kbl}u_{kb}\Big],
 
-where :math:`E a_i = v_i P_s - v^*_i P_t`, :math:`E a_i^2 = v_i^2 P_s - 2v_iv^*_i P_{st} + v^{*2}_i P_t`
-and the *row integrals* are, with :math:`\varphi` the N(0, 1) density,
+:math:`\bar L_l = (L_{l-1} + L_l)/2` the midpoint of :math:`\sigma`'s jump :math:`J_l` at its threshold :math:`t_l`,
+:math:`\tau_{kl} = t_l/\|w_k\|` -- the boundary representation of the true gradient, each threshold of each
+unit a switching surface (``derivations/staircase_boundary.md``).  Where a pair is parallel and a threshold
+of one unit meets one of the other exactly, :math:`f` is not differentiable; :math:`M` then takes the midpoint
+of the jump (the closed forms' convention), and :math:`N = 0` (the angular term of a parallel pair is 0).
 
-.. math::
-    P_\bullet = \iint \bullet\,\varphi(x)\varphi(y)\,dx\,dy,\qquad
-    J_\bullet = \iint (x, y)\,\mu'(\|w\|x)\,\bullet\,\varphi(x)\varphi(y)\,dx\,dy
+Errors (``Quantity.error``).  Every row integral comes with a bound: the sum of its panels' estimates
+:math:`|Q_{2n} - Q_n|` (each integral checked against ``rtol`` times the larger of :math:`\int|f|` and the
+integrand's natural size; a miss raises :class:`QuadratureError`), plus the inner integrals' bounds (their
+estimates, and the rounding of the edge :math:`y = (\tau^b - c x)/s`) integrated, the truncation to
+:math:`|x|, |y| \le L`, and the rounding of the sums, :math:`(P + 32)\epsilon\int|f|` for :math:`P` panels.  These
+are propagated to first order through the formulas above, :math:`\sum_j|\partial\,\text{result}/\partial I_j|\,
+\text{err}_j`, and the rounding of the assembly is added: :math:`(2m + 2F^2 + 16)\,\epsilon` times the same
+formulas evaluated with absolute values, plus :math:`4\epsilon` of it for the rounding of the basis vectors
+:math:`\hat w_k, u_{kb}`, :math:`\epsilon` the working unit roundoff (:math:`2^{-53}` for scipy); the mpmath
+backend's float64 values add half an ulp.  The rule's estimates are trusted as bounds -- every integrand is
+smooth on every panel, the panels are at most one unit of the Gaussian's scale long, and the estimate is the
+error of the *smaller* rule -- so the bound is as honest as those estimates; in the tests it covers the
+difference to the closed forms and to the mpmath backend at every point.
 
-for :math:`\bullet \in \{s, t, st\}` (and :math:`J = J_1`).  The true gradient uses the boundary
-representation of ``derivations/score_function.md``:
-:math:`\partial f/\partial w = \frac{\varphi(0)}{\|w\|}\sum_i v_i\big[(A - Ea_i + v_i/2)K_0 - v^*_i K_+\big]u`,
-:math:`K_0 = \int y\varphi(y)\,dy`, :math:`K_+ = \int_0^\infty y\varphi(y)\,dy`.
-
-Each row integral is iterated, :math:`x` outside, :math:`y` inside, on :math:`[-L, L]^2`
-(:math:`\varphi(L)(1 + L)` below the tolerance), split where the integrand jumps: the outer one at
-:math:`x = 0` and at the breakpoints :math:`b/\|w\|` of :math:`\mu'` (``ste.pieces``), the inner one
-at :math:`y = -x\cot\theta` (the edge of :math:`t`) and at 0.  Every integrator error estimate is
-checked (inner and outer); a result that misses its tolerance raises :class:`QuadratureError`.
-
-Backends: ``"scipy"`` (``scipy.integrate.quad``, float64, relative tolerance 1e-11) and
-``"mpmath"`` (``mpmath.quad``, tanh-sinh, any ``dps``; tolerance :math:`10^{-\mathrm{dps}+5}`).
-An STE without ``pieces`` is integrated without splits at its (unknown) jumps by the scipy
-backend, still with the error check; the mpmath backend refuses it.
+Backends: ``"scipy"`` (float64 throughout, rtol :math:`10^{-11}`) and ``"mpmath"`` (``dps + 5`` working digits,
+rtol :math:`10^{-\text{dps}+5}`, ``dps`` in [15, 300], results also as ``mpf`` in ``Quantity.mp``; custom STEs
+refused: a float64 :math:`\mu'` cannot be evaluated at that precision).  Geometry from exact rational
+arithmetic (:mod:`popgrad._quad_geometry`): :math:`\|w\|` from :math:`10^{-300}` to :math:`10^{300}` is as
+accurate as :math:`\|w\| = 1`.
 """
 
 from __future__ import annotations
 
-import functools
-import itertools
-import math
-import warnings
 from dataclasses import dataclass
 
 import mpmath
 import numpy as np
-from scipy import integrate
 
-from ._exact_plane import exact_plane
+from ._quad_committee import CommitteeRows, committee_rows
+from ._quad_rule import QuadratureError
+from .activation import Activation
 from .ste import STE
 
-__all__ = ["QuadratureError", "QuadratureResult", "integrate_point"]
+__all__ = ["CommitteeResult", "Estimate", "QuadratureError", "integrate_committee"]
 
-
-class QuadratureError(ArithmeticError):
-    """An integral whose error estimate exceeds the requested tolerance."""
-
-
-# ---------------------------------------------------------------------------------------------
-# Backends: the same integration code in float64 (scipy) or at any precision (mpmath)
-
-
-class _Scipy:
-    name = "scipy"
-
-    def __init__(self) -> None:
-        self.rtol = 1e-11
-        self.atol = 1e-15
-        self.half_width = 12.0  # phi(12) (1 + 12) < 1e-30
-
-    num = staticmethod(float)
-    exp = staticmethod(math.exp)
-    sqrt = staticmethod(math.sqrt)
-    pi = math.pi
-
-    def quad(self, f, a: float, b: float) -> tuple[float, float]:
-        with warnings.catch_warnings():
-            warnings.simplefilter("error", integrate.IntegrationWarning)
-            try:
-                val, err = integrate.quad(f, a, b, epsabs=0.1 * self.atol, epsrel=0.01 * self.rtol, limit=400)
-            except integrate.IntegrationWarning as exc:
-                raise QuadratureError(f"scipy.integrate.quad on [{a:.6g}, {b:.6g}]: {exc}") from None
-        return val, err
-
-
-class _Mpmath:
-    name = "mpmath"
-
-    def __init__(self, dps: int) -> None:
-        self.dps = dps
-        self.rtol = mpmath.mpf(10) ** (-dps + 5)
-        self.atol = mpmath.mpf(10) ** (-dps + 2)
-        self.half_width = mpmath.mpf(math.sqrt(2 * (dps + 8) * math.log(10)) + 1)
-
-    num = staticmethod(mpmath.mpf)
-    exp = staticmethod(mpmath.exp)
-    sqrt = staticmethod(mpmath.sqrt)
-
-    @property
-    def pi(self):
-        return mpmath.pi
-
-    def quad(self, f, a, b):
-        val, err = mpmath.quad(f, [a, b], method="gauss-legendre", error=True)
-        return val, err
-
-
-# ---------------------------------------------------------------------------------------------
-# The plane, in backend arithmetic
+OVERFLOW = (
+    "the result overflows float64 at these inputs (magnitudes of v, v_star near 1e154 or more, "
+    "or |w| near the smallest float for gradients); rescale v and v_star (f scales as |v|^2)"
+)
 
 
 @dataclass(frozen=True)
-class _Plane:
-    r: object
-    w_hat: list
-    u: list
-    cos: object
-    sin: object
+class Estimate:
+    """A result and its error bound (float64 arrays), and the working-precision value (mpmath backend)."""
 
-
-def _plane(bk, w: np.ndarray, w_star: np.ndarray) -> _Plane:
-    """The basis from exact rational invariants (:mod:`popgrad._exact_plane`), in backend numbers."""
-    ex = exact_plane(w, w_star)
-    if bk.name == "scipy":
-        r, w_hat, u, cos, sin = ex.floats()
-        return _Plane(r, list(w_hat), list(u), cos, sin)
-
-    def q(x):  # a Fraction in working precision
-        return mpmath.mpf(x.numerator) / x.denominator
-
-    sw = mpmath.sqrt(q(ex.W))
-    w_hat = [q(x) / sw for x in ex.w]
-    ws = mpmath.sqrt(q(ex.W * ex.S))
-    if ex.parallel:
-        return _Plane(sw, w_hat, [mpmath.mpf(0)] * len(w_hat), q(ex.D) / ws, mpmath.mpf(0))
-    pn = mpmath.sqrt(q(ex.W * ex.G))
-    return _Plane(sw, w_hat, [q(x) / pn for x in ex.p], q(ex.D) / ws, mpmath.sqrt(q(ex.G)) / ws)
-
-
-# ---------------------------------------------------------------------------------------------
-# Row integrals
-
-
-class _RowIntegrals:
-    """The row integrals P and J of the module docstring, with their checked error estimates."""
-
-    def __init__(self, bk, plane: _Plane) -> None:
-        self.bk = bk
-        self.p = plane
-        self.L = bk.half_width
-        self.norm = 1 / bk.sqrt(2 * bk.pi)
-        self.max_err = 0.0
-        self._inner_cached = functools.lru_cache(maxsize=None)(self._inner_uncached)
-
-    def phi(self, x):
-        return self.norm * self.bk.exp(-x * x / 2)
-
-    def _check(self, val, err, scale, what: str) -> None:
-        """Accept ``err <= rtol * scale + atol``; ``scale`` = sum of |sub-integrals| (>= |val|)."""
-        bk = self.bk
-        if not err <= bk.rtol * scale + bk.atol:
-            raise QuadratureError(
-                f"{bk.name} quadrature of {what}: error estimate {float(err):.3g} exceeds the tolerance "
-                f"(relative {float(bk.rtol):.3g}, absolute {float(bk.atol):.3g}) for the value {float(val):.17g}"
-            )
-        self.max_err = max(self.max_err, float(err))
-
-    def _integrate(self, f, points: list, what: str):
-        return self._integrate_segments([(a, b, f) for a, b in itertools.pairwise(points)], what)
-
-    def _integrate_segments(self, segments: list, what: str):
-        """Sum of the integrals of ``f`` over ``[a, b]`` for ``(a, b, f)`` in ``segments``, checked."""
-        total = scale = self.bk.num(0)
-        total_err = 0
-        for a, b, f in segments:
-            if b > a:
-                val, err = self.bk.quad(f, a, b)
-                total += val
-                scale += abs(val)
-                total_err += err
-        self._check(total, total_err, scale, what)
-        return total
-
-    def _inner_uncached(self, x, k: int, with_t: bool):
-        r"""\int y^k 1\{t\} \varphi(y) dy at outer point x (the whole line if not with_t)."""
-        L = self.L
-        lo = -L
-        if with_t:
-            if self.p.sin == 0:
-                if not self.p.cos * x > 0:
-                    return self.bk.num(0)
-            else:
-                lo = max(lo, -x * self.p.cos / self.p.sin)
-                if lo >= L:
-                    return self.bk.num(0)
-        points = [lo, 0, L] if lo < 0 else [lo, L]
-        where = f"at x={float(x):.6g}" if with_t else "over the line"
-        return self._integrate(lambda y: y**k * self.phi(y), points, f"the inner integral (k={k}) {where}")
-
-    def inner(self, x, k: int, with_t: bool):
-        return self._inner_cached(x if with_t else None, k, with_t)  # the whole line: independent of x
-
-    def outer_points(self, breaks: list) -> list:
-        r"""-L, the jumps in x (0 and ``breaks``), the layer of t's edge, L (sorted, inside (-L, L)).
-
-        The inner integral over t's region, a smooth function of x, turns from 0 to its full value
-        across :math:`|x| \lesssim |\tan\theta|` (its edge :math:`y = -x\cot\theta` sweeps through
-        the bulk of :math:`\varphi(y)`); for small :math:`|\tan\theta|` that layer gets its own
-        sub-intervals, at :math:`\pm 4^k|\tan\theta|`, k = 0..3.
-        """
-        L = self.L
-        extra = set()
-        if self.p.sin != 0 and abs(self.p.sin) < abs(self.p.cos):
-            tan = abs(self.p.sin / self.p.cos)
-            extra = {sign * tan * 4**k for k in range(4) for sign in (-1, 1)}
-        inside = sorted({b for b in [*breaks, *extra] if -L < b < L} | {self.bk.num(0)})
-        return [-L, *inside, L]
-
-    def row(self, weight, k_x: int, k_y: int, with_s: bool, with_t: bool, breaks: list, what: str):
-        r""":math:`\iint x^{k_x} y^{k_y} \text{weight}(x) 1\{s\}^{with_s} 1\{t\}^{with_t}\varphi\varphi`.
-
-        ``weight`` is a callable, or a list of constants, one per outer sub-interval (then
-        sub-intervals where the integrand vanishes identically are skipped).
-        """
-        points = self.outer_points(breaks)
-        if callable(weight):
-
-            def f(x):
-                if with_s and not x > 0:
-                    return self.bk.num(0)
-                return x**k_x * weight(x) * self.phi(x) * self.inner(x, k_y, with_t)
-
-            return self._integrate(f, points, what)
-        segments = []
-        for (a, b), c in zip(itertools.pairwise(points), weight, strict=True):
-            if c != 0 and not (with_s and b <= 0):
-                segments.append((a, b, c))
-        return self._integrate_segments(
-            [(a, b, (lambda x, c=c: c * x**k_x * self.phi(x) * self.inner(x, k_y, with_t))) for a, b, c in segments],
-            what,
-        )
-
-
-def _mu_weight(bk, ste: STE, r, ri: _RowIntegrals) -> tuple[object, list]:
-    """(weight, outer split points) for mu'(r x).
-
-    With ``pieces`` known, mu' is constant between the breakpoints b/r: the weight is the list of
-    the literal ``mu_prime`` evaluated at the middle of each outer sub-interval.  Without pieces,
-    the weight is ``mu_prime`` itself, evaluated at every node.
-    """
-    if ste.pieces is None:
-        if bk.name == "mpmath":
-            raise ValueError(
-                f"ste {ste.name!r} has no pieces (its jumps are unknown): the mpmath backend needs them to split "
-                "the integrals; use backend='scipy' (integrates without splits, error-checked) or Monte Carlo"
-            )
-        return (lambda x: float(ste.mu_prime(np.array([float(r * x)]))[0])), []
-    breaks = sorted({b / r for lo, hi, _ in ste.pieces for b in (lo, hi) if math.isfinite(b)})
-    points = ri.outer_points(breaks)
-    mids = np.array([float(r * (a + b) / 2) for a, b in itertools.pairwise(points)])
-    return [bk.num(float(c)) for c in np.asarray(ste.mu_prime(mids), dtype=np.float64)], breaks
-
-
-# ---------------------------------------------------------------------------------------------
-# Public API
+    value: np.ndarray
+    error: np.ndarray
+    mp: np.ndarray | None = None
 
 
 @dataclass(frozen=True)
-class QuadratureResult:
-    r"""Expectations at one point by quadrature.
-
-    Floats / float64 arrays (scipy backend) or ``mpmath.mpf`` / object arrays of ``mpf`` (mpmath).
+class CommitteeResult:
+    r"""Expectations of a committee by quadrature.
 
     Attributes
     ----------
-    loss : scalar               :math:`f(v, w)` (Lemma 1)
-    grad_v : (m,)               :math:`\partial f/\partial v` (Lemma 2)
-    grad_w : (n,)               :math:`\partial f/\partial w` (Lemma 2; 0 where :math:`\sin\theta = 0`)
-    coarse : dict[str, (n,)]    :math:`E g_\mu` per STE name (Lemmas 4, 7, 9)
-    max_error : float           largest error estimate among the row integrals (all checked)
+    loss : Estimate, shape ()
+    grad_v : Estimate, (K, m)      :math:`\partial f/\partial V`
+    grad_w : Estimate, (K, n)      :math:`\partial f/\partial W`
+    coarse : dict[str, Estimate]   :math:`E g_k` per STE name, (K, n)
+    max_error : float              the largest error bound of a row integral
     backend : str
     """
 
-    loss: object
-    grad_v: np.ndarray
-    grad_w: np.ndarray
+    loss: Estimate
+    grad_v: Estimate
+    grad_w: Estimate
     coarse: dict
     max_error: float
     backend: str
 
 
-def integrate_point(
+def integrate_committee(
     v_star: np.ndarray,
     w_star: np.ndarray,
-    v: np.ndarray,
-    w: np.ndarray,
+    activation: Activation,
+    V: np.ndarray,
+    W: np.ndarray,
     stes: tuple[STE, ...],
     *,
     backend: str = "scipy",
     dps: int = 30,
-) -> QuadratureResult:
-    r"""Loss, :math:`\partial f/\partial v`, :math:`\partial f/\partial w`, :math:`E g_\mu` by quadrature at one point.
+) -> CommitteeResult:
+    r"""Loss, true gradient and expected coarse gradients of one committee by quadrature (module docstring).
 
-    The engine behind ``pg.expectations(..., engine="quadrature")``: ``v_star (m,)``, ``w_star (n,)``,
-    ``v (m,)``, ``w (n,)`` validated float64 arrays (``w``, ``w_star`` non-zero) of the one-filter binary model.
+    Parameters
+    ----------
+    v_star, w_star : ndarray (K*, m), (K*, n)
+        Teacher (``w_star`` rows non-zero).
+    activation : popgrad.activation.Activation
+    V, W : ndarray (K, m), (K, n)
+        Student (validated float64, ``W`` rows non-zero).
+    stes : tuple of popgrad.ste.STE
+    backend : ``"scipy"`` or ``"mpmath"``
+    dps : int in [15, 300] (mpmath only)
 
     Raises
     ------
     QuadratureError
-        When an integrator's own error estimate misses the tolerance.
+        An integral's error estimate misses its tolerance.
+    ValueError
+        Unknown backend, bad ``dps``, a custom STE with the mpmath backend, or a result beyond float64.
     """
     if backend == "scipy":
-        return _expectations(_Scipy(), v, w, v_star, w_star, stes)
+        return _assemble(("scipy", 0), v_star, w_star, activation, V, W, stes)
     if backend == "mpmath":
-        if isinstance(dps, bool) or not isinstance(dps, int) or dps < 15:
-            raise ValueError(f"dps must be an integer >= 15, got {dps!r}")
+        if isinstance(dps, bool) or not isinstance(dps, int) or not 15 <= dps <= 300:
+            raise ValueError(f"dps must be an integer in [15, 300], got {dps!r}")
         with mpmath.workdps(dps + 5):
-            return _expectations(_Mpmath(dps), v, w, v_star, w_star, stes)
+            return _assemble(("mpmath", dps), v_star, w_star, activation, V, W, stes)
     raise ValueError(f"unknown backend {backend!r}; expected 'scipy' or 'mpmath'")
 
 
-def _expectations(bk, v, w, v_star, w_star, stes) -> QuadratureResult:
-    p = _plane(bk, w, w_star)
-    ri = _RowIntegrals(bk, p)
+def _assemble(key, v_star, w_star, activation, V, W, stes) -> CommitteeResult:
+    # an overflow (|v| ~ 1e200, |w| subnormal) surfaces as the ValueError of Estimate's finiteness check
+    with np.errstate(over="ignore", invalid="ignore"):
+        rows = committee_rows(key, activation, W, w_star, stes)
+        return _Assembly(key[0] == "mpmath", rows, np.concatenate([V, -v_star], axis=0), activation).result(stes)
 
-    one = [bk.num(1)] * (len(ri.outer_points([])) - 1)  # weight 1 on every outer sub-interval
-    p_s = ri.row(one, 0, 0, True, False, [], "P_s")
-    p_t = ri.row(one, 0, 0, False, True, [], "P_t")
-    p_st = ri.row(one, 0, 0, True, True, [], "P_st")
-    vs = [bk.num(float(x)) for x in v]
-    vss = [bk.num(float(x)) for x in v_star]
-    ea = [a * p_s - b * p_t for a, b in zip(vs, vss, strict=True)]
-    ea2 = [a * a * p_s - 2 * a * b * p_st + b * b * p_t for a, b in zip(vs, vss, strict=True)]
-    A = sum(ea, bk.num(0))
-    loss = (sum(ea2, bk.num(0)) + A * A - sum((x * x for x in ea), bk.num(0))) / 2
-    grad_v = [a * p_s - b * p_st + p_s * (A - e) for a, b, e in zip(vs, vss, ea, strict=True)]
 
-    def to_vector(cx, cy):
-        return [cx * a + cy * b for a, b in zip(p.w_hat, p.u, strict=True)]
+def _f(x: object) -> np.ndarray:
+    """Working numbers as float64 magnitudes."""
+    return np.abs(np.asarray(x, dtype=object).astype(np.float64))
 
-    # true gradient: boundary representation, only along u
-    k0 = ri._integrate(lambda y: y * ri.phi(y), [-ri.L, 0, ri.L], "K_0")
-    kp = ri._integrate(lambda y: y * ri.phi(y), [0, ri.L], "K_+")
-    coef = sum(((a * ((A - e + a / 2) * k0 - b * kp)) for a, b, e in zip(vs, vss, ea, strict=True)), bk.num(0))
-    grad_w = to_vector(bk.num(0), ri.phi(bk.num(0)) / p.r * coef if p.sin != 0 else bk.num(0))
 
-    coarse = {}
-    for ste in stes:
-        weight, breaks = _mu_weight(bk, ste, p.r, ri)
-        js = {}
-        for key, with_s, with_t in (("", False, False), ("s", True, False), ("t", False, True)):
-            jx = ri.row(weight, 1, 0, with_s, with_t, breaks, f"J_{key or 1},x for {ste.name}")
-            jy = ri.row(weight, 0, 1, with_s, with_t, breaks, f"J_{key or 1},y for {ste.name}")
-            js[key] = (jx, jy)
-        cx = cy = bk.num(0)
-        for a, b, e in zip(vs, vss, ea, strict=True):
-            cx += a * (a * js["s"][0] - b * js["t"][0] + js[""][0] * (A - e))
-            cy += a * (a * js["s"][1] - b * js["t"][1] + js[""][1] * (A - e))
-        coarse[ste.name] = to_vector(cx, cy)
+def _sum_b(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """sum_b x[k, b] y[k, b, :] for object or float arrays."""
+    return (x[..., None] * y).sum(axis=1)
 
-    if bk.name == "scipy":
-        arr = np.asarray
-        return QuadratureResult(
-            float(loss), arr(grad_v), arr(grad_w), {k: arr(g) for k, g in coarse.items()}, ri.max_err, bk.name
+
+class _Assembly:
+    """The module docstring's formulas and their first-order error propagation, at one committee."""
+
+    def __init__(self, is_mp: bool, rows: CommitteeRows, C: np.ndarray, activation: Activation) -> None:
+        self.is_mp, self.r = is_mp, rows
+        self.C = np.vectorize(mpmath.mpf, otypes=[object])(C) if is_mp else C
+        self.K = rows.w_hat.shape[0]
+        F, m = C.shape
+        self.eps = float(mpmath.mpf(2) ** (-mpmath.mp.prec)) if is_mp else 2.0**-53
+        self.gamma = (2 * m + 2 * F * F + 16) * self.eps  # rounding of the assembly, per unit of magnitude
+        self.act = activation
+        mu = rows.mu
+        self.S = self.C.sum(axis=1)
+        self.H = self.C @ self.C.T
+        self.Ee = (self.C.T @ mu).sum()
+        self.Q = self.S * self.Ee - self.H @ mu  # Q_a; the students' Q_k
+        self.dQ = _f(np.outer(self.S, self.S) - self.H)  # |dQ_k / d mu_a|
+
+    def result(self, stes: tuple[STE, ...]) -> CommitteeResult:
+        est = self._estimate
+        K, m = self.K, self.C.shape[1]
+        n = self.r.w_hat.shape[1]
+        loss = est(*self.loss(), ())
+        grad_v = est(*self.grad_v(), (K, m))
+        grad_w = est(*self.grad_w(), (K, n))
+        coarse = {s.name: est(*self.coarse(s.name), (K, n)) for s in stes}
+        return CommitteeResult(loss, grad_v, grad_w, coarse, self.r.max_error, "mpmath" if self.is_mp else "scipy")
+
+    def _estimate(self, value: object, err: np.ndarray, shape: tuple) -> Estimate:
+        arr = np.reshape(np.asarray(value, dtype=object if self.is_mp else np.float64), shape)
+        f = arr.astype(np.float64)
+        err = np.reshape(np.asarray(err, dtype=np.float64), shape)
+        if not (np.all(np.isfinite(f)) and np.all(np.isfinite(err))):
+            raise ValueError(OVERFLOW)
+        if self.is_mp:
+            err = err + 0.5 * np.spacing(np.abs(f))
+        return Estimate(f[()], err[()], arr if self.is_mp else None)
+
+    # -- the formulas --------------------------------------------------------------------------------------
+
+    def loss(self) -> tuple[object, np.ndarray]:
+        r, H = self.r, self.H
+        cov = r.kappa - np.outer(r.mu, r.mu)
+        value = (self.Ee * self.Ee + (H * cov).sum()) / 2
+        Hf, muf = _f(H), _f(r.mu)
+        err = _f(self.Q) @ r.e_mu + 0.5 * (Hf * r.e_kappa).sum()
+        mag = 0.5 * ((_f(self.S) @ muf) ** 2 + (Hf * (_f(r.kappa) + np.outer(muf, muf))).sum())
+        return value, err + self.gamma * mag
+
+    def grad_v(self) -> tuple[np.ndarray, np.ndarray]:
+        r, C, K = self.r, self.C, self.K
+        cov = r.kappa[:K] - np.outer(r.mu[:K], r.mu)
+        value = r.mu[:K, None] * self.Ee + cov @ C
+        muf, Cf = _f(r.mu), _f(C)
+        ebar = (C * r.mu[:, None]).sum(axis=0)  # E e_i
+        # d/d mu_a: delta_ak (Ee - ebar_i) + mu_k (S_a - C_ai); d/d kappa_kb: C_bi
+        err = (
+            r.e_mu[:K, None] * _f(self.Ee - ebar)[None, :]
+            + muf[:K, None] * (r.e_mu @ _f(self.S[:, None] - C))[None, :]
+            + r.e_kappa[:K] @ Cf
         )
-    obj = functools.partial(np.array, dtype=object)
-    return QuadratureResult(
-        +loss, obj(grad_v), obj(grad_w), {k: obj(g) for k, g in coarse.items()}, ri.max_err, bk.name
-    )
+        mag = muf[:K, None] * float(_f(self.S) @ muf) + (_f(r.kappa[:K]) + np.outer(muf[:K], muf)) @ Cf
+        return value, err + self.gamma * mag
+
+    def _vectors(self, own, on, e_own, e_on, mag) -> tuple[np.ndarray, np.ndarray]:
+        """own_k w_hat_k + sum_b on_kb u_kb (K, n), with the componentwise error bound."""
+        r = self.r
+        value = own[:, None] * r.w_hat + _sum_b(on, r.u)
+        err = e_own[:, None] * _f(r.w_hat) + (e_on[..., None] * _f(r.u)).sum(axis=1)
+        return value, err + (self.gamma + 4 * self.eps) * mag[:, None]
+
+    def coarse(self, name: str) -> tuple[np.ndarray, np.ndarray]:
+        r, H, K = self.r, self.H, self.K
+        Hk, Hf = H[:K], _f(H[:K])
+        hkk = np.diagonal(Hk)
+        alpha, beta, gx, gy = r.alpha[name], r.beta[name], r.gx[name], r.gy[name]
+        own = hkk * beta + (Hk * gx).sum(axis=1) + alpha * self.Q[:K]
+        on = Hk * gy
+        e_own = (
+            np.diagonal(Hf) * r.e_beta[name]
+            + (Hf * r.e_gx[name]).sum(axis=1)
+            + _f(self.Q[:K]) * r.e_alpha[name]
+            + _f(alpha) * (self.dQ[:K] @ r.e_mu)
+        )
+        e_on = Hf * r.e_gy[name]
+        mag = np.diagonal(Hf) * _f(beta) + (Hf * (_f(gx) + _f(gy))).sum(axis=1) + _f(alpha) * (self.dQ[:K] @ _f(r.mu))
+        return self._vectors(own, on, e_own, e_on, mag)
+
+    def grad_w(self) -> tuple[np.ndarray, np.ndarray]:
+        r, H, K = self.r, self.H, self.K
+        Hk, Hf = H[:K], _f(H[:K])
+        levels = np.asarray(self.act.levels, dtype=np.float64)
+        mids = (levels[:-1] + levels[1:]) / 2  # the midpoint of each jump
+        jumps = np.asarray(self.act.jumps, dtype=np.float64)
+        if self.is_mp:
+            mids, jumps = (np.vectorize(mpmath.mpf, otypes=[object])(x) for x in (mids, jumps))
+        live = _f(r.phi_tau) > 0
+        d = jumps[None, :] * r.phi_tau * r.inv_r[:, None]  # (K, T): J_l phi(tau_kl) / |w_k|
+        c = np.where(live, d * np.where(live, r.tau, 0), 0)  # ... times tau_kl (0 where phi = 0)
+        hkk = np.diagonal(Hk)
+        inner = self.Q[:K, None] + hkk[:, None] * mids[None, :] + (Hk[:, :, None] * r.M).sum(axis=1)  # (K, T)
+        radial = (c * inner).sum(axis=1)
+        on = Hk * (d[:, None, :] * r.N).sum(axis=2)  # (K, F)
+        cf, df = _f(c), _f(d)
+        e_inner = (self.dQ[:K] @ r.e_mu)[:, None] + (Hf[:, :, None] * r.e_M).sum(axis=1)
+        e_rad = (cf * e_inner).sum(axis=1)
+        e_on = Hf * (df[:, None, :] * r.e_N).sum(axis=2)
+        m_inner = (self.dQ[:K] @ _f(r.mu))[:, None] + _f(hkk)[:, None] * _f(mids)[None, :]
+        m_inner = m_inner + (Hf[:, :, None] * _f(r.M)).sum(axis=1)
+        mag = (cf * m_inner).sum(axis=1) + (Hf * (df[:, None, :] * _f(r.N)).sum(axis=2)).sum(axis=1)
+        return self._vectors(radial, on, e_rad, e_on, mag)

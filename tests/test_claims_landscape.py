@@ -98,14 +98,14 @@ def test_spurious_minimizer_is_local_min_and_saddle_is_saddle(model):
     assert p.value[0] < p.value[1] and p.value[2] < p.value[1]
 
 
-def test_critical_points_claim_on_default_battery():
-    r = landscape.critical_points(make_battery(0))
-    assert r.holds, [c for c in r.checks if not c.holds]
+def test_critical_points_claim_on_default_battery(seed0):
+    r = seed0["critical_points"]
+    assert r.status == "PASS", [c for c in r.checks if not c.holds]
     assert r.values["teachers_with_theta_pi_minimizers"] >= 4
 
 
-def test_prop1_n1_claim_is_refuted_with_numbers():
-    r = landscape.proposition1_n1(make_battery(0))
+def test_prop1_n1_claim_is_refuted_with_numbers(seed0):
+    r = seed0["prop1_n1"]
     assert r.status == "REFUTED" and r.corrected_by == "critical_points" and r.n_points == 1
     assert r.worst.value == 1.0  # the m=3, n=1 teacher: a saddle is predicted, none can exist
     assert r.values["predicted saddles (none can exist)"] == 1
@@ -125,15 +125,14 @@ def test_prop1_n1_refutes_both_halves_on_the_thorough_teachers():
     assert r.status == "FAIL"
 
 
-def test_prop1_spurious_claim_passes():
-    b = make_battery(0)
-    r = landscape.proposition1_spurious(b)
+def test_prop1_spurious_claim_passes(seed0):
+    r = seed0["prop1_spurious"]
     assert r.status == "PASS" and r.values["teachers with spurious minimizers (n >= 2, 1'v* != 0)"] >= 4
 
 
-def test_prop1_sum_zero_refutation_needs_its_counterexample():
+def test_prop1_sum_zero_refutation_needs_its_counterexample(seed0):
     b = make_battery(0)
-    assert landscape.proposition1_sum_zero(b).status == "REFUTED"
+    assert seed0["prop1_sum_zero"].status == "REFUTED"
     # without a teacher with 1'v* = 0 the refutation has no counterexample: not confirmed, FAIL
     others = tuple(c for c in b.cases if c.model.v_star.sum() != 0)
     r = landscape.proposition1_sum_zero(type(b)(b.seed, b.thorough, others, b.n_inits, b.n_quad, b.n_perturb))

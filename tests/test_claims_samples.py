@@ -160,15 +160,12 @@ def test_remark2_predictions_by_full_monte_carlo_with_t_rows():
     assert np.max(np.abs(mc["clipped_relu"].coarse_grad_w.z(crelu_mixture(model, v, w, nu)))) < 5
 
 
-def test_new_claims_on_the_default_battery():
-    from popgrad.claims import finite_samples, formulas, remark2
-
-    battery = make_battery(0)
-    f = formulas(battery)
-    assert f.holds and f.values["max_quad_rel_err_clipped_relu"] <= 1e-9 and f.n_points >= 9
-    r = remark2(battery)
-    assert r.holds and r.values["power: max |z| of E g_relu^t vs unscaled E g_relu"] > 5
-    fs = finite_samples(battery)
+def test_new_claims_on_the_default_battery(seed0):
+    f = seed0["formulas"]
+    assert f.status == "PASS" and f.values["max_quad_rel_err_clipped_relu"] <= 1e-9 and f.n_points >= 9
+    r = seed0["remark2"]
+    assert r.status == "PASS" and r.values["power: max |z| of E g_relu^t vs unscaled E g_relu"] > 5
+    fs = seed0["finite_samples"]
     assert fs.status == "PASS", [c for c in fs.checks if not c.holds]
     up = [fs.values[f"mean_upward_share_N={n}"] for n in (10, 50, 1000, 10_000)]
     assert up[0] > up[-1] and up[-1] <= 0.05 and fs.checks[1].value > 5

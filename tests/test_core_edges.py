@@ -129,6 +129,8 @@ def test_bad_values(model: pg.Model, v, w, match) -> None:
         ("1,2,3", "got a string"),
         ([1 + 1j, 0, 0], "complex"),
         ([True, False, True], "booleans"),
+        ([1.0, True, 0.0], "booleans"),  # numpy would make it [1.0, 1.0, 0.0]
+        ((2, np.False_, 1), "booleans"),
         ([[1.0, 2.0], [3.0]], "real numbers"),
         ([None, 1.0, 2.0], "real numbers"),
         (["a", "b", "c"], "real numbers"),
@@ -137,6 +139,11 @@ def test_bad_values(model: pg.Model, v, w, match) -> None:
 def test_bad_types(model: pg.Model, v, match) -> None:
     with pytest.raises(TypeError, match=match):
         model.loss(v, [1.0, 0.0, 0.0])
+
+
+def test_longdouble_beyond_float64_is_refused(model: pg.Model) -> None:
+    with pytest.raises(ValueError, match="v has an entry too large for float64"):
+        model.loss(np.array([np.longdouble("1e4000"), 0, 0]), [1.0, 0.0, 0.0])
 
 
 def test_bad_teacher() -> None:

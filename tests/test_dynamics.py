@@ -48,6 +48,14 @@ def test_descend_batches_and_freezes_finished_runs():
     assert scalars.v is None and np.array_equal(scalars.loss, tr.loss)
 
 
+def test_recorded_norms_do_not_overflow_before_the_vectors_do():
+    """|w| = 1e160 * sqrt(2) is a float64; np.linalg.norm squares the entries and returned inf."""
+    model = pg.Model([1.0, -0.5], [1.0, 0.0])
+    tr = descend(model, [0.5, 0.5], [1e160, 1e160], "relu", max_iter=2)
+    np.testing.assert_allclose(tr.w_norm[:, 0], np.hypot(tr.w[:, 0, 0], tr.w[:, 0, 1]), rtol=1e-15)
+    assert np.all(np.isfinite(tr.grad_v_norm)) and np.all(np.isfinite(tr.grad_w_norm))
+
+
 def test_descend_validates_its_arguments():
     model = pg.Model([1.0, 1.0], [1.0, 0.0])
     with pytest.raises(ValueError, match="w0"):

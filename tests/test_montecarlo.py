@@ -9,8 +9,14 @@ or always fails.
 from __future__ import annotations
 
 import math
+import os
 import pickle
-from concurrent.futures import ThreadPoolExecutor
+import subprocess
+import sys
+import textwrap
+import tracemalloc
+from concurrent.futures import ProcessPoolExecutor, ThreadPoolExecutor
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -168,10 +174,11 @@ def _all_numbers(mc) -> list[np.ndarray]:
 @pytest.mark.parametrize("method", ["full", "projected"])
 def test_same_numbers_for_any_chunk_size_and_workers(method):
     p = BATTERY[4]
-    n = 9 * mcm._block_size(method, p.model.m, p.model.n) + 17  # 10 blocks, a ragged tail
+    dim = p.model.n if method == "full" else 2
+    n = 9 * mcm._block_size(method, p.model.m, dim) + 17  # 10 blocks, a ragged tail
     kw = {"ste": STES, "n_samples": n, "seed": 123, "method": method}
     ref = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw))
-    block = mcm._block_size(method, p.model.m, p.model.n)
+    block = mcm._block_size(method, p.model.m, dim)
     variants = [{"chunk_size": block}, {"chunk_size": 3 * block}, {"chunk_size": 10**9}, {"workers": 2}]
     variants.append({"executor": ThreadPoolExecutor(2), "chunk_size": 2 * block})
     for extra in variants:
@@ -182,6 +189,52 @@ def test_same_numbers_for_any_chunk_size_and_workers(method):
     assert _first(other).loss.value != ref[0][0]
 
 
+@pytest.fixture(scope="module")
+def dask_cluster():
+    """A distributed.LocalCluster of two worker processes (the dask extra; the test extra installs it)."""
+    from distributed import LocalCluster
+
+    with LocalCluster(processes=True, n_workers=2, threads_per_worker=1, dashboard_address=None) as cluster:
+        yield cluster
+
+
+def test_dask_cluster_bitwise_the_same_as_one_process(dask_cluster):
+    """``executor=client.get_executor()`` on the cluster: bitwise the numbers of workers=1, and a custom STE from a
+    lambda works there (Dask pickles with cloudpickle)."""
+    from distributed import Client
+
+    p = BATTERY[9]
+    lam = pg.ste.custom(lambda x: np.exp(-0.5 * x * x), name="lambda_bump")
+    with Client(dask_cluster) as client:
+        for method in ("full", "projected"):
+            kw = {"ste": [*STES, lam], "n_samples": 20_000, "seed": 21, "method": method, "chunk_size": 2048}
+            ref = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, **kw))
+            got = _all_numbers(pg.monte_carlo(p.model, p.v, p.w, executor=client.get_executor(), workers=2, **kw))
+            for a, b in zip(ref, got, strict=True):
+                np.testing.assert_array_equal(a, b, err_msg=method)
+
+
+def test_cli_mc_on_a_dask_scheduler(dask_cluster, capsys, monkeypatch):
+    """``popgrad mc --scheduler ADDRESS``: the numbers of a local run; exit 2 and one line when the address is
+    unreachable or malformed, or when Dask is not installed."""
+    import json
+
+    from popgrad.cli import main
+
+    args = ["mc", "--v-star", "1,1,-0.5", "--w-star", "1,0", "--v", "0.5,1,1", "--w", "0.3,1", "--n-samples", "5000"]
+    assert main([*args, "--json"]) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--json", "--scheduler", dask_cluster.scheduler_address]) == 0
+    assert json.loads(capsys.readouterr().out) == local
+    for address in ("tcp://127.0.0.1:1", "nonsense://x"):
+        assert main([*args, "--scheduler", address]) == 2
+        err = capsys.readouterr().err.strip()
+        assert len(err.splitlines()) == 1 and "--scheduler: cannot connect" in err and address in err, err
+    monkeypatch.setitem(sys.modules, "distributed", None)  # import distributed -> ImportError
+    assert main([*args, "--scheduler", dask_cluster.scheduler_address]) == 2
+    assert "pip install 'popgrad[dask]'" in capsys.readouterr().err
+
+
 def test_seed_sequence_and_int_seed_agree():
     p = BATTERY[3]
     a = pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=7)
@@ -189,16 +242,164 @@ def test_seed_sequence_and_int_seed_agree():
     assert a.loss.value == b.loss.value
 
 
-def test_builtin_stes_pickle_by_name():
-    ste = pg.ste.clipped_relu()
-    back = pickle.loads(pickle.dumps(mcm._PortableSTE(ste))).ste
-    assert back == ste and back.mu_prime(np.array([0.5]))[0] == 1.0
+@pytest.mark.parametrize(
+    "ste",
+    [
+        pg.ste.identity,
+        pg.ste.relu,
+        pg.ste.clipped_relu(),
+        pg.ste.clipped_relu(2.5),
+        pg.ste.hard_tanh(),
+        pg.ste.leaky_relu(0.1),
+        pg.ste.piecewise_constant([-1.0, 0.5], [0.2, 1.0, -0.3]),
+        pg.ste.custom(np.ones_like, name="ones"),
+    ],
+    ids=lambda s: s.name,
+)
+def test_builtin_stes_pickle_as_themselves(ste):
+    """Every built-in STE (and a custom one over a module-level function) pickles as itself, so worker
+    processes need no wrapper (the former _PortableSTE)."""
+    back = pickle.loads(pickle.dumps(ste))
+    x = np.linspace(-3.0, 3.0, 13)
+    assert back == ste and back.name == ste.name and np.array_equal(back.mu_prime(x), ste.mu_prime(x))
 
 
 def test_progress_silent_when_not_a_tty(capsys):
     p = BATTERY[3]
     pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=0)
     assert capsys.readouterr().err == ""
+
+
+def test_progress_bar_when_asked(capsys):
+    """progress=True: a tqdm bar on stderr (tqdm.auto; outside Jupyter the text bar), closed at the end;
+    the numbers do not depend on it."""
+    p = BATTERY[3]
+    kw = {"n_samples": 40_000, "seed": 0, "method": "projected", "chunk_size": 8192}
+    quiet = pg.monte_carlo(p.model, p.v, p.w, **kw, progress=False)
+    shown = pg.monte_carlo(p.model, p.v, p.w, **kw, progress=True)
+    assert quiet.loss.value == shown.loss.value
+    err = capsys.readouterr().err
+    assert "popgrad monte_carlo" in err and "40.0k" in err, err
+
+
+def test_progress_off_in_ci(monkeypatch):
+    from popgrad import _schedule
+
+    monkeypatch.setattr(sys.stderr, "isatty", lambda: True, raising=False)
+    monkeypatch.setenv("CI", "true")
+    assert _schedule._Progress(10, None).bar is None
+    monkeypatch.delenv("CI")
+    bar = _schedule._Progress(10, None)
+    assert bar.bar is not None
+    bar.close()
+
+
+# ---------------------------------------------------------------------------------------------
+# Reliability: memory, processes, pickling
+
+
+ROOT = Path(__file__).resolve().parent.parent
+
+_HUGE_RUN = """
+    import resource
+    from concurrent.futures import Executor, Future
+
+    import popgrad as pg
+
+    class Stop(Exception):
+        pass
+
+    class Cancelling(Executor):
+        \"\"\"Runs the first task in submit(), then cancels the run.\"\"\"
+
+        def __init__(self):
+            self.submitted = 0
+
+        def submit(self, fn, /, *args, **kwargs):
+            self.submitted += 1
+            if self.submitted > 1:
+                raise Stop
+            fut = Future()
+            fut.set_result(fn(*args, **kwargs))
+            return fut
+
+    with open("/proc/self/status") as f:
+        vm = next(int(line.split()[1]) for line in f if line.startswith("VmSize:")) * 1024
+    limit = vm + 400 * 2**20  # the working set of one chunk needs ~100 MB
+    resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
+    model = pg.Model([1.0, -0.5], [1.0, 0.0, 0.0])
+    try:
+        pg.monte_carlo(model, [0.5, 0.5], [1.0, 1.0, 0.0], n_samples=10**15, executor=Cancelling(), method="projected")
+    except Stop:
+        print("cancelled after the first chunk")
+"""
+
+
+@pytest.mark.skipif(sys.platform != "linux", reason="reads /proc/self/status and limits RLIMIT_AS")
+def test_memory_bounded_whatever_n_samples():
+    """n_samples = 10**15 under an address-space limit of the interpreter + 400 MB: the first chunk runs and
+    the run is cancelled (a MemoryError building the list of ~2e9 chunks up front, before the fix)."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "OPENBLAS_NUM_THREADS": "1", "OMP_NUM_THREADS": "1"}
+    proc = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(_HUGE_RUN)], capture_output=True, text=True, env=env, timeout=300
+    )
+    assert proc.returncode == 0 and "cancelled after the first chunk" in proc.stdout, proc.stderr[-2000:]
+
+
+def test_full_method_block_memory_m_n_2000():
+    """m = n = 2000: a block is one sample (4e6 entries of Z, 32 MB), not 16 (512 MB); peak traced memory of a
+    run without covariances (which add (K n)^2 entries per vector quantity) below a generous 100 MB."""
+    assert mcm._block_size("full", 2000, 2000) == 1
+    rng = np.random.default_rng(0)
+    model = pg.Model(rng.standard_normal(2000), rng.standard_normal(2000))
+    v, w = rng.standard_normal(2000), rng.standard_normal(2000)
+    tracemalloc.start()
+    try:
+        pg.monte_carlo(model, v, w, n_samples=3, method="full", covariance=False)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+    assert peak < 100 * 2**20, f"peak {peak / 2**20:.0f} MB"
+
+
+def test_workers_capped_at_the_chunks(monkeypatch):
+    """workers=1000 for 3 chunks starts 3 processes (it forked 1000 before); the numbers are those of workers=1."""
+    sizes = []
+    original = ProcessPoolExecutor.__init__
+
+    def recording(self, max_workers=None, *args, **kwargs):
+        sizes.append(max_workers)
+        original(self, max_workers, *args, **kwargs)
+
+    monkeypatch.setattr(ProcessPoolExecutor, "__init__", recording)
+    p = BATTERY[3]
+    block = mcm._block_size("projected", p.model.m, 2)
+    kw = {"n_samples": 3 * block, "seed": 1, "method": "projected", "chunk_size": block}
+    many = pg.monte_carlo(p.model, p.v, p.w, workers=1000, **kw)
+    one = pg.monte_carlo(p.model, p.v, p.w, **kw)
+    assert sizes == [3]
+    assert many.loss.value == one.loss.value and np.array_equal(many.coarse_grad_w.value, one.coarse_grad_w.value)
+
+
+def test_unpicklable_custom_ste_says_what_to_do():
+    """A custom STE from a lambda cannot travel to worker processes: a TypeError naming the STE and the
+    remedies (module-level mu', threads, a cloudpickle executor such as Dask's), not a pickling traceback."""
+    p = BATTERY[3]
+    lam = pg.ste.custom(lambda x: (x > 0) * 1.0, name="lambda_relu")
+    kw = {"ste": lam, "n_samples": 40_000, "seed": 0, "method": "projected", "chunk_size": 8192}
+    with pytest.raises(TypeError, match=r"custom STE 'lambda_relu'.*module level.*ThreadPoolExecutor.*Dask"):
+        pg.monte_carlo(p.model, p.v, p.w, workers=2, **kw)
+    with pytest.raises(TypeError, match="module level"):
+        pg.monte_carlo(p.model, p.v, p.w, executor=ProcessPoolExecutor(2), **kw)
+    threads = pg.monte_carlo(p.model, p.v, p.w, executor=ThreadPoolExecutor(2), **kw)
+    assert threads.loss.value == pg.monte_carlo(p.model, p.v, p.w, **kw).loss.value
+
+    class LocalRows(mcm.GaussianRows):  # a class local to a function pickles by reference: it cannot
+        pass
+
+    kw = {**kw, "ste": "relu", "method": "full", "rows": LocalRows(name="local")}
+    with pytest.raises(TypeError, match="the row distribution 'local' cannot be sent"):
+        pg.monte_carlo(p.model, p.v, p.w, workers=2, **kw)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -292,17 +493,125 @@ def test_cli_mc_json(capsys):
     table = capsys.readouterr().out
     assert "coarse_grad_w[relu][1]" in table and " z" in table
     assert main([*args, "--n-samples", "1"]) == 2
-    assert "n_samples" in capsys.readouterr().err
+    assert "--n-samples" in capsys.readouterr().err
 
 
 def test_engine_modules_do_not_import_the_checked_code():
     import ast
     import inspect
 
-    from popgrad import _exact_plane, _moments, _sampling
+    from popgrad import _boundary, _exact_plane, _moments, _sampling, _schedule
 
-    for mod in (mcm, _sampling, _moments, _exact_plane):
+    for mod in (mcm, _sampling, _boundary, _moments, _schedule, _exact_plane):
         tree = ast.parse(inspect.getsource(mod))
         names = {n.module or "" for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
         names |= {a.name for n in ast.walk(tree) if isinstance(n, (ast.Import, ast.ImportFrom)) for a in n.names}
         assert not names & {"assembly", "kernels", "models", "geometry", "Model"}, (mod.__name__, names)
+
+
+@pytest.mark.parametrize("scale", [1e-250, 1e-170, 1e160, 1e200])
+def test_exact_plane_norm_at_extreme_magnitudes(scale: float) -> None:
+    """r = sqrt(|w|^2) from the exact rational |w|^2: float(|w|^2) under- or overflows at these scales."""
+    from popgrad._exact_plane import exact_plane
+
+    w = np.array([3.0, 4.0, 0.0]) * scale
+    r, w_hat, _, _, _ = exact_plane(w, np.array([1.0, 0.0, 0.0])).floats()
+    assert r == pytest.approx(5 * scale, rel=2**-52)
+    np.testing.assert_allclose(w_hat, [0.6, 0.8, 0.0], rtol=2**-52)
+
+
+# ---------------------------------------------------------------------------------------------
+# The exact basis of the span of the filters (popgrad._exact_plane)
+
+
+def test_exact_span_of_two_vectors_is_the_exact_plane_bit_for_bit():
+    """For the one-filter model the span's basis is the exact plane's (w_hat, u), norms included, at any norm."""
+    from popgrad._exact_plane import exact_plane, exact_span
+
+    rng = np.random.default_rng(11)
+    for trial in range(300):
+        n = int(rng.integers(1, 7))
+        w = rng.standard_normal(n) * 10.0 ** rng.uniform(-300, 300)
+        ws = rng.standard_normal(n) * 10.0 ** rng.uniform(-5, 5)
+        if trial % 5 == 0:
+            ws = -3.0 * w  # exactly (anti)parallel
+        span = exact_span(np.array([w, ws]))
+        r, w_hat, u, _, sin = exact_plane(w, ws).floats()
+        assert span.norms[0] == r
+        assert np.array_equal(span.basis[:, 0], w_hat)
+        if sin > 0:
+            assert span.dim == 2 and np.array_equal(span.basis[:, 1], u)
+        else:
+            assert span.dim == 1
+
+
+def test_exact_span_against_50_digits():
+    """Basis orthonormal, coordinates reproduce the filters, and the perpendicular parts P_k w_a are accurate to
+    ~1e-15 relative even 1e-12 from parallel (a float difference would keep ~1e-4 of them) and exactly 0 when
+    parallel; a filter in the span of the others adds no dimension."""
+    import mpmath as mp
+
+    from popgrad._exact_plane import exact_span
+
+    rng = np.random.default_rng(12)
+    F = rng.standard_normal((6, 5))
+    F[[0, 4]] = np.round(F[[0, 4]] * 8) / 8  # few-bit dyadics, so that the combination below is exact
+    F[2] = F[0] + 1e-12 * F[1]  # nearly parallel to filter 0
+    F[3] = -2.0 * F[1]  # parallel to filter 1 (an exact float multiple)
+    F[5] = F[0] + 2.0 * F[4]  # in the span of 0 and 4, exactly
+    span = exact_span(F, perp_of=3)
+    Q = span.basis
+    assert span.dim == 4  # 0, 1, 2 (distinct from 0), 4
+    np.testing.assert_allclose(Q.T @ Q, np.eye(4), atol=4e-16)
+    with mp.workdps(50):
+        exact = [[mp.mpf(float(x)) for x in row] for row in F]
+        for a in range(6):
+            got = np.ldexp(span.coords[a], span.exponents[a]) @ Q.T
+            assert np.max(np.abs(got - F[a])) <= 4e-16 * np.linalg.norm(F[a])
+        for k in range(3):
+            fk = exact[k]
+            kk = mp.fsum(x * x for x in fk)
+            for a in range(6):
+                c = mp.fsum(x * y for x, y in zip(exact[a], fk, strict=True)) / kk
+                ref = np.array([float(x - c * y) for x, y in zip(exact[a], fk, strict=True)])
+                got = np.ldexp(span.perp[k, a], span.exponents[a]) @ Q.T
+                scale = np.linalg.norm(ref)
+                assert np.linalg.norm(got - ref) <= 1e-15 * scale + 1e-300, (k, a, scale)
+                assert (scale == 0) == (not np.any(span.perp[k, a])), (k, a)
+                assert abs(span.along[k, a] - float(c)) <= 2e-16 * abs(float(c)) + 1e-300
+
+
+def _zeroes_its_input(x: np.ndarray) -> np.ndarray:
+    out = np.ones_like(x)
+    x *= 0.0
+    return out
+
+
+def test_custom_mu_prime_writing_to_its_input_changes_nothing_else():
+    """A custom mu' gets its own copy of the pre-activations: the other STEs and df/dw are those of a run
+    without it, bitwise."""
+    p = BATTERY[9]
+    rude = pg.ste.custom(_zeroes_its_input, name="rude")
+    for method in ("full", "projected"):
+        kw = {"n_samples": 5000, "seed": 4, "method": method}
+        both = pg.monte_carlo(p.model, p.v, p.w, ste=[rude, "relu"], **kw)
+        alone = pg.monte_carlo(p.model, p.v, p.w, ste="relu", **kw)
+        assert np.array_equal(both["relu"].coarse_grad_w.value, alone.coarse_grad_w.value)
+        assert np.array_equal(both["relu"].grad_w.value, alone.grad_w.value)
+
+
+def test_per_sample_committee_staircase_by_hand():
+    """The literal definitions for a committee (K = 2, K* = 1) and sigma = staircase([0, 1], [1, 2]):
+    sigma(x) = 0, 1, 3 for x <= 0, 0 < x <= 1, x > 1."""
+    act = pg.activation.staircase([0.0, 1.0], [1.0, 2.0])
+    model = pg.MultiFilterModel([[0.5, 1.0]], [[1.0, 1.0]], activation=act)
+    V, W = [[1.0, 2.0], [-1.0, 0.5]], [[1.0, 0.0], [0.0, 1.0]]
+    Z = [[[1.0, -1.0], [2.0, 0.5]]]
+    # student pre-activations: row 1 (1, -1) -> sigma (1, 0); row 2 (2, 0.5) -> (3, 1); teacher: 0 -> 0, 2.5 -> 3
+    # y = 1*1 + 2*3 + (-1)*0 + 0.5*1 = 7.5, y* = 0.5*0 + 1*3 = 3, e = 4.5
+    ps = mcm.per_sample(model, V, W, Z, ste=["identity", "relu"])
+    assert ps.loss.tolist() == [10.125]
+    assert ps.grad_v.tolist() == [[[4.5, 13.5], [0.0, 4.5]]]
+    # g_k = sum_i z_i mu'(z_i w_k) V_ki e
+    assert ps.coarse_grad_w["identity"].tolist() == [[[22.5, 0.0], [0.0, 5.625]]]
+    assert ps.coarse_grad_w["relu"].tolist() == [[[22.5, 0.0], [4.5, 1.125]]]

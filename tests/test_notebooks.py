@@ -1,11 +1,10 @@
 """The notebooks are part of the test suite: each is executed top to bottom (its own asserts check the
 numbers it shows), and each is stored with its outputs stripped so that the repository holds code,
-not stale results."""
+not stale results.  Each is executed once per session; the documentation site shows that execution."""
 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,6 @@ EXPECTED = {
     "7_multibit",
     "8_multi_filter",
 }
-# modules built on other branches; until they are merged the notebooks that need them are skipped
 
 
 def test_the_notebooks_are_all_there() -> None:
@@ -42,17 +40,10 @@ def test_notebook_is_stored_stripped(path: Path) -> None:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_executes(path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
-    import nbclient  # the test extra installs nbclient, nbformat, ipykernel and matplotlib: no skipping
-    import nbformat
-
-    monkeypatch.setenv("MPLBACKEND", "Agg")  # headless
-    monkeypatch.setenv("PYTHONPATH", os.pathsep.join(filter(None, [str(ROOT), os.environ.get("PYTHONPATH")])))
-    nb = nbformat.read(path, as_version=4)
-    client = nbclient.NotebookClient(
-        nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": str(ROOT)}}
-    )
-    client.execute()  # raises CellExecutionError, with the cell and traceback, if any cell fails
+def test_notebook_executes(path: Path, executed_notebooks) -> None:
+    """Executed once per session (tests/_docs.py, kernel in the repository root, matplotlib headless);
+    the documentation site is built from the same executed copy (tests/test_docs.py)."""
+    nb = executed_notebooks.get(path)  # raises CellExecutionError, with the cell and traceback, if a cell fails
     outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.outputs]
     assert not [o for o in outputs if o.output_type == "error"]
     if "popgrad import plot" in path.read_text(encoding="utf-8"):

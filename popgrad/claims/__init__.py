@@ -1,12 +1,13 @@
 """The paper's claims as checks: each a function ``battery -> ClaimResult``.
 
 :data:`REGISTRY` lists, in order, the claims that popgrad can check with the engines it has; ``popgrad
-verify`` runs all of them.  A new claim (e.g. one resting on Monte Carlo) is added by appending a
-:class:`ClaimSpec` -- nothing else changes.
+verify`` runs all of them.  The last two rows (reference ``"beyond the paper"``, :mod:`popgrad.claims.beyond`)
+check popgrad's own closed forms beyond the paper's model, not statements of the paper.  A new claim (e.g. one
+resting on Monte Carlo) is added by appending a :class:`ClaimSpec` -- nothing else changes.
 
 >>> [spec.key for spec in REGISTRY]  # doctest: +NORMALIZE_WHITESPACE
 ['formulas', 'prop1_n1', 'critical_points', 'prop1_sum_zero', 'prop1_spurious', 'correlation', 'descent',
- 'vanishing', 'convergence', 'finite_samples', 'remark2']
+ 'vanishing', 'convergence', 'finite_samples', 'remark2', 'leaky_relu', 'staircase']
 """
 
 from __future__ import annotations
@@ -15,6 +16,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 from .battery import Battery, Case, make_battery
+from .beyond import leaky_relu, staircase
 from .convergence import convergence
 from .correlation import correlation
 from .descent import descent
@@ -40,12 +42,14 @@ __all__ = [
     "descent",
     "finite_samples",
     "formulas",
+    "leaky_relu",
     "make_battery",
     "proposition1_n1",
     "proposition1_spurious",
     "proposition1_sum_zero",
     "remark2",
     "run",
+    "staircase",
     "vanishing",
 ]
 
@@ -70,6 +74,8 @@ REGISTRY: tuple[ClaimSpec, ...] = (
     ClaimSpec("convergence", convergence),
     ClaimSpec("finite_samples", finite_samples),
     ClaimSpec("remark2", remark2),
+    ClaimSpec("leaky_relu", leaky_relu),
+    ClaimSpec("staircase", staircase),
 )
 
 

@@ -1,14 +1,12 @@
 r"""One entry point for every way popgrad computes an expectation: :func:`expectations`.
 
-=================  ==========================================================  ===================================
-engine             computes                                                    trusts
-=================  ==========================================================  ===================================
-``closed_form``    the assembled closed forms in float64, batched (the models)  the derivations
-``symbolic``       sympy expressions evaluated by mpmath at ``dps`` digits      the derivations, checked by sympy
-``quadrature``     the row expectations by 2-D quadrature in each pair's plane  the definition and the plane reduction
-``monte_carlo``    sample means from the literal model (``method="full"``)      the definition of the model
-                   or from the projected rows (``method="projected"``)          (and the projection argument)
-=================  ==========================================================  ===================================
+* ``closed_form`` -- the assembled closed forms in float64, batched (:mod:`popgrad.assembly`); trusts the
+  derivations;
+* ``symbolic`` -- sympy expressions evaluated by mpmath at ``dps`` digits; trusts the derivations, checked by sympy;
+* ``quadrature`` -- the row expectations by 2-D quadrature in each pair's plane; trusts the definition of the
+  expectations and the plane reduction;
+* ``monte_carlo`` -- sample means from the literal model (``method="full"``) or from the rows projected on the
+  filters' span (``method="projected"``); trusts the definition of the model (and the projection argument).
 
 Every engine computes the model it is given -- its activation, its number of filters, the STE -- or raises
 ``NotImplementedError`` naming the engine, the model, the activation and the STE and listing what it supports

@@ -35,10 +35,12 @@ def model_kind(model: object) -> str:
 
 
 def activation_kind(activation: Activation) -> str:
+    """``"binary"`` for the paper's step, ``"staircase"`` for any other activation."""
     return "binary" if activation.is_binary else "staircase"
 
 
 def ste_kind(ste: STE) -> str:
+    """``"piecewise_constant"`` for an STE with ``pieces`` (the named ones included), else ``"custom"``."""
     return "custom" if ste.pieces is None else "piecewise_constant"
 
 

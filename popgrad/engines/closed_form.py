@@ -42,8 +42,8 @@ class ClosedFormEngine(Engine):
 
     def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
         with np.errstate(all="ignore"):
-            pt = model._point(v, w, gradients=True)
-            asm = model._asm
+            pt = model.evaluation_point(v, w, gradients=True)
+            asm = model.assembly
             bound = term_bounds(model.activation, model.teacher[0], *model.committee(v, w))
             shape = model.from_committee
 

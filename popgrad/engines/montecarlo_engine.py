@@ -1,4 +1,12 @@
-"""The ``monte_carlo`` engine: :mod:`popgrad.montecarlo` behind the common contract."""
+"""The ``monte_carlo`` engine: :mod:`popgrad.montecarlo` behind the common contract.
+
+It computes every model (:class:`popgrad.Model`, :class:`popgrad.MultiFilterModel`), activation (binary,
+staircase) and STE (piecewise constant, custom: only ``mu_prime`` is used), with both methods.  Two documented
+limits, neither a refusal of a model: with ``rows`` other than ``"gaussian"`` only ``method="full"`` runs
+(``ValueError`` otherwise) and ``grad_w`` is None (no unbiased estimator of it is implemented there); and
+``grad_w_estimator="score"`` is derived for the one-filter binary model only (refused elsewhere; the default
+``"boundary"`` estimator covers every model).
+"""
 
 from __future__ import annotations
 
@@ -47,10 +55,11 @@ class MonteCarloEngine(Engine):
     variants: ClassVar[tuple[dict, ...]] = ({"method": "full"}, {"method": "projected"})
 
     def refusal(self, model: str, activation: str, ste: str, options: dict) -> str | None:
-        if model != "Model":
-            return "its samplers draw one filter"
-        if activation != "binary":
-            return "its samplers apply the binary step"
+        if options.get("grad_w_estimator") == "score" and (model != "Model" or activation != "binary"):
+            return (
+                "grad_w_estimator='score' (the likelihood-ratio estimator of df/dw) is derived for the one-filter "
+                "binary model only; use grad_w_estimator='boundary' (every model) or None"
+            )
         return None
 
     def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
@@ -58,15 +67,15 @@ class MonteCarloEngine(Engine):
         opts = {k: val for k, val in options.items() if k != "seed"}
 
         def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
-            res = mc.sample_point(model, V[0], W[0], stes, _point_seed(ss, index), **opts)
-            m, n = V.shape[-1], W.shape[-1]
+            res = mc.sample_point(model, V, W, stes, _point_seed(ss, index), **opts)
             base = {
                 "loss": _quantity(res.loss, ()),
-                "grad_v": _quantity(res.grad_v, (1, m)),
-                "grad_w": _quantity(res.grad_w, (1, n)),
+                "grad_v": _quantity(res.grad_v, V.shape),
+                "grad_w": _quantity(res.grad_w, W.shape),
             }
-            out = {s.name: {**base, "coarse_grad_w": _quantity(res.coarse[s.name], (1, n))} for s in stes}
-            info = {"n_samples": res.n, "method": res.method, "rows": res.rows, "plane": res.plane}
+            out = {s.name: {**base, "coarse_grad_w": _quantity(res.coarse[s.name], W.shape)} for s in stes}
+            # "plane": the same basis, under the name the one-filter callers know (span{w, w*})
+            info = {"n_samples": res.n, "method": res.method, "rows": res.rows, "basis": res.basis, "plane": res.basis}
             return out, info
 
         return pointwise(self.name, model, v, w, stes, options, point)

@@ -14,7 +14,7 @@ import numpy as np
 from ..ste import STE
 from .result import Expectations, Quantity
 
-__all__ = ["FIELDS", "PointResult", "pointwise"]
+__all__ = ["FIELDS", "pointwise"]
 
 FIELDS = ("loss", "grad_v", "grad_w", "coarse_grad_w")
 
@@ -57,7 +57,7 @@ def pointwise(
 
     ``index`` is None for an unbatched input, else the flat index of the point among ``count`` points.
     """
-    model._point(v, w, gradients=True)  # the closed forms' validation and w = 0 rule, for the same messages
+    model.evaluation_point(v, w, gradients=True)  # the closed forms' validation and w = 0 rule, for the same messages
     V, W = model.committee(v, w)
     batch = V.shape[:-2]
     count = int(np.prod(batch, dtype=int))

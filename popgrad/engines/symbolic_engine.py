@@ -1,12 +1,19 @@
-"""The ``symbolic`` engine: :func:`popgrad.symbolic.evaluate` behind the common contract."""
+"""The ``symbolic`` engine: :func:`popgrad.symbolic.evaluate_committee` behind the common contract.
+
+It computes the binary activation with any piecewise-constant STE, for one filter and for committees; its
+``Quantity.mp`` holds the ``dps``-digit values, ``value`` their float64 rounding and ``error`` half an ulp of
+that rounding plus the evaluation's own error (the spread between its last two working precisions and
+``10**-dps`` of the value).
+"""
 
 from __future__ import annotations
 
-import math
 from typing import ClassVar
 
+import mpmath
 import numpy as np
 
+from .._validate import positive_int
 from ..ste import STE
 from .capability import Engine
 from .pointwise import pointwise
@@ -15,63 +22,46 @@ from .result import Expectations, Quantity
 __all__ = ["ENGINE"]
 
 
-def _which(ste: STE) -> tuple[str, float] | None:
-    """The symbolic closed form of a piecewise-constant STE and its clip level, if popgrad has one."""
-    if ste.pieces == ((-math.inf, math.inf, 1.0),):
-        return "identity", 1.0
-    if ste.pieces == ((0.0, math.inf, 1.0),):
-        return "relu", 1.0
-    if len(ste.pieces) == 1 and ste.pieces[0][0] == 0.0 and ste.pieces[0][2] == 1.0:
-        return "clipped_relu", ste.pieces[0][1]
-    return None
+def _quantity(mp: np.ndarray | mpmath.mpf, spread: np.ndarray | mpmath.mpf, dps: int) -> Quantity:
+    """float64 rounding of ``mp`` with its error: half an ulp + the spread + 10^-dps relative."""
+    mp = np.asarray(mp, dtype=object)
+    value = np.vectorize(float, otypes=[np.float64])(mp) if mp.size else np.zeros(mp.shape)
+    own = np.vectorize(lambda x, s: float(abs(s) + abs(x) * mpmath.mpf(10) ** -dps), otypes=[np.float64])(mp, spread)
+    return Quantity(value[()], (0.5 * np.spacing(np.abs(value)) + own)[()], None, None, mp)
 
 
 class SymbolicEngine(Engine):
-    """sympy closed forms evaluated by mpmath at ``dps`` significant digits."""
+    """sympy-derived expressions evaluated by mpmath at ``dps`` significant digits."""
 
     name = "symbolic"
     defaults: ClassVar[dict] = {"dps": 50}
 
     def refusal(self, model: str, activation: str, ste: str, options: dict) -> str | None:
-        if model != "Model":
-            return "its expressions are written for one filter"
         if activation != "binary":
-            return "its expressions are those of the binary step"
+            return "its expressions are derived for the binary step only; a staircase has no symbolic form here"
         if ste == "custom":
-            return "a custom mu' has no symbolic expression"
+            return "a custom mu' has no symbolic form (only a piecewise-constant mu' does)"
         return None
 
     def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
-        from .. import symbolic as sym  # sympy / mpmath set-up: loaded on first use
+        from ..symbolic.evaluate import evaluate_committee  # sympy / mpmath set-up: loaded on first use
 
-        kinds = {}
-        for s in stes:
-            kinds[s.name] = _which(s)
-            if kinds[s.name] is None:
-                raise NotImplementedError(
-                    "engine 'symbolic' has expressions for the identity, ReLU and clipped-ReLU STEs only, "
-                    f"not {s.name!r}"
-                )
+        dps = positive_int(options["dps"], "dps")
         v_star, w_star = model.teacher
 
         def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
-            def q(x: object, shape: tuple[int, ...]) -> Quantity:
-                mp = np.reshape(np.array(x, dtype=object), shape)
-                value = np.reshape(np.array([float(t) for t in np.ravel(mp)]), shape)
-                return Quantity(value, 0.5 * np.spacing(np.abs(value)), None, None, mp)
-
-            m, n = V.shape[-1], W.shape[-1]
-            out = {}
-            for s in stes:
-                name, clip = kinds[s.name]
-                ev = sym.evaluate((v_star[0], w_star[0]), V[0], W[0], options["dps"], clip=clip)
-                out[s.name] = {
-                    "loss": q(ev.loss, ()),
-                    "grad_v": q(ev.grad_v, (1, m)),
-                    "grad_w": q(ev.grad_w, (1, n)),
-                    "coarse_grad_w": q(ev.coarse_grad_w[name], (1, n)),
-                }
-            return out, {"dps": options["dps"]}
+            ev = evaluate_committee(v_star, w_star, V, W, stes, dps)
+            sp = ev.spread
+            base = {
+                "loss": _quantity(ev.loss, sp["loss"], dps),
+                "grad_v": _quantity(ev.grad_v, sp["grad_v"], dps),
+                "grad_w": _quantity(ev.grad_w, sp["grad_w"], dps),
+            }
+            out = {
+                s.name: {**base, "coarse_grad_w": _quantity(ev.coarse_grad_w[s.name], sp["coarse_grad_w"][s.name], dps)}
+                for s in stes
+            }
+            return out, {"dps": dps, "prec": ev.prec}
 
         return pointwise(self.name, model, v, w, stes, options, point)
 

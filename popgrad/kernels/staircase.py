@@ -48,7 +48,9 @@ def _units(t: np.ndarray, r: np.ndarray) -> np.ndarray:
         return np.clip(t / r, -CLIP, CLIP)
 
 
-def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray) -> np.ndarray:
+def upper_orthant(
+    a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray, diff: np.ndarray | None = None
+) -> np.ndarray:
     r""":math:`P(X > a, Y > b)`, standard normals with correlation :math:`\rho = \cos\theta` (:math:`\sin\theta \ge 0`).
 
     Owen (1956): with :math:`h = -a`, :math:`k = -b`, :math:`\Phi_2(h, k; \rho) = \tfrac12\Phi(h) + \tfrac12\Phi(k)
@@ -58,16 +60,23 @@ def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray
     :math:`s = 0` gives :math:`\bar\Phi(\max(a, b))` (:math:`\rho = 1`) and
     :math:`\max(0, \Phi(-b) - \Phi(a))` (:math:`\rho = -1`).  Broadcasts.  Absolute error a few
     1e-16, up to ~2e-15 near :math:`\rho = \pm 1` (measured against mpmath in the tests).
+
+    ``diff``, if given, is :math:`a - b` computed more accurately than the difference of the rounded ``a``,
+    ``b`` (:func:`_gaps`): the Owen's T arguments :math:`(\rho a - b)/(as)` then keep their digits for nearly
+    parallel pairs with nearly equal thresholds, where :math:`\rho a - b` is a tiny difference of large terms.
     """
     a, b, cos, sin = np.broadcast_arrays(*(np.asarray(x, dtype=np.float64) for x in (a, b, cos, sin)))
     h, k = -a, -b
     theta = np.arctan2(sin, cos)
+    num_h, num_k = _leans(a, b, cos, sin, diff)  # rho a - b = k - rho h and rho b - a = h - rho k
     with np.errstate(divide="ignore", invalid="ignore"):
-        ah = (k - cos * h) / (h * sin)
-        ak = (h - cos * k) / (k * sin)
-        ah = np.where(h == 0, np.copysign(np.inf, k - cos * h), ah)
-        ak = np.where(k == 0, np.copysign(np.inf, h - cos * k), ak)
-        delta = np.where((h * k < 0) | ((h * k == 0) & (h + k < 0)), 0.5, 0.0)
+        ah = num_h / (h * sin)
+        ak = num_k / (k * sin)
+        ah = np.where(h == 0, np.copysign(np.inf, num_h), ah)
+        ak = np.where(k == 0, np.copysign(np.inf, num_k), ak)
+        # the sign of h k from the signs (the product of two tiny thresholds underflows to 0)
+        opposite, on_axis = np.sign(h) * np.sign(k) < 0, (h == 0) | (k == 0)
+        delta = np.where(opposite | (on_axis & (h + k < 0)), 0.5, 0.0)
         general = (
             0.5 * special.ndtr(h) + 0.5 * special.ndtr(k) - special.owens_t(h, ah) - special.owens_t(k, ak) - delta
         )
@@ -77,6 +86,26 @@ def upper_orthant(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray
     opposite = np.maximum(0.0, special.ndtr(-b) - special.ndtr(a))
     out = np.where(sin > 0, general, np.where(cos > 0, same, opposite))
     return np.clip(out, 0.0, 1.0)
+
+
+def _leans(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray, diff: np.ndarray | None):
+    r""":math:`\rho a - b` and :math:`\rho b - a` (:math:`\rho = \cos\theta`), as
+    :math:`\pm(a - b) - (1 - \rho)\,a` with :math:`1 - \rho = \sin^2\theta/(1 + \cos\theta)` for
+    :math:`\rho > 0` (no cancellation near :math:`\theta = 0`) and ``diff`` for :math:`a - b` if given."""
+    diff = a - b if diff is None else diff
+    with np.errstate(divide="ignore", invalid="ignore"):
+        one_minus = np.where(cos > 0, sin * sin / (1.0 + cos), 1.0 - cos)
+    return diff - one_minus * a, -diff - one_minus * b
+
+
+def _gaps(t_a: np.ndarray, t_b: np.ndarray, r_a: np.ndarray, r_b: np.ndarray, gap: np.ndarray) -> np.ndarray:
+    r""":math:`t_a/r_a - t_b/r_b`, clipped as :func:`_units`; for equal thresholds :math:`t\,(r_b - r_a)/(r_a r_b)`
+    from the plane's accurate ``norm_gap`` :math:`r_b - r_a` (the plain difference cancels when the norms agree)."""
+    a, b = _units(t_a, r_a), _units(t_b, r_b)
+    with np.errstate(over="ignore", invalid="ignore", divide="ignore"):
+        tied = t_a * (gap / (r_a * r_b))
+    exact = (t_a == t_b) & (np.abs(a) < CLIP) & (np.abs(b) < CLIP) & np.isfinite(tied)
+    return np.where(exact, tied, a - b)
 
 
 class StaircaseKernels:
@@ -111,6 +140,7 @@ class StaircaseKernels:
         shape = np.broadcast_shapes(r.shape, np.shape(p.theta))
         r = np.broadcast_to(r, shape)[..., None, None]
         rb = np.broadcast_to(np.asarray(p.r_star, dtype=np.float64), shape)[..., None, None]
+        gap = np.broadcast_to(np.asarray(p.norm_gap, dtype=np.float64), shape)[..., None, None]
         cos = np.broadcast_to(p.cos_theta, shape)[..., None, None]
         sin = np.broadcast_to(p.sin_theta, shape)[..., None, None]
         a = _units(self._t[:, None], r)  # (..., K, 1): thresholds of a
@@ -123,12 +153,13 @@ class StaircaseKernels:
             sl = slice(lo, lo + step)
             b = _units(self._t[None, sl], rb)  # (..., 1, l): thresholds of b
             weight = self._j[:, None] * self._j[None, sl]
-            prob = upper_orthant(a, b, cos, sin)
+            diff = _gaps(self._t[:, None], self._t[None, sl], r, rb, gap)  # a - b, accurate for tied thresholds
+            prob = upper_orthant(a, b, cos, sin, diff)
             # d/dr_a: (dF/da)(da/dr_a) = phi(a) Phi((rho a - b)/s) a / r
-            dr = phi(a) * a * special.ndtr(ratio(cos * a - b, sin)) / r
+            dr = phi(a) * a * special.ndtr(ratio(_leans(a, b, cos, sin, diff)[0], sin)) / r
             # along u: phi_2(a, b; rho) s / r = exp(-Q/2)/(2 pi r), Q written stably in rho
             with np.errstate(divide="ignore", invalid="ignore"):
-                q_pos = ratio((a - b) ** 2, sin**2) + 2 * a * b / (1 + cos)
+                q_pos = ratio(diff**2, sin**2) + 2 * a * b / (1 + cos)
                 q_neg = ratio((a + b) ** 2, sin**2) - 2 * a * b / (1 - cos)
                 quad = np.where(cos >= 0, q_pos, q_neg)
                 du = np.where(sin > 0, np.exp(-0.5 * quad) / (2 * np.pi), 0.0)

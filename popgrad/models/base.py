@@ -69,18 +69,20 @@ def _sq(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
 class Correlation:
     r"""How the expected coarse gradient lines up with the true gradient (Lemmas 5, 7, 10).
 
-    Attributes (each of the batch shape)
-    ------------------------------------
+    Every attribute has the batch shape (the ``_filters`` ones one more axis, K).  A cosine is defined as 0
+    where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0` at :math:`\theta \in \{0, \pi\}`),
+    where the angle is undefined.
+
+    Attributes
+    ----------
     inner_w : :math:`\langle E g_\mu, \partial f/\partial w\rangle` (from the closed forms' coefficients)
     cos_w : cosine of the angle between :math:`E g_\mu` and :math:`\partial f/\partial w`
-    inner : :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
+    inner : the inner product of the full (v, w) vectors,
+            :math:`\langle (\partial f/\partial v, E g_\mu), (\partial f/\partial v, \partial f/\partial w)\rangle
             = \|\partial f/\partial v\|^2 + \text{inner\_w}`
     cos : cosine of the angle between those full (v, w) vectors
     inner_w_filters, cos_w_filters : per filter, shape ``(..., K)`` (:class:`popgrad.MultiFilterModel`);
             ``None`` for the one-filter :class:`popgrad.Model`
-
-    A cosine is defined as 0 where one of its vectors is 0 (e.g. :math:`\partial f/\partial w = 0`
-    at :math:`\theta \in \{0, \pi\}`), where the angle is undefined.
     """
 
     inner_w: np.ndarray
@@ -127,7 +129,17 @@ class ModelFamily:
 
     # -- validation ----------------------------------------------------------------------------------
 
-    def _point(self, v: object, w: object, *, gradients: bool):
+    @property
+    def assembly(self) -> Assembly:
+        """The closed forms of this model (:class:`popgrad.assembly.Assembly`)."""
+        return self._asm
+
+    def evaluation_point(self, v: object, w: object, *, gradients: bool):
+        """``(v, w)`` validated and prepared for the closed forms (an assembly point).
+
+        ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it.
+        The engines validate through this, so that every engine gives the same messages.
+        """
         V, W = self.committee(v, w)
         pt = self._asm.point(V, W)
         if gradients and pt.has_zero:
@@ -141,12 +153,12 @@ class ModelFamily:
     @overflow_checked
     def loss(self, v: object, w: object) -> np.ndarray:
         """Population loss :math:`f(v, w)`; shape ``(...)``.  See the family's class docstring."""
-        return finite(self._asm.loss(self._point(v, w, gradients=False)))
+        return finite(self._asm.loss(self.evaluation_point(v, w, gradients=False)))
 
     @overflow_checked
     def grad(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
         r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)`.  See the family's class docstring."""
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         return finite(self.from_committee(self._asm.grad_v(pt))), finite(
             self.from_committee(self._asm.grad_w(pt).vector)
         )
@@ -155,7 +167,7 @@ class ModelFamily:
     def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
         s = resolve_ste(ste)
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         gv = self.from_committee(self._asm.grad_v(pt))
         return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
 
@@ -170,7 +182,7 @@ class ModelFamily:
         Computed from the coefficients of both vectors in the filters' planes (no cancellation).
         """
         s = resolve_ste(ste)
-        pt = self._point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True)
         asm = self._asm
         gv = asm.grad_v(pt)
         g, gw = asm.coarse_w(pt, s), asm.grad_w(pt)
