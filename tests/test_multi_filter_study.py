@@ -1,5 +1,6 @@
 """The multi-filter study (popgrad.multi_filter_study): its parts checked against independent derivations, the
-paper's one-filter results (K = K* = 1 as a control), and Monte Carlo from the literal definition of the network.
+paper's one-filter results (K = K* = 1 as a control), and the Monte Carlo engine (the network's definition, sampled;
+it shares no code with the closed forms).
 
 Monte Carlo comparisons use |z| < 5 per component (false-alarm rate ~6e-7 each); "Monte Carlo rejects zero" uses
 |z| > 10 for the largest component.  Seeds are fixed, so every run is deterministic.
@@ -27,7 +28,6 @@ from popgrad.multi_filter_study.critical import classify, settle
 from popgrad.multi_filter_study.descent import descent_study, step_test
 from popgrad.multi_filter_study.kinks import Manifold, snap
 from popgrad.multi_filter_study.runs import METHODS, run_pair
-from tests.literal_committee_mc import committee_mc
 
 C_RELU = 1 / (2 * math.sqrt(2 * math.pi))  # E[z 1{z.a > 0} 1{z.b > 0}] = C_RELU (a_hat + b_hat)
 
@@ -166,19 +166,16 @@ def test_positive_correlation_fails_with_two_teacher_filters_confirmed_by_monte_
     predicted = C_RELU / (2 * np.pi) * (2 * np.sin(DELTA) - 1) * (2 - 1)
     assert math.isclose(float(corr.inner_w), predicted, rel_tol=1e-13)
     assert corr.inner_w < -1e6 * rounding_bound(model, v, w, "relu").sum()
-    # Monte Carlo of E g (literal network) against finite differences of the loss, itself checked by Monte Carlo
-    mc = committee_mc(CX["v_star"], CX["w_star"], v, w, "relu", n_samples=1_000_000, seed=11)
-    assert abs(mc["loss"][0] - model.loss(v, w)) < 5 * mc["loss"][1]
+    # Monte Carlo of E g and f against finite differences of the closed-form loss (checked by Monte Carlo here)
+    mc = pg.expectations(model, v, w, "relu", engine="monte_carlo", n_samples=1_000_000, seed=11)
+    assert abs(mc.loss.z(model.loss(v, w))) < 5
     h = 1e-6
-    fd = np.array(
-        [[(model.loss(v, w + h * e) - model.loss(v, w - h * e)) / (2 * h) for e in np.eye(2)[:, None, :]]]
-    ).reshape(1, 2)
+    fd = np.array([(model.loss(v, w + h * e) - model.loss(v, w - h * e)) / (2 * h) for e in np.eye(2)[:, None, :]])
     _, gw = model.grad(v, w)
-    np.testing.assert_allclose(fd, gw, rtol=0, atol=1e-8)
-    g, se = mc["coarse_w"]
-    _, closed = model.coarse_grad(v, w, "relu")
-    assert np.all(np.abs(g - closed) < 5 * se)
-    inner_mc, inner_se = float(np.sum(g * fd)), float(np.sqrt(np.sum((se * fd) ** 2)))
+    np.testing.assert_allclose(fd.reshape(1, 2), gw, rtol=0, atol=1e-8)
+    assert np.all(np.abs(mc.coarse_grad_w.z(model.coarse_grad(v, w, "relu")[1])) < 5)
+    g, se = mc.coarse_grad_w.value, mc.coarse_grad_w.error
+    inner_mc, inner_se = float(np.sum(g * gw)), float(np.sqrt(np.sum((se * gw) ** 2)))
     assert inner_mc < -10 * inner_se  # Monte Carlo alone rejects a non-negative inner product
 
 
@@ -275,7 +272,7 @@ def test_one_filter_control_classifies_proposition_1():
 def test_two_filter_spurious_minimum_where_no_coarse_gradient_vanishes():
     """K = K* = 2: student filter 0 antiparallel to teacher filter 0, filter 1 on teacher filter 1, V optimal.  It is
     a spurious local minimum (perturbations at radii 1e-2 .. 1e-5 never lower f), and, unlike K = 1, the ReLU and
-    clipped-ReLU coarse gradients do not vanish there: Monte Carlo of the literal network rejects 0."""
+    clipped-ReLU coarse gradients do not vanish there: Monte Carlo rejects 0."""
     v_star = np.array([[1.0, 0.5, -0.2, 0.3], [0.4, -1.0, 0.8, 0.2]])
     w_star = np.array([[0.3, -1.0, 0.2, 0.5, 0.1], [0.6, 0.2, -0.4, 0.1, 0.9]])
     model = pg.MultiFilterModel(v_star, w_star)
@@ -290,12 +287,10 @@ def test_two_filter_spurious_minimum_where_no_coarse_gradient_vanishes():
         assert np.min(model.loss(v + rho * dv, w + rho * dw)) >= f0
     e = classify(model, v, w, rng)
     assert e.label == "spurious minimum" and not any(e.coarse_vanishes.values())
-    for ste in ("relu", "clipped_relu"):
-        mc = committee_mc(v_star, w_star, v, w, ste, n_samples=400_000, seed=21)
-        g, se = mc["coarse_w"]
-        _, closed = model.coarse_grad(v, w, ste)
-        assert np.all(np.abs(g - closed) < 5 * se)
-        assert np.max(np.abs(g) / se) > 10
+    mc = pg.expectations(model, v, w, ["relu", "clipped_relu"], engine="monte_carlo", n_samples=400_000, seed=21)
+    for ste, est in mc.items():
+        assert np.all(np.abs(est.coarse_grad_w.z(model.coarse_grad(v, w, ste)[1])) < 5)
+        assert np.max(np.abs(est.coarse_grad_w.z(0.0))) > 10
 
 
 def test_settle_continues_an_unfinished_descent_to_a_critical_point():
