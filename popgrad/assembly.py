@@ -58,7 +58,7 @@ import numpy as np
 
 from . import kernels
 from .activation import Activation
-from .geometry import Plane, _plane_of_arrays
+from .geometry import Plane, plane_of_arrays
 from .kernels.base import UnitMoments
 from .ste import STE
 
@@ -106,9 +106,9 @@ class _Point:
     def planes(self) -> list[Plane]:
         """Planes of (w_k, teacher filters) ``(..., K, K*)`` and, for K > 1, (w_k, w_l) ``(..., K, K)``."""
         Ws = self.Wsafe
-        out = [_plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
+        out = [plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
         if self.K > 1:
-            out.append(_plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
+            out.append(plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
         return out
 
     @cached_property
@@ -212,7 +212,7 @@ class Assembly:
         v_star = self.scaled_v_star
         self.kernels = kernels.for_activation(self.unit_activation)
         with np.errstate(all="ignore"):  # an overflow here surfaces as a non-finite result, refused on use
-            tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
+            tt = plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
             self.teacher_moments = self.kernels.moments(tt.r[:, 0])
             gamma = self.kernels.variogram(tt).value
             self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)

@@ -24,7 +24,7 @@ import numpy as np
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
 from .models import Model, MultiFilterModel
 from .models.base import ModelFamily
-from .models.multi_filter import _student
+from .models.multi_filter import student_filters
 from .montecarlo import draw_inputs, per_sample
 from .ste import resolve
 
@@ -188,7 +188,7 @@ def _starts(model: ModelFamily, v0: object, w0: object) -> tuple[np.ndarray, np.
             np.broadcast_to(v, (*batch, model.m)).reshape(-1, model.m).copy(),
             np.broadcast_to(w, (*batch, model.n)).reshape(-1, model.n).copy(),
         )
-    v, w = _student(v0, "v0", model.m), _student(w0, "w0", model.n)
+    v, w = student_filters(v0, "v0", model.m), student_filters(w0, "w0", model.n)
     k = v.shape[-2]
     if w.shape[-2] != k:
         raise ValueError(f"v0 {v.shape} and w0 {w.shape} must have the same number K of filters (axis -2)")
