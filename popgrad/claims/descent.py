@@ -25,7 +25,8 @@ from .result import Check, ClaimResult
 
 __all__ = ["ETAS", "descent", "largest_descending_step", "largest_good_step"]
 
-ETAS = 2.0 ** np.arange(4, -51, -1)  # decreasing
+#: The step grid of the descent claim, :math:`2^4, 2^3, \dots, 2^{-50}` (decreasing).
+ETAS = 2.0 ** np.arange(4, -51, -1)
 
 
 def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:

@@ -5,7 +5,7 @@ fixed seeds (a measurement, not a proof, and not a claim of the paper -- ``popgr
 claims), what of the paper's one-filter picture survives with several filters:
 
 * **correlation** (:mod:`.correlation`): is :math:`\langle E g_\mu, \partial f/\partial W\rangle \ge 0`, for the whole
-  of :math:`W` and per filter, on a battery of ``(K, K*, m, n)`` (:mod:`.battery`); failures counted only beyond
+  of :math:`W` and per filter, on a battery of ``(K, K*, m, n)`` (:mod:`.grid`); failures counted only beyond
   the rounding bound, located by the nearest collision;
 * **descent** (:mod:`.descent`): do small steps along the negative expected coarse gradient decrease f;
 * **critical points and dynamics** (:mod:`.runs`, :mod:`.critical`, :mod:`.kinks`): gradient descent on f and
@@ -24,9 +24,9 @@ from dataclasses import asdict, dataclass, field
 import numpy as np
 
 from .._validate import positive_int
-from .battery import Points, configs, points
 from .correlation import STES, CorrelationRow, correlation_study, inner_products
 from .descent import DescentRow, descent_study
+from .grid import Points, configs, points
 from .runs import METHODS, PairRun, run_pair
 
 __all__ = [
@@ -82,7 +82,7 @@ def _plain(x: object) -> object:
 
 
 def battery(seed: int = 0, thorough: bool = False, per_kind: int = 8) -> list[Points]:
-    """The correlation/descent battery (:mod:`.battery`): 64 configurations (1216 if ``thorough``), ``per_kind``
+    """The correlation/descent battery (:mod:`.grid`): 64 configurations (1216 if ``thorough``), ``per_kind``
     points of each of the four kinds each, from ``np.random.default_rng([seed, 0])``."""
     rng = np.random.default_rng([seed, 0])
     return [points(rng, c, per_kind) for c in configs(rng, thorough)]

@@ -30,7 +30,7 @@ import numpy as np
 
 from ..engines import expectations
 from ..ste import resolve
-from .battery import KINDS, Points
+from .grid import KINDS, Points
 
 __all__ = [
     "SIN_BINS",

@@ -26,8 +26,8 @@ import numpy as np
 
 from ..claims.descent import ETAS, largest_good_step
 from ..ste import resolve
-from .battery import KINDS, Points
 from .correlation import STES, inner_products, nearest_partner
+from .grid import KINDS, Points
 
 __all__ = ["DescentRow", "descent_study", "step_test"]
 

@@ -27,7 +27,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .battery import optimal_v
+from .grid import optimal_v
 
 __all__ = ["SNAP_ANGLE", "Group", "Manifold", "snap"]
 
@@ -75,7 +75,7 @@ def _groups(model, w: np.ndarray, angle: float) -> list[list[int]]:
 
 def snap(model, v: np.ndarray, w: np.ndarray, angle: float = SNAP_ANGLE) -> tuple[np.ndarray, np.ndarray, list[Group]]:
     """``(V, W, groups)``: ``w (K, n)`` with every near-collision made exact (module docstring) and ``V`` the
-    minimiser of :math:`f(\\cdot, W)` there (:func:`popgrad.multi_filter_study.battery.optimal_v`)."""
+    minimiser of :math:`f(\\cdot, W)` there (:func:`popgrad.multi_filter_study.grid.optimal_v`)."""
     k = w.shape[0]
     w_new = np.array(w, dtype=float)
     groups = []

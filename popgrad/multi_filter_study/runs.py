@@ -1,6 +1,6 @@
 r"""Algorithm 1 against gradient descent on f, from the same random starts, and the critical points they find.
 
-For each ``(K, K*)``: one random teacher (:func:`.battery.teacher`), ``starts`` random starts (:math:`V, W` standard
+For each ``(K, K*)``: one random teacher (:func:`.grid.teacher`), ``starts`` random starts (:math:`V, W` standard
 normal), and from each of them ``steps`` steps (step :math:`1/(K(m+1))`, :func:`popgrad.dynamics.default_lr`) of
 
 * ``gradient``: plain gradient descent on :math:`f` (:func:`popgrad.dynamics.true_gradient`);
@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dynamics import descend, true_gradient
-from .battery import teacher
 from .correlation import STES
 from .critical import classify, settle
+from .grid import teacher
 from .kinks import snap
 
 __all__ = ["METHODS", "PairRun", "run_pair"]
