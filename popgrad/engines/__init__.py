@@ -15,10 +15,15 @@ Every engine computes the model it is given -- its activation, its number of fil
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from ..ste import resolve_many
 from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
 from .capability import ACTIVATION_KINDS, MODEL_KINDS, STE_KINDS, Engine, capability_table, check_supported
 from .result import Expectations, Quantity
+
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
 
 __all__ = ["ENGINES", "Expectations", "Quantity", "capabilities", "expectations"]
 
@@ -38,7 +43,7 @@ def _engine(engine: object) -> Engine:
 
 
 def expectations(
-    model: object, v: object, w: object, ste: object = "relu", engine: str = "closed_form", **options: object
+    model: ModelFamily, v: object, w: object, ste: object = "relu", engine: str = "closed_form", **options: object
 ) -> Expectations | dict[str, Expectations]:
     r"""Loss, true gradient and expected coarse gradient of ``model`` at ``(v, w)``, by the chosen engine.
 

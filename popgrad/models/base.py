@@ -12,6 +12,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
 
@@ -19,6 +20,12 @@ from ..activation import Activation
 from ..activation import resolve as resolve_activation
 from ..assembly import Assembly
 from ..ste import resolve as resolve_ste
+
+if TYPE_CHECKING:
+    from ..assembly import _Point  # the assembly's point type, for annotations only
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = ["Correlation", "ModelFamily"]
 
@@ -43,11 +50,11 @@ def finite(x: np.ndarray) -> np.ndarray:
     return x[()]
 
 
-def overflow_checked(method: Callable) -> Callable:
+def overflow_checked(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Compute without floating-point warnings; :func:`finite` turns any overflow into a ValueError."""
 
     @functools.wraps(method)
-    def wrapper(*args: object, **kwargs: object) -> object:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with np.errstate(all="ignore"):
             return method(*args, **kwargs)
 
@@ -134,7 +141,7 @@ class ModelFamily:
         """The closed forms of this model (:class:`popgrad.assembly.Assembly`)."""
         return self._asm
 
-    def evaluation_point(self, v: object, w: object, *, gradients: bool):
+    def evaluation_point(self, v: object, w: object, *, gradients: bool) -> _Point:
         """``(v, w)`` validated and prepared for the closed forms (an assembly point).
 
         ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it.
