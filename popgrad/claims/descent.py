@@ -17,6 +17,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from ..models import Model
 from ..ste import resolve
 from ._common import EPS, dot
 from .battery import Battery, case_points
@@ -35,7 +36,7 @@ def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
     return EPS * 0.125 * (dot(d, d) + d.sum(-1) ** 2 + 4 * np.abs(v @ v_star))
 
 
-def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: object) -> tuple[np.ndarray, np.ndarray]:
+def largest_descending_step(model: Model, v: np.ndarray, w: np.ndarray, ste: object) -> tuple[np.ndarray, np.ndarray]:
     r"""``(eta_star (P,), eta_min (P,))`` for points ``v (P, m)``, ``w (P, n)``; ``eta_star = 0``
     where even :math:`\eta_{min}` does not descend.  See the module docstring."""
     gv, g = model.coarse_grad(v, w, ste=ste)
