@@ -19,6 +19,7 @@ import numpy as np
 from ..activation import Activation
 from ..activation import resolve as resolve_activation
 from ..assembly import Assembly
+from ..ste import STE
 from ..ste import resolve as resolve_ste
 
 if TYPE_CHECKING:
@@ -171,7 +172,7 @@ class ModelFamily:
         )
 
     @overflow_checked
-    def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
+    def coarse_grad(self, v: object, w: object, ste: str | STE = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
         s = resolve_ste(ste)
         pt = self.evaluation_point(v, w, gradients=True)
@@ -179,7 +180,7 @@ class ModelFamily:
         return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
 
     @overflow_checked
-    def correlation(self, v: object, w: object, ste: object = "relu") -> Correlation:
+    def correlation(self, v: object, w: object, ste: str | STE = "relu") -> Correlation:
         r"""Inner products and cosines between expected coarse and true gradients (:class:`Correlation`).
 
         .. math:: \langle E g_\mu, \partial f/\partial w\rangle = \frac{(v^\top v^*)^2}{2\pi\|w\|}\sin\theta\; c^*_\mu
