@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -32,6 +32,8 @@ from .models import Model
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from .families import FamilyMember
 
 __all__ = [
     "GALLERY_POINT",
@@ -249,6 +251,7 @@ def landscape_heatmaps(
         ax.set_ylabel("‖w‖")
         ax.set_title(_label(ste), fontsize=10)
         _theta_axis(ax)
+    assert mesh is not None  # stes is not empty
     fig.colorbar(mesh, ax=list(axes[0]), label="cos ∠(E g_μ, ∂f/∂w)", shrink=0.9)
     fig.suptitle(f"Alignment of the expected coarse gradient ({_v_text(v)})", fontsize=11)
     return fig
@@ -267,7 +270,7 @@ def descent_trajectories(
     lr: float | None = None,
     max_iter: int = 400,
     title: str | None = None,
-    **descend_kwargs: object,
+    **descend_kwargs: Any,
 ) -> Figure:
     r"""Coarse gradient descent from the same starts for each STE: :math:`f`, :math:`\theta` and
     :math:`\|w\|` against the iteration.
@@ -391,12 +394,12 @@ def monte_carlo_convergence(
     stes = _ste_names(stes)
     v = as_vector_batch(v, "v", model.m, batch=False)
     w = as_vector_batch(w, "w", model.n, batch=False)
-    sizes = np.asarray([int(n) for n in sizes])
+    ns = np.asarray([int(n) for n in sizes])
     f = float(model.loss(v, w))
     exact = {s: np.asarray(model.coarse_grad(v, w, ste=s)[1]) for s in stes}
-    err = {"loss": np.zeros((sizes.size, len(seeds)))} | {s: np.zeros((sizes.size, len(seeds))) for s in stes}
-    se = {k: np.zeros(sizes.size) for k in err}
-    for i, n_samples in enumerate(sizes):
+    err = {"loss": np.zeros((ns.size, len(seeds)))} | {s: np.zeros((ns.size, len(seeds))) for s in stes}
+    se = {k: np.zeros(ns.size) for k in err}
+    for i, n_samples in enumerate(ns):
         for j, seed in enumerate(seeds):
             r = monte_carlo(model, v, w, ste=list(stes), n_samples=int(n_samples), seed=seed, method=method)
             loss = r[stes[0]].loss
@@ -414,11 +417,11 @@ def monte_carlo_convergence(
         for k, key in enumerate(keys):
             color = "k" if key == "loss" else _color(key, k)
             name = "loss f" if key == "loss" else _label(key)
-            x = np.repeat(sizes, len(seeds))
+            x = np.repeat(ns, len(seeds))
             ax.plot(x, np.maximum(err[key].ravel(), 1e-300), "o", ms=4, color=color, alpha=0.7, label=f"{name}: error")
-            ax.plot(sizes, se[key], "-", color=color, label=f"{name}: stderr")
-        ref = se[keys[0]][0] * np.sqrt(sizes[0] / sizes)
-        ax.plot(sizes, ref, ":", color="0.5", lw=2, label="∝ 1/√N")
+            ax.plot(ns, se[key], "-", color=color, label=f"{name}: stderr")
+        ref = se[keys[0]][0] * np.sqrt(ns[0] / ns)
+        ax.plot(ns, ref, ":", color="0.5", lw=2, label="∝ 1/√N")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("number of samples N")
@@ -491,7 +494,7 @@ def precision_agreement(
 
 def ste_family_study(
     model: Model,
-    members: Sequence[object] | None = None,
+    members: Sequence[FamilyMember] | None = None,
     *,
     alphas: Sequence[float] = (0.0, 0.5, 1.0),
     clips: Sequence[float] = (0.2, 1.0, 5.0),
