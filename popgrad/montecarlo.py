@@ -40,7 +40,7 @@ from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING, overload
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
 import numpy.typing as npt
@@ -366,8 +366,8 @@ def sample_point(
 @overload
 def monte_carlo(  # type: ignore[overload-overlap]
     model: ModelFamily,
-    v: object,
-    w: object,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
     ste: str | STE = ...,
     n_samples: int = ...,
     seed: int | np.random.SeedSequence = ...,
@@ -379,8 +379,8 @@ def monte_carlo(  # type: ignore[overload-overlap]
 @overload
 def monte_carlo(
     model: ModelFamily,
-    v: object,
-    w: object,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
     ste: Sequence[str | STE],
     n_samples: int = ...,
     seed: int | np.random.SeedSequence = ...,
@@ -391,8 +391,8 @@ def monte_carlo(
 
 def monte_carlo(
     model: ModelFamily,
-    v: object,
-    w: object,
+    v: Any,  # array_like (the overloads say so); Any here keeps mypy's matching of the call below to one ste union
+    w: Any,
     ste: str | STE | Sequence[str | STE] = "relu",
     n_samples: int = 10**6,
     seed: int | np.random.SeedSequence = 0,
@@ -483,7 +483,11 @@ def draw_inputs(rng: np.random.Generator, n_samples: int, m: int, n: int, rows: 
 
 
 def per_sample(
-    model: ModelFamily, v: object, w: object, Z: npt.ArrayLike, ste: str | STE | Sequence[str | STE] = "relu"
+    model: ModelFamily,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
+    Z: npt.ArrayLike,
+    ste: str | STE | Sequence[str | STE] = "relu",
 ) -> PerSample:
     r"""Per-sample loss, :math:`\partial\ell/\partial v` and coarse gradients on the batch ``Z``.
 

@@ -44,7 +44,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.sqrt(_dot(x, x))[..., None]
 
 
-def _broadcast_vw(v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+def _broadcast_vw(v: npt.ArrayLike, w: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Broadcast the leading axes of ``v (..., m)`` and ``w (..., n)``."""
     v, w = np.asarray(v, float), np.asarray(w, float)
     batch = np.broadcast_shapes(v.shape[:-1], w.shape[:-1])

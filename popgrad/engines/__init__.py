@@ -18,6 +18,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
+import numpy.typing as npt
+
 from ..ste import STE, resolve_many
 from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
 from .capability import ACTIVATION_KINDS, MODEL_KINDS, STE_KINDS, Engine, capability_table, check_supported
@@ -47,20 +49,25 @@ def _engine(engine: object) -> Engine:
 # overlap; the overloads spare every caller an isinstance check on the result, which is worth the ignore.
 @overload
 def expectations(  # type: ignore[overload-overlap]
-    model: ModelFamily, v: object, w: object, ste: str | STE = ..., engine: str = ..., **options: object
+    model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, ste: str | STE = ..., engine: str = ..., **options: object
 ) -> Expectations: ...
 
 
 @overload
 def expectations(
-    model: ModelFamily, v: object, w: object, ste: Sequence[str | STE], engine: str = ..., **options: object
+    model: ModelFamily,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
+    ste: Sequence[str | STE],
+    engine: str = ...,
+    **options: object,
 ) -> dict[str, Expectations]: ...
 
 
 def expectations(
     model: ModelFamily,
-    v: object,
-    w: object,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
     ste: str | STE | Sequence[str | STE] = "relu",
     engine: str = "closed_form",
     **options: object,

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
+import numpy.typing as npt
+
 from ..activation import Activation
 from ..ste import STE
 
@@ -71,7 +73,7 @@ class Engine:
         raise NotImplementedError
 
     def compute(
-        self, model: ModelFamily, v: object, w: object, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         """``{ste.name: Expectations}`` at the point(s) ``(v, w)``."""
         raise NotImplementedError

@@ -61,8 +61,8 @@ def _present(fields: dict[str, Quantity | None], key: str, engine: str) -> Quant
 def pointwise(
     engine: str,
     model: ModelFamily,
-    v: object,
-    w: object,
+    v: npt.ArrayLike,
+    w: npt.ArrayLike,
     stes: tuple[STE, ...],
     options: dict,
     point: Callable[[np.ndarray, np.ndarray, int | None, int], tuple[PointResult, dict]],

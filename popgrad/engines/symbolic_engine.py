@@ -12,6 +12,7 @@ from typing import TYPE_CHECKING, ClassVar
 
 import mpmath
 import numpy as np
+import numpy.typing as npt
 
 from .._validate import positive_int
 from ..ste import STE
@@ -47,7 +48,7 @@ class SymbolicEngine(Engine):
         return None
 
     def compute(
-        self, model: ModelFamily, v: object, w: object, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         from ..symbolic.evaluate import evaluate_committee  # sympy / mpmath set-up: loaded on first use
 
