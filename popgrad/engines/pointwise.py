@@ -8,18 +8,36 @@ per-point :class:`~popgrad.engines.result.Quantity` values back into the model's
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
 
+from ..activation import Activation
 from ..ste import STE
 from .result import Expectations, Quantity
 
-if TYPE_CHECKING:
-    from ..models.base import ModelFamily
+__all__ = ["FIELDS", "ModelContract", "pointwise"]
 
-__all__ = ["FIELDS", "pointwise"]
+
+class ModelContract(Protocol):
+    """What the engines read of a model: :class:`popgrad.Model` and :class:`popgrad.MultiFilterModel` (any
+    :class:`popgrad.models.ModelFamily`) have it.  A protocol, so that the symbolic engine and
+    :mod:`popgrad.symbolic` name it without importing :mod:`popgrad.models` (they stay independent of the closed
+    forms)."""
+
+    @property
+    def teacher(self) -> tuple[np.ndarray, np.ndarray]: ...
+
+    @property
+    def activation(self) -> Activation: ...
+
+    def evaluation_point(self, v: npt.ArrayLike, w: npt.ArrayLike, *, gradients: bool) -> object: ...
+
+    def committee(self, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
+
+    def from_committee(self, x: np.ndarray) -> np.ndarray: ...
+
 
 FIELDS = ("loss", "grad_v", "grad_w", "coarse_grad_w")
 
@@ -60,7 +78,7 @@ def _present(fields: dict[str, Quantity | None], key: str, engine: str) -> Quant
 
 def pointwise(
     engine: str,
-    model: ModelFamily,
+    model: ModelContract,
     v: npt.ArrayLike,
     w: npt.ArrayLike,
     stes: tuple[STE, ...],

@@ -8,7 +8,7 @@ that rounding plus the evaluation's own error (the spread between its last two w
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, ClassVar
+from typing import ClassVar
 
 import mpmath
 import numpy as np
@@ -17,11 +17,8 @@ import numpy.typing as npt
 from .._validate import positive_int
 from ..ste import STE
 from .capability import Engine
-from .pointwise import PointResult, pointwise
+from .pointwise import ModelContract, PointResult, pointwise
 from .result import Expectations, Quantity
-
-if TYPE_CHECKING:
-    from ..models.base import ModelFamily
 
 __all__ = ["ENGINE"]
 
@@ -48,7 +45,7 @@ class SymbolicEngine(Engine):
         return None
 
     def compute(
-        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelContract, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         from ..symbolic.evaluate import evaluate_committee  # sympy / mpmath set-up: loaded on first use
 

@@ -26,7 +26,7 @@ from .kernels import kernel_values
 from .paper import STES
 
 if TYPE_CHECKING:
-    from ..models.base import ModelFamily
+    from ..engines.pointwise import ModelContract
 
 __all__ = ["STES", "Evaluation", "evaluate", "evaluate_committee"]
 
@@ -209,7 +209,7 @@ def evaluate_committee(
 # -- the public entry point -------------------------------------------------------------------------------
 
 
-def _from_model(model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
+def _from_model(model: ModelContract, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
     if not model.activation.is_binary:
         raise NotImplementedError(
             f"popgrad.symbolic computes the binary activation only, not {model.activation.name} "
@@ -247,7 +247,7 @@ def _from_pair(teacher: tuple | list, v: npt.ArrayLike, w: npt.ArrayLike) -> tup
 
 def _teacher_parts(teacher: object, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
     if all(hasattr(teacher, a) for a in ("committee", "teacher", "activation", "from_committee")):
-        return _from_model(cast("ModelFamily", teacher), v, w)  # duck-typed: any object with these four
+        return _from_model(cast("ModelContract", teacher), v, w)  # duck-typed: any object with these four
     if isinstance(teacher, (tuple, list)) and len(teacher) == 2:
         return _from_pair(teacher, v, w)
     raise TypeError(
@@ -269,7 +269,7 @@ def piecewise_stes(ste: str | STE | Sequence[str | STE]) -> tuple[STE, ...]:
 
 
 def evaluate(
-    teacher: ModelFamily | tuple | list,
+    teacher: ModelContract | tuple | list,
     v: npt.ArrayLike,
     w: npt.ArrayLike,
     dps: int = 50,
