@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 from scipy import optimize
 
 from ._validate import as_vector_batch
@@ -65,7 +65,7 @@ class CriticalPoints:
     saddle_theta: float
 
 
-def proposition1(v_star: npt.ArrayLike) -> CriticalPoints:
+def proposition1(v_star: ArrayLike) -> CriticalPoints:
     r"""Proposition 1 of the paper, transcribed literally (``np.linalg.solve`` with :math:`I + 11^\top`).
 
     Parameters
@@ -107,7 +107,7 @@ def _orthogonal_direction(w_star: np.ndarray) -> np.ndarray:
     return d / np.linalg.norm(d)
 
 
-def random_orthogonal_directions(rng: np.random.Generator, w_star: npt.ArrayLike, size: int) -> np.ndarray:
+def random_orthogonal_directions(rng: np.random.Generator, w_star: ArrayLike, size: int) -> np.ndarray:
     """``size`` random unit vectors orthogonal to ``w_star`` (shape (size, n), n >= 2), uniform on that sphere.
 
     Gram--Schmidt runs twice: one pass leaves about eps/|d| of ``w_star`` in ``d`` ("twice is enough").
@@ -121,7 +121,7 @@ def random_orthogonal_directions(rng: np.random.Generator, w_star: npt.ArrayLike
 
 
 def w_at_angle(
-    w_star: npt.ArrayLike, theta: npt.ArrayLike, r: npt.ArrayLike = 1.0, direction: npt.ArrayLike | None = None
+    w_star: ArrayLike, theta: ArrayLike, r: ArrayLike = 1.0, direction: ArrayLike | None = None
 ) -> np.ndarray:
     r""":math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)`: a filter at angle ``theta`` from ``w_star``.
 
@@ -184,7 +184,7 @@ class Profile:
     slope: np.ndarray
 
 
-def profile(model: Model, theta: npt.ArrayLike, r: float = 1.0) -> Profile:
+def profile(model: Model, theta: ArrayLike, r: float = 1.0) -> Profile:
     r"""Evaluate :class:`Profile` at angles ``theta`` (shape (...)), filters of norm ``r``.
 
     :math:`\partial f/\partial v` is affine in ``v``: :math:`\partial f/\partial v = Mv + c` with

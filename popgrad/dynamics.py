@@ -20,7 +20,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
 from .models import Model, MultiFilterModel
@@ -178,7 +178,7 @@ def default_lr(model: Model | MultiFilterModel, k: int = 1) -> float:
     return 1.0 / (k * (model.m + 1))
 
 
-def _starts(model: Model | MultiFilterModel, v0: npt.ArrayLike, w0: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]:
+def _starts(model: Model | MultiFilterModel, v0: ArrayLike, w0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Validated starting points as copies ``(B, m), (B, n)``, or ``(B, K, m), (B, K, n)`` for K filters."""
     if not isinstance(model, MultiFilterModel):
         v = as_vector_batch(v0, "v0", model.m)
@@ -206,8 +206,8 @@ def _any_filter(x: np.ndarray) -> np.ndarray:
 
 def descend(
     model: Model | MultiFilterModel,
-    v0: npt.ArrayLike,
-    w0: npt.ArrayLike,
+    v0: ArrayLike,
+    w0: ArrayLike,
     ste: str | STE = "relu",
     *,
     lr: float | None = None,

@@ -23,7 +23,7 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from . import ste as ste_mod
 from .activation import Activation, uniform
@@ -74,8 +74,8 @@ def _teachers(rng: np.random.Generator, count: int, m: int, n: int) -> list[tupl
 
 
 def ste_families(
-    alphas: npt.ArrayLike = _ALPHAS,
-    clips: npt.ArrayLike = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0),
+    alphas: ArrayLike = _ALPHAS,
+    clips: ArrayLike = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0),
     n_teachers: int = 4,
     m: int = 4,
     n: int = 5,

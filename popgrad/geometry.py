@@ -28,7 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
@@ -219,7 +219,7 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     )
 
 
-def plane(w: npt.ArrayLike, w_star: npt.ArrayLike) -> Plane:
+def plane(w: ArrayLike, w_star: ArrayLike) -> Plane:
     """Invariants of the plane span{w, w_star}; see :class:`Plane`.
 
     Parameters
@@ -236,7 +236,7 @@ def plane(w: npt.ArrayLike, w_star: npt.ArrayLike) -> Plane:
     return plane_of_arrays(w, w_star)
 
 
-def angle(a: npt.ArrayLike, b: npt.ArrayLike) -> np.ndarray:
+def angle(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     r"""Angle between vectors ``a`` and ``b`` in radians, in :math:`[0, \pi]`.
 
     :math:`\theta = \operatorname{atan2}(\|a \wedge b\|, a\cdot b)`, accurate to a few ulps

@@ -43,7 +43,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from . import _boundary as bnd
 from . import _sampling as smp
@@ -366,8 +366,8 @@ def sample_point(
 @overload
 def monte_carlo(  # type: ignore[overload-overlap]
     model: ModelFamily,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     ste: str | STE = ...,
     n_samples: int = ...,
     seed: int | np.random.SeedSequence = ...,
@@ -379,8 +379,8 @@ def monte_carlo(  # type: ignore[overload-overlap]
 @overload
 def monte_carlo(
     model: ModelFamily,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     ste: Sequence[str | STE],
     n_samples: int = ...,
     seed: int | np.random.SeedSequence = ...,
@@ -484,9 +484,9 @@ def draw_inputs(rng: np.random.Generator, n_samples: int, m: int, n: int, rows: 
 
 def per_sample(
     model: ModelFamily,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
-    Z: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
+    Z: ArrayLike,
     ste: str | STE | Sequence[str | STE] = "relu",
 ) -> PerSample:
     r"""Per-sample loss, :math:`\partial\ell/\partial v` and coarse gradients on the batch ``Z``.

@@ -24,7 +24,7 @@ from collections.abc import Iterator, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from . import critical
 from ._validate import as_vector_batch
@@ -113,7 +113,7 @@ def _ste_names(stes: Sequence[str] | str) -> tuple[str, ...]:
     return names
 
 
-def w_at_angle(model: Model, theta: npt.ArrayLike, r: npt.ArrayLike = 1.0) -> np.ndarray:
+def w_at_angle(model: Model, theta: ArrayLike, r: ArrayLike = 1.0) -> np.ndarray:
     r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``:
     :func:`popgrad.critical.w_at_angle` for ``model``'s teacher (``d`` its fixed unit vector orthogonal to
     :math:`w^*`).  ``theta (...)`` in :math:`[0, \pi]`, ``r (...) > 0`` broadcast; returns ``(..., n)``.
@@ -127,7 +127,7 @@ def w_at_angle(model: Model, theta: npt.ArrayLike, r: npt.ArrayLike = 1.0) -> np
     return critical.w_at_angle(model.w_star, theta, r)
 
 
-def v_opt(model: Model, theta: npt.ArrayLike) -> np.ndarray:
+def v_opt(model: Model, theta: ArrayLike) -> np.ndarray:
     r"""The best second layer at angle ``theta``, the root of :math:`\partial f/\partial v` (Lemma 2):
     ``popgrad.critical.profile(model, theta).v_opt``.  At ``theta = 0`` it is :math:`v^*`, at
     :math:`\pi` Proposition 1's spurious minimizer.  ``theta (...)`` -> ``(..., m)``.
@@ -140,7 +140,7 @@ def v_opt(model: Model, theta: npt.ArrayLike) -> np.ndarray:
     return critical.profile(model, theta).v_opt
 
 
-def _v_rows(model: Model, v: npt.ArrayLike | None, theta: np.ndarray) -> np.ndarray:
+def _v_rows(model: Model, v: ArrayLike | None, theta: np.ndarray) -> np.ndarray:
     """``v`` broadcast to ``theta.shape + (m,)``, or :func:`v_opt` when ``v`` is None."""
     if v is None:
         return v_opt(model, theta)
@@ -148,13 +148,13 @@ def _v_rows(model: Model, v: npt.ArrayLike | None, theta: np.ndarray) -> np.ndar
     return np.broadcast_to(v, (*theta.shape, model.m))
 
 
-def _v_text(v: npt.ArrayLike | None) -> str:
+def _v_text(v: ArrayLike | None) -> str:
     return "v = argmin_v f(v, w)" if v is None else "v fixed"
 
 
 def landscape_curves(
     model: Model,
-    v: npt.ArrayLike | None = None,
+    v: ArrayLike | None = None,
     *,
     stes: Sequence[str] = STE_NAMES,
     norms: Sequence[float] = (0.5, 1.0, 2.0),
@@ -223,10 +223,10 @@ def landscape_curves(
 
 def landscape_heatmaps(
     model: Model,
-    v: npt.ArrayLike | None = None,
+    v: ArrayLike | None = None,
     *,
     stes: Sequence[str] = STE_NAMES,
-    theta: npt.ArrayLike | None = None,
+    theta: ArrayLike | None = None,
     norms: object = None,
 ) -> Figure:
     r"""Heatmaps of :math:`\cos\angle(E g_\mu, \partial f/\partial w)` over :math:`(\theta, \|w\|)`, one per STE.
@@ -264,8 +264,8 @@ def landscape_heatmaps(
 
 def descent_trajectories(
     model: Model,
-    v0: npt.ArrayLike,
-    w0: npt.ArrayLike,
+    v0: ArrayLike,
+    w0: ArrayLike,
     *,
     stes: Sequence[str] = STE_NAMES,
     lr: float | None = None,
@@ -324,8 +324,8 @@ def descent_trajectories(
 
 def finite_sample_step(
     model: Model,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     *,
     ste: str = "relu",
     sample_sizes: Sequence[int] = (10, 50, 1000, 10000),
@@ -374,8 +374,8 @@ def finite_sample_step(
 
 def monte_carlo_convergence(
     model: Model,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     *,
     stes: Sequence[str] = STE_NAMES,
     sizes: Sequence[int] = (100, 1000, 10_000, 100_000),
@@ -436,9 +436,9 @@ def monte_carlo_convergence(
 
 def precision_agreement(
     model: Model,
-    v: npt.ArrayLike,
+    v: ArrayLike,
     *,
-    theta: npt.ArrayLike | None = None,
+    theta: ArrayLike | None = None,
     norms: Sequence[float] = (0.3, 1.0, 3.0),
     dps: int = 50,
 ) -> Figure:

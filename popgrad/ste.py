@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ._validate import as_float_array, as_vector_batch, real_number
 
@@ -91,7 +91,7 @@ class STE:
             object.__setattr__(self, "pieces", pieces)
             _check_agrees(self.mu_prime, pieces)
 
-    def __call__(self, x: npt.ArrayLike) -> np.ndarray:
+    def __call__(self, x: ArrayLike) -> np.ndarray:
         return self.mu_prime(np.asarray(x))
 
 

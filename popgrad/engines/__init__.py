@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, overload
 
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ..ste import STE, resolve_many
 from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
@@ -49,15 +49,15 @@ def _engine(engine: object) -> Engine:
 # overlap; the overloads spare every caller an isinstance check on the result, which is worth the ignore.
 @overload
 def expectations(  # type: ignore[overload-overlap]
-    model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, ste: str | STE = ..., engine: str = ..., **options: object
+    model: ModelFamily, v: ArrayLike, w: ArrayLike, ste: str | STE = ..., engine: str = ..., **options: object
 ) -> Expectations: ...
 
 
 @overload
 def expectations(
     model: ModelFamily,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     ste: Sequence[str | STE],
     engine: str = ...,
     **options: object,
@@ -66,8 +66,8 @@ def expectations(
 
 def expectations(
     model: ModelFamily,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     ste: str | STE | Sequence[str | STE] = "relu",
     engine: str = "closed_form",
     **options: object,

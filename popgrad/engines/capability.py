@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import TYPE_CHECKING, ClassVar
 
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ..activation import Activation
 from ..ste import STE
@@ -73,7 +73,7 @@ class Engine:
         raise NotImplementedError
 
     def compute(
-        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         """``{ste.name: Expectations}`` at the point(s) ``(v, w)``."""
         raise NotImplementedError

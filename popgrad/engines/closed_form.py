@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ..kernels.custom import DEFAULT_TOL
 from ..models.base import finite
@@ -45,7 +45,7 @@ class ClosedFormEngine(Engine):
         return None  # every model family, activation and STE (custom STEs by checked quadrature)
 
     def compute(
-        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         with np.errstate(all="ignore"):
             pt = model.evaluation_point(v, w, gradients=True)

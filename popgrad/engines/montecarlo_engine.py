@@ -13,7 +13,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from .. import montecarlo as mc
 from ..ste import STE
@@ -67,7 +67,7 @@ class MonteCarloEngine(Engine):
         return None
 
     def compute(
-        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         ss = mc.seed_sequence(options["seed"])
         opts = {k: val for k, val in options.items() if k != "seed"}

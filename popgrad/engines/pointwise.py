@@ -12,6 +12,7 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ..activation import Activation
 from ..ste import STE
@@ -32,9 +33,9 @@ class ModelContract(Protocol):
     @property
     def activation(self) -> Activation: ...
 
-    def evaluation_point(self, v: npt.ArrayLike, w: npt.ArrayLike, *, gradients: bool) -> object: ...
+    def evaluation_point(self, v: ArrayLike, w: ArrayLike, *, gradients: bool) -> object: ...
 
-    def committee(self, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
+    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]: ...
 
     def from_committee(self, x: np.ndarray) -> np.ndarray: ...
 
@@ -79,8 +80,8 @@ def _present(fields: dict[str, Quantity | None], key: str, engine: str) -> Quant
 def pointwise(
     engine: str,
     model: ModelContract,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     stes: tuple[STE, ...],
     options: dict,
     point: Callable[[np.ndarray, np.ndarray, int | None, int], tuple[PointResult, dict]],

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from ..ste import STE
 from .capability import Engine
@@ -31,7 +31,7 @@ class QuadratureEngine(Engine):
         return None
 
     def compute(
-        self, model: ModelFamily, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         from .. import quadrature as qd  # mpmath set-up: loaded on first use
 

@@ -12,7 +12,7 @@ from typing import ClassVar
 
 import mpmath
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from .._validate import positive_int
 from ..ste import STE
@@ -45,7 +45,7 @@ class SymbolicEngine(Engine):
         return None
 
     def compute(
-        self, model: ModelContract, v: npt.ArrayLike, w: npt.ArrayLike, stes: tuple[STE, ...], options: dict
+        self, model: ModelContract, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
     ) -> dict[str, Expectations]:
         from ..symbolic.evaluate import evaluate_committee  # sympy / mpmath set-up: loaded on first use
 

@@ -30,7 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ..gaussian import CLIP, PHI0, ndtr_diff, phi, phi_diff, ratio
@@ -76,7 +76,7 @@ def _ends(lo: float, hi: float, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def self_terms(
-    pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r: npt.ArrayLike
+    pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r: ArrayLike
 ) -> CoarseSelf:
     r""":math:`\alpha(r), \beta(r)` of the module docstring; ``r (...)`` -> each ``(...)``."""
     r = np.asarray(r, dtype=np.float64)

@@ -28,7 +28,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 from scipy import integrate, special
 
 from .._scan import find_jumps
@@ -137,7 +137,7 @@ def _check_tol(tol: float) -> None:
 
 
 def self_terms(
-    ste: STE, thresholds: tuple[float, ...], jumps: tuple[float, ...], r: npt.ArrayLike, tol: float = DEFAULT_TOL
+    ste: STE, thresholds: tuple[float, ...], jumps: tuple[float, ...], r: ArrayLike, tol: float = DEFAULT_TOL
 ) -> CoarseSelf:
     r""":math:`\alpha, \beta` by quadrature, one set per distinct ``r``; ``r (...)`` -> each ``(...)``."""
     _check_tol(tol)

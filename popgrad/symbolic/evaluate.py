@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING, Any, cast
 
 import mpmath
 import numpy as np
-import numpy.typing as npt
+from numpy.typing import ArrayLike
 
 from .._validate import as_float_array, as_vector_batch, check_nonzero_rows, positive_int
 from ..ste import STE, resolve_many
@@ -209,7 +209,7 @@ def evaluate_committee(
 # -- the public entry point -------------------------------------------------------------------------------
 
 
-def _from_model(model: ModelContract, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
+def _from_model(model: ModelContract, v: ArrayLike, w: ArrayLike) -> tuple:
     if not model.activation.is_binary:
         raise NotImplementedError(
             f"popgrad.symbolic computes the binary activation only, not {model.activation.name} "
@@ -225,7 +225,7 @@ def _from_model(model: ModelContract, v: npt.ArrayLike, w: npt.ArrayLike) -> tup
     return v_star, w_star, np.asarray(V), np.asarray(W), model.from_committee
 
 
-def _from_pair(teacher: tuple | list, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
+def _from_pair(teacher: tuple | list, v: ArrayLike, w: ArrayLike) -> tuple:
     v_star, w_star = (as_float_array(x, name) for x, name in zip(teacher, ("v_star", "w_star"), strict=True))
     if v_star.ndim == 1 and w_star.ndim == 1:
         v_star = as_vector_batch(v_star, "v_star", batch=False)
@@ -245,7 +245,7 @@ def _from_pair(teacher: tuple | list, v: npt.ArrayLike, w: npt.ArrayLike) -> tup
     return v_star, w_star, V, W, lambda x: x
 
 
-def _teacher_parts(teacher: object, v: npt.ArrayLike, w: npt.ArrayLike) -> tuple:
+def _teacher_parts(teacher: object, v: ArrayLike, w: ArrayLike) -> tuple:
     if all(hasattr(teacher, a) for a in ("committee", "teacher", "activation", "from_committee")):
         return _from_model(cast("ModelContract", teacher), v, w)  # duck-typed: any object with these four
     if isinstance(teacher, (tuple, list)) and len(teacher) == 2:
@@ -270,8 +270,8 @@ def piecewise_stes(ste: str | STE | Sequence[str | STE]) -> tuple[STE, ...]:
 
 def evaluate(
     teacher: ModelContract | tuple | list,
-    v: npt.ArrayLike,
-    w: npt.ArrayLike,
+    v: ArrayLike,
+    w: ArrayLike,
     dps: int = 50,
     *,
     ste: str | STE | Sequence[str | STE] = STES,
