@@ -354,12 +354,19 @@ def _cmd_descend(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the `popgrad` command: one sub-command per task (eval, mc, families, ...)."""
     parser = _Parser(
         prog="popgrad",
         description="The straight-through estimator theory of Yin et al. (ICLR 2019), computable and checkable.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_eval, _add_mc, _add_families, _add_multi_filter, _add_verify, _add_descend, _add_figures):
+        add(sub)
+    return parser
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    """The ``eval`` command's arguments."""
     p = sub.add_parser(
         "eval",
         help="loss, gradients, coarse gradients and cosines at given weights",
@@ -371,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_eval)
 
+
+def _add_mc(sub: argparse._SubParsersAction) -> None:
+    """The ``mc`` command's arguments."""
     p = sub.add_parser(
         "mc",
         help="Monte Carlo estimates +- stderr next to the closed forms, with z-scores",
@@ -400,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
 
+
+def _add_families(sub: argparse._SubParsersAction) -> None:
+    """The ``families`` command's arguments."""
     p = sub.add_parser(
         "families",
         help="which leaky-ReLU / clipped-ReLU STEs keep the correlation and vanish at the spurious minimizers",
@@ -410,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
 
+
+def _add_multi_filter(sub: argparse._SubParsersAction) -> None:
+    """The ``multi-filter`` command's arguments."""
     p = sub.add_parser(
         "multi-filter",
         help="beyond the paper: correlation, descent, critical points and dynamics with K filters (measured)",
@@ -429,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=_cmd_multi_filter)
 
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    """The ``verify`` command's arguments."""
     p = sub.add_parser(
         "verify",
         help="check every claim of the paper on a battery; one table",
@@ -447,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", action="store_true", help="with --json: include the points checked")
     p.set_defaults(func=_cmd_verify)
 
+
+def _add_descend(sub: argparse._SubParsersAction) -> None:
+    """The ``descend`` command's arguments."""
     p = sub.add_parser(
         "descend",
         help="coarse gradient descent with expected gradients (Algorithm 1)",
@@ -465,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_descend)
 
+
+def _add_figures(sub: argparse._SubParsersAction) -> None:
+    """The ``figures`` command's arguments."""
     p = sub.add_parser(
         "figures",
         help="write every figure of the gallery as PNG (needs the plot extra)",
@@ -482,7 +507,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w-star", default=None, help="teacher w* (default: 1,0,0)")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
     p.set_defaults(func=_cmd_figures)
-    return parser
 
 
 _VECTOR_FLAGS = ("--v", "--w", "--v-star", "--w-star")
