@@ -347,7 +347,7 @@ class _Recorder:
     """The per-step record of a batch of runs: gradient norms every step; loss, angle and ``|w|`` of chunks
     of ``_CHUNK`` steps in one batched call (not one call per step); the points when ``keep_points``."""
 
-    def __init__(self, model: ModelFamily, b: int, keep_points: bool) -> None:
+    def __init__(self, model: Model | MultiFilterModel, b: int, keep_points: bool) -> None:
         self.model, self.b, self.keep_points = model, b, keep_points
         self.rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
         self.chunk_v: list[np.ndarray] = []

@@ -102,7 +102,7 @@ class _Tally:
         self.unscaled = 0.0
         self.resolved_positive = self.n_random = self.n_points = 0
 
-    def add(self, model, kind: str, v: np.ndarray, w: np.ndarray, mc: dict) -> None:
+    def add(self, model: Model, kind: str, v: np.ndarray, w: np.ndarray, mc: dict) -> None:
         """Compare the run ``mc`` at ``(v, w)`` (``kind`` "random" or a critical point) with the predictions."""
         self.n_points += 1
         worst = self.worst
