@@ -22,10 +22,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._cli_input import UsageError, flag_of, parse_vector
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["main"]
 
@@ -42,12 +46,12 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        namespace, extras = super().parse_known_args(args, namespace)
+        parsed, extras = super().parse_known_args(args, namespace)
         for action in self._actions:  # Python < 3.12 reads `--opt=--` as [], skipping the checks
-            if action.option_strings and action.nargs in (None, "+") and getattr(namespace, action.dest, None) == []:
+            if action.option_strings and action.nargs in (None, "+") and getattr(parsed, action.dest, None) == []:
                 expected = "one argument" if action.nargs is None else "at least one argument"
                 self.error(f"argument {'/'.join(action.option_strings)}: expected {expected}")
-        return namespace, extras
+        return parsed, extras
 
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -165,7 +169,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dask_client(address: str) -> object:
+def _dask_client(address: str) -> Client:
     """A ``distributed.Client`` connected to the scheduler at ``address``, or a UsageError saying why not."""
     try:
         from distributed import Client
@@ -312,7 +316,8 @@ def _cmd_descend(args: argparse.Namespace) -> int:
             f"--lr: coarse gradient descent diverged with lr {start.lr:.6g} (the iterates overflow float64); "
             f"give a smaller --lr (default 1/(m+1) = {default_lr(model):.6g}) or rescale --v-star"
         ) from None
-    steps = range(0, tr.loss.shape[0], args.every)
+    assert tr.v is not None and tr.w is not None  # record="all"
+    steps: Sequence[int] = range(0, tr.loss.shape[0], args.every)
     if tr.loss.shape[0] - 1 not in steps:
         steps = [*steps, tr.loss.shape[0] - 1]
     if args.json:

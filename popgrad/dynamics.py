@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
 from .models import Model, MultiFilterModel
-from .models.base import ModelFamily
 from .models.multi_filter import student_filters
 from .montecarlo import draw_inputs, per_sample
-from .ste import resolve
+from .ste import STE, resolve
 
 __all__ = ["Oracle", "Trajectory", "descend", "expected_gradient", "sampled_gradient", "true_gradient"]
 
@@ -36,7 +36,7 @@ _CHUNK = 256  # steps whose loss and angle are evaluated together
 CONVERGED, W_ZERO, COLLAPSE, STOP_WHEN, MAX_ITER = "converged", "w_zero", "w_collapse", "stop_when", "max_iter"
 
 
-def expected_gradient(model: ModelFamily, ste: object = "relu") -> Oracle:
+def expected_gradient(model: Model | MultiFilterModel, ste: str | STE = "relu") -> Oracle:
     r"""Population oracle: :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)` from ``model.coarse_grad``
     (:class:`popgrad.Model` or :class:`popgrad.MultiFilterModel`).
 
@@ -54,7 +54,7 @@ def expected_gradient(model: ModelFamily, ste: object = "relu") -> Oracle:
     return oracle
 
 
-def true_gradient(model: ModelFamily) -> Oracle:
+def true_gradient(model: Model | MultiFilterModel) -> Oracle:
     r"""Oracle of gradient descent on the population loss: :math:`(\partial f/\partial v, \partial f/\partial w)`
     from ``model.grad`` (at exactly parallel or antiparallel filters, the value ``model.grad`` defines there).
 
@@ -72,7 +72,7 @@ def true_gradient(model: ModelFamily) -> Oracle:
     return oracle
 
 
-def sampled_gradient(model: Model, ste: object = "relu", batch_size: int = 64, rows: object = "gaussian") -> Oracle:
+def sampled_gradient(model: Model, ste: str | STE = "relu", batch_size: int = 64, rows: object = "gaussian") -> Oracle:
     r"""Sampled oracle: for each run, a fresh batch :math:`Z_1..Z_N` (``N = batch_size``, rows i.i.d.
     from ``rows``, :func:`popgrad.montecarlo.draw_inputs`) and the batch means
     :math:`(\frac1N\sum_k \partial\ell/\partial v,\ \frac1N\sum_k g_\mu)` of the literal per-sample
@@ -167,7 +167,7 @@ def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d
 
 
-def default_lr(model: ModelFamily, k: int = 1) -> float:
+def default_lr(model: Model | MultiFilterModel, k: int = 1) -> float:
     r""":math:`\eta = 1/(m+1)`: half of :math:`2/L_v`, with :math:`L_v = (m+1)/4` the largest eigenvalue
     of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2).
 
@@ -178,7 +178,7 @@ def default_lr(model: ModelFamily, k: int = 1) -> float:
     return 1.0 / (k * (model.m + 1))
 
 
-def _starts(model: ModelFamily, v0: object, w0: object) -> tuple[np.ndarray, np.ndarray]:
+def _starts(model: Model | MultiFilterModel, v0: ArrayLike, w0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Validated starting points as copies ``(B, m), (B, n)``, or ``(B, K, m), (B, K, n)`` for K filters."""
     if not isinstance(model, MultiFilterModel):
         v = as_vector_batch(v0, "v0", model.m)
@@ -205,10 +205,10 @@ def _any_filter(x: np.ndarray) -> np.ndarray:
 
 
 def descend(
-    model: ModelFamily,
-    v0: object,
-    w0: object,
-    ste: object = "relu",
+    model: Model | MultiFilterModel,
+    v0: ArrayLike,
+    w0: ArrayLike,
+    ste: str | STE = "relu",
     *,
     lr: float | None = None,
     max_iter: int = 5000,
@@ -347,7 +347,7 @@ class _Recorder:
     """The per-step record of a batch of runs: gradient norms every step; loss, angle and ``|w|`` of chunks
     of ``_CHUNK`` steps in one batched call (not one call per step); the points when ``keep_points``."""
 
-    def __init__(self, model: ModelFamily, b: int, keep_points: bool) -> None:
+    def __init__(self, model: Model | MultiFilterModel, b: int, keep_points: bool) -> None:
         self.model, self.b, self.keep_points = model, b, keep_points
         self.rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
         self.chunk_v: list[np.ndarray] = []

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
@@ -223,7 +224,7 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     )
 
 
-def plane(w: object, w_star: object) -> Plane:
+def plane(w: ArrayLike, w_star: ArrayLike) -> Plane:
     """Invariants of the plane span{w, w_star}; see :class:`Plane`.
 
     Parameters
@@ -240,7 +241,7 @@ def plane(w: object, w_star: object) -> Plane:
     return plane_of_arrays(w, w_star)
 
 
-def angle(a: object, b: object) -> np.ndarray:
+def angle(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     r"""Angle between vectors ``a`` and ``b`` in radians, in :math:`[0, \pi]`.
 
     :math:`\theta = \operatorname{atan2}(\|a \wedge b\|, a\cdot b)`, accurate to a few ulps

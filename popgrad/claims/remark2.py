@@ -33,7 +33,8 @@ import numpy as np
 from scipy import special, stats
 
 from ..critical import proposition1, w_at_angle
-from ..engines import expectations
+from ..engines import Quantity, expectations
+from ..models import Model
 from ..montecarlo import student_t
 from .battery import Battery
 from .result import Check, ClaimResult
@@ -53,7 +54,7 @@ def scale_mean(nu: float) -> float:
     return float(np.sqrt(nu / 2) * np.exp(special.gammaln((nu - 1) / 2) - special.gammaln(nu / 2)))
 
 
-def crelu_mixture(model, v: np.ndarray, w: np.ndarray, nu: float, n_nodes: int = 400) -> np.ndarray:
+def crelu_mixture(model: Model, v: np.ndarray, w: np.ndarray, nu: float, n_nodes: int = 400) -> np.ndarray:
     r""":math:`E_s[s\,E g_{crelu}(v, s w)]`, :math:`s = (\chi^2_\nu/\nu)^{-1/2}`: the clipped-ReLU
     expected coarse gradient under t rows (``derivations/remark2.md``); shape (n,).
 
@@ -69,7 +70,7 @@ def crelu_mixture(model, v: np.ndarray, w: np.ndarray, nu: float, n_nodes: int =
     return (t[1] - t[0]) * (density * s * s) @ g
 
 
-def _z(est, ref: np.ndarray, scale: float) -> float:
+def _z(est: Quantity, ref: np.ndarray, scale: float) -> float:
     """Largest |z|; a component with stderr 0 (e.g. every sample 0 at the global minimizer) must
     agree to ``1e-9 * scale``."""
     diff = np.atleast_1d(np.asarray(est.value, float) - ref)
@@ -79,7 +80,7 @@ def _z(est, ref: np.ndarray, scale: float) -> float:
     return float(np.max(np.abs(z)))
 
 
-def _critical(model) -> list[tuple[str, np.ndarray, np.ndarray]]:
+def _critical(model: Model) -> list[tuple[str, np.ndarray, np.ndarray]]:
     cp = proposition1(model.v_star)
     r = float(np.linalg.norm(model.w_star))
     out = []
@@ -101,7 +102,7 @@ class _Tally:
         self.unscaled = 0.0
         self.resolved_positive = self.n_random = self.n_points = 0
 
-    def add(self, model, kind: str, v: np.ndarray, w: np.ndarray, mc: dict) -> None:
+    def add(self, model: Model, kind: str, v: np.ndarray, w: np.ndarray, mc: dict) -> None:
         """Compare the run ``mc`` at ``(v, w)`` (``kind`` "random" or a critical point) with the predictions."""
         self.n_points += 1
         worst = self.worst
