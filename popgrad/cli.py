@@ -1,4 +1,4 @@
-"""Command line: ``popgrad eval | verify | mc | descend | figures | families``.
+"""Command line: ``popgrad eval | verify | mc | descend | figures | families | multi-filter``.
 
 Vectors are given comma-separated (``--v 1,-0.5,2``) or as a file: ``--v @weights.json`` (a JSON
 list, or an object holding the argument's name, e.g. ``{"v": [...]}``), ``--v @weights.npz`` (the
@@ -262,6 +262,16 @@ def _cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_multi_filter(args: argparse.Namespace) -> int:
+    from . import multi_filter_study as study
+
+    keys = ("per_kind", "teachers", "starts", "steps")
+    sizes = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    result = study.multi_filter_study(seed=args.seed, thorough=args.thorough, **sizes)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else study.format_report(result))
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import format_table, summary_line, verify
 
@@ -339,12 +349,19 @@ def _cmd_descend(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the `popgrad` command: one sub-command per task (eval, mc, families, ...)."""
     parser = _Parser(
         prog="popgrad",
         description="The straight-through estimator theory of Yin et al. (ICLR 2019), computable and checkable.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_eval, _add_mc, _add_families, _add_multi_filter, _add_verify, _add_descend, _add_figures):
+        add(sub)
+    return parser
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    """The ``eval`` command's arguments."""
     p = sub.add_parser(
         "eval",
         help="loss, gradients, coarse gradients and cosines at given weights",
@@ -356,6 +373,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_eval)
 
+
+def _add_mc(sub: argparse._SubParsersAction) -> None:
+    """The ``mc`` command's arguments."""
     p = sub.add_parser(
         "mc",
         help="Monte Carlo estimates +- stderr next to the closed forms, with z-scores",
@@ -385,6 +405,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
 
+
+def _add_families(sub: argparse._SubParsersAction) -> None:
+    """The ``families`` command's arguments."""
     p = sub.add_parser(
         "families",
         help="which leaky-ReLU / clipped-ReLU STEs keep the correlation and vanish at the spurious minimizers",
@@ -395,6 +418,31 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
 
+
+def _add_multi_filter(sub: argparse._SubParsersAction) -> None:
+    """The ``multi-filter`` command's arguments."""
+    p = sub.add_parser(
+        "multi-filter",
+        help="beyond the paper: correlation, descent, critical points and dynamics with K filters (measured)",
+        description="Measure the STE theory on networks with K student and K* teacher filters "
+        "(docs/multi_filter.md): positive correlation, descent, spurious minima, Algorithm 1 vs gradient descent.",
+        epilog="example: popgrad multi-filter --seed 1 --starts 8 --json",
+    )
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the battery and the runs (default 0)")
+    p.add_argument("--thorough", action="store_true", help="larger battery and more runs (slower)")
+    for flag, what in (
+        ("--per-kind", "battery points per kind"),
+        ("--teachers", "teachers per (K, K*)"),
+        ("--starts", "starts per (K, K*)"),
+        ("--steps", "steps per run"),
+    ):
+        p.add_argument(flag, type=_integer(1), default=None, help=f"{what} (default: the study's sizes)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=_cmd_multi_filter)
+
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    """The ``verify`` command's arguments."""
     p = sub.add_parser(
         "verify",
         help="check every claim of the paper on a battery; one table",
@@ -413,6 +461,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", action="store_true", help="with --json: include the points checked")
     p.set_defaults(func=_cmd_verify)
 
+
+def _add_descend(sub: argparse._SubParsersAction) -> None:
+    """The ``descend`` command's arguments."""
     p = sub.add_parser(
         "descend",
         help="coarse gradient descent with expected gradients (Algorithm 1)",
@@ -431,6 +482,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_descend)
 
+
+def _add_figures(sub: argparse._SubParsersAction) -> None:
+    """The ``figures`` command's arguments."""
     p = sub.add_parser(
         "figures",
         help="write every figure of the gallery as PNG (needs the plot extra)",
@@ -448,7 +502,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w-star", default=None, help="teacher w* (default: 1,0,0)")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
     p.set_defaults(func=_cmd_figures)
-    return parser
 
 
 _VECTOR_FLAGS = ("--v", "--w", "--v-star", "--w-star")
