@@ -112,7 +112,7 @@ class Checks:
 
         Passes if every ``|ours - reference| <= atol + ulps * EPS * scale`` (``scale``: the natural scale of each
         entry, a number or one per entry; ``atol``: only for results of a quadrature with that tolerance) and every
-        value is finite; the worst ratio ``|ours - reference| / (atol + EPS * scale)`` is printed.
+        value and every reference is finite; the worst ratio ``|ours - reference| / (atol + EPS * scale)`` is printed.
         """
         ours = np.asarray(ours, dtype=np.float64).ravel()
         reference = list(reference)
@@ -121,7 +121,7 @@ class Checks:
         if not (ours.size == len(reference) == len(scales) == len(atols)):
             raise ValueError(f"{label}: {ours.size} values, {len(reference)} references, {len(scales)} scales")
         worst = mpmath.mpf(0)
-        ok = bool(np.all(np.isfinite(ours)))
+        ok = bool(np.all(np.isfinite(ours))) and all(mpmath.isfinite(mpmath.mpf(b)) for b in reference)
         for a, b, sc, at in zip(ours.tolist(), reference, scales, atols, strict=True):
             err = abs(mpmath.mpf(a) - mpmath.mpf(b))
             bound = mpmath.mpf(at) + ulps * mpmath.mpf(EPS) * mpmath.mpf(sc)
