@@ -37,6 +37,8 @@ import mpmath  # noqa: E402
 import numpy as np  # noqa: E402
 import sympy as sp  # noqa: E402
 
+from popgrad.symbolic.exact import mpf as _mpf  # noqa: E402  (an exact rational rounded once)
+
 DPS = 50
 N_POINTS = 20
 EPS = 2.0**-52
@@ -244,10 +246,6 @@ def _fractions(x: object) -> list[Fraction]:
     return [Fraction(float(a)) for a in np.asarray(x, dtype=np.float64).ravel()]
 
 
-def _mpf(q: Fraction) -> mpmath.mpf:
-    return mpmath.mpf(q.numerator) / q.denominator
-
-
 def _dot(a: Sequence[Fraction], b: Sequence[Fraction]) -> Fraction:
     return sum((x * y for x, y in zip(a, b, strict=True)), Fraction(0))
 
@@ -282,7 +280,7 @@ def geometry(w: object, w_star: object) -> Geometry:
     return Geometry(
         r=r,
         r_star=rs,
-        cos=_mpf(D) / (r * rs),
+        cos=_mpf(D) / (r * rs) if G else mpmath.mpf(1 if D > 0 else -1),  # exactly +-1 when parallel
         sin=gram / (r * rs),
         theta=theta,
         w_hat=[_mpf(a) / r for a in wf],

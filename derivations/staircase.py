@@ -73,7 +73,7 @@ def plackett(ck: Checks) -> None:
     rng = np.random.default_rng(3)
     worst = mpmath.mpf(0)
     with mpmath.workdps(30):
-        for _ in range(10):
+        for _ in range(6):
             a, b = (mpmath.mpf(x) for x in rng.uniform(-2, 2, 2))
             rho = mpmath.mpf(rng.uniform(-0.95, 0.95))
             deriv = mpmath.diff(lambda p, a=a, b=b: orthant_numeric(a, b, p, mpmath.sqrt(1 - p**2)), rho)
@@ -81,7 +81,7 @@ def plackett(ck: Checks) -> None:
             phi2 = mpmath.exp(-(a**2 - 2 * rho * a * b + b**2) / (2 * s**2)) / (2 * mpmath.pi * s)
             worst = max(worst, abs(deriv - phi2) / phi2)
     ck.true(f"Plackett: d Phi2bar/d rho = phi2 (max rel. diff {mpmath.nstr(worst, 3)})", worst < 1e-20,
-            "points: 10 @ 30 digits, to 20 digits")  # fmt: skip
+            "points: 6 @ 30 digits, to 20 digits")  # fmt: skip
 
 
 def loss_and_gradient(ck: Checks) -> None:
@@ -155,7 +155,7 @@ def kernels(ck: Checks) -> None:
              p - c * c_star, ends)  # fmt: skip
 
 
-# -- 2. popgrad's float64 staircase model against the derivation, at 50 digits -----------------------------
+# -- 2. popgrad's float64 staircase model against the derivation, at 30 digits -----------------------------
 
 STAIRS = (
     pg.activation.uniform(2, 0.5),
@@ -169,8 +169,12 @@ def orthant_numeric(a: mpmath.mpf, b: mpmath.mpf, rho: mpmath.mpf, s: mpmath.mpf
     """Phi2bar(a, b; rho) by quadrature of its derived x-integral (s > 0), or its limit at s = 0."""
     if s == 0:
         return mpmath.ncdf(-max(a, b)) if rho > 0 else max(mpmath.mpf(0), mpmath.ncdf(-b) - mpmath.ncdf(a))
-    step = b / rho if rho != 0 else None  # where Phi((rho x - b)/s) steps
-    pts = [a, *([step] if step is not None and step > a else []), mpmath.inf]
+    # Phi((rho x - b)/s) steps at x = b/rho over a width ~ s/|rho|: split there, so every panel is smooth;
+    # beyond x = 40, phi < 1e-347 (the thresholds are clipped to [-40, 40] as in popgrad)
+    if a >= CLIP_X:
+        return mpmath.mpf(0)
+    breaks = [] if rho == 0 else [b / rho + k * s / abs(rho) for k in (-20, 0, 20)]
+    pts = [a, *sorted(x for x in breaks if a < x < CLIP_X), mpmath.mpf(CLIP_X)]
     return mpmath.quad(lambda x: mpmath.npdf(x) * mpmath.ncdf((rho * x - b) / s), pts)
 
 
@@ -183,99 +187,96 @@ def _units(thresholds: tuple, r: mpmath.mpf) -> list:
     return [max(min(mpmath.mpf(t) / r, CLIP_X), -CLIP_X) for t in thresholds]
 
 
-def reference(act: object, stes: tuple, v: np.ndarray, vs: np.ndarray, w: np.ndarray, ws: np.ndarray) -> dict:
-    """loss, grad_v, grad_w and E g for each STE from staircase.md's derived formulas, at 50 digits."""
+def reference(act: object, stes: tuple, v: np.ndarray, vs: np.ndarray, w: np.ndarray, ws: np.ndarray) -> tuple:
+    """loss, grad_v, grad_w and E g for each STE from staircase.md's derived formulas, at the working precision.
+
+    Returns ``(values, scales)``: each value's natural scale is the sum of the absolute values of the terms of
+    its formula (sums over thresholds and pieces included), one number per result.
+    """
     geo = geometry(w, ws)
     c, s, r, rs = geo.cos, geo.sin, geo.r, geo.r_star
     jumps = [mpmath.mpf(j) for j in act.jumps]
     levels = [sum(jumps[: k + 1]) for k in range(len(jumps))]
     sq_jumps = [levels[k] ** 2 - (levels[k - 1] ** 2 if k else 0) for k in range(len(jumps))]
     tw, ts = _units(act.thresholds, r), _units(act.thresholds, rs)
-    mw = sum(j * mpmath.ncdf(-t) for j, t in zip(jumps, tw, strict=True))
-    ms = sum(j * mpmath.ncdf(-t) for j, t in zip(jumps, ts, strict=True))
-    sww = sum(j * mpmath.ncdf(-t) for j, t in zip(sq_jumps, tw, strict=True))
-    sss = sum(j * mpmath.ncdf(-t) for j, t in zip(sq_jumps, ts, strict=True))
-    sws = sum(
-        jk * jl * orthant_numeric(a, b, c, s)
-        for jk, a in zip(jumps, tw, strict=True)
-        for jl, b in zip(jumps, ts, strict=True)
-    )
-    vv, sv, ss = (
-        mpmath.fsum(mpmath.mpf(x) * mpmath.mpf(y) for x, y in zip(v, v, strict=True)),
-        mpmath.fsum(v),
-        mpmath.fsum(vs),
-    )
-    vvs = mpmath.fsum(mpmath.mpf(x) * mpmath.mpf(y) for x, y in zip(v, vs, strict=True))
-    vss = mpmath.fsum(mpmath.mpf(x) ** 2 for x in vs)
-    out = {"loss": (vv * (sww - mw**2) + sv**2 * mw**2 - 2 * vvs * (sws - mw * ms) - 2 * sv * ss * mw * ms
-                    + vss * (sss - ms**2) + ss**2 * ms**2) / 2}  # fmt: skip
-    out["grad_v"] = [(sww - mw**2) * mpmath.mpf(a) + mw**2 * sv - (sws - mw * ms) * mpmath.mpf(b) - mw * ms * ss
-                     for a, b in zip(v, vs, strict=True)]  # fmt: skip
-    dm = sum(j * mpmath.npdf(t) * t / r for j, t in zip(jumps, tw, strict=True))
-    dsww = sum(j * mpmath.npdf(t) * t / r for j, t in zip(sq_jumps, tw, strict=True))
-    on_w = on_u = mpmath.mpf(0)  # grad_w s_w* = on_w w_hat + on_u u
-    for jk, a in zip(jumps, tw, strict=True):
-        for jl, b in zip(jumps, ts, strict=True):
-            # s = 0: the limit of Phi((c a - b)/s), 1/2 where c a - b = 0 (staircase.md's convention)
-            step = mpmath.ncdf((c * a - b) / s) if s else _step(c * a - b)
-            on_w += jk * jl * mpmath.npdf(a) * step * a / r
-            if s:
-                q = (a**2 - 2 * c * a * b + b**2) / s**2
-                on_u += jk * jl * mpmath.exp(-q / 2) / (2 * mpmath.pi) / r  # (s/r) phi2 = exp(-Q/2)/(2 pi r)
+
+    def both(terms: list) -> tuple:  # (sum, sum of absolute values)
+        return mpmath.fsum(terms), mpmath.fsum(abs(t) for t in terms)
+
+    mw, mw_a = both([j * mpmath.ncdf(-t) for j, t in zip(jumps, tw, strict=True)])
+    ms, ms_a = both([j * mpmath.ncdf(-t) for j, t in zip(jumps, ts, strict=True)])
+    sww, sww_a = both([j * mpmath.ncdf(-t) for j, t in zip(sq_jumps, tw, strict=True)])
+    sss, sss_a = both([j * mpmath.ncdf(-t) for j, t in zip(sq_jumps, ts, strict=True)])
+    pairs = [(jk * jl, a, b) for jk, a in zip(jumps, tw, strict=True) for jl, b in zip(jumps, ts, strict=True)]
+    sws, sws_a = both([jj * orthant_numeric(a, b, c, s) for jj, a, b in pairs])
+    vm, vsm = [mpmath.mpf(x) for x in v], [mpmath.mpf(x) for x in vs]
+    vv, sv, ss = mpmath.fsum(x * x for x in vm), mpmath.fsum(vm), mpmath.fsum(vsm)
+    vvs, vss = mpmath.fsum(x * y for x, y in zip(vm, vsm, strict=True)), mpmath.fsum(x * x for x in vsm)
+    val, scale = {}, {}
+    val["loss"] = (vv * (sww - mw**2) + sv**2 * mw**2 - 2 * vvs * (sws - mw * ms) - 2 * sv * ss * mw * ms
+                   + vss * (sss - ms**2) + ss**2 * ms**2) / 2  # fmt: skip
+    scale["loss"] = (vv * (sww_a + mw_a**2) + sv**2 * mw_a**2 + 2 * abs(vvs) * (sws_a + mw_a * ms_a)
+                     + 2 * abs(sv * ss) * mw_a * ms_a + vss * (sss_a + ms_a**2) + ss**2 * ms_a**2) / 2  # fmt: skip
+    val["grad_v"] = [(sww - mw**2) * a + mw**2 * sv - (sws - mw * ms) * b - mw * ms * ss
+                     for a, b in zip(vm, vsm, strict=True)]  # fmt: skip
+    scale["grad_v"] = max((sww_a + mw_a**2) * abs(a) + mw_a**2 * abs(sv) + (sws_a + mw_a * ms_a) * abs(b)
+                          + mw_a * ms_a * abs(ss) for a, b in zip(vm, vsm, strict=True))  # fmt: skip
+    dm, dm_a = both([j * mpmath.npdf(t) * t / r for j, t in zip(jumps, tw, strict=True)])
+    dsww, dsww_a = both([j * mpmath.npdf(t) * t / r for j, t in zip(sq_jumps, tw, strict=True)])
+    # grad_w s_w* = on_w w_hat + on_u u; s = 0: the limit of Phi((c a - b)/s), 1/2 where c a - b = 0
+    on_w, on_w_a = both([jj * mpmath.npdf(a) * a / r * (mpmath.ncdf((c * a - b) / s) if s else _step(c * a - b))
+                         for jj, a, b in pairs])  # fmt: skip
+    # (s/r) phi2 = exp(-Q/2)/(2 pi r), Q = (a^2 - 2 c a b + b^2)/s^2; the u-term is 0 at s = 0
+    on_u, on_u_a = both([jj * mpmath.exp(-(a**2 - 2 * c * a * b + b**2) / s**2 / 2) / (2 * mpmath.pi * r)
+                         for jj, a, b in pairs] if s else [mpmath.mpf(0)])  # fmt: skip
     coef_w = (mw * (sv**2 - vv) + ms * (vvs - sv * ss)) * dm + vv / 2 * dsww - vvs * on_w
-    out["grad_w"] = [coef_w * x - vvs * on_u * y for x, y in zip(geo.w_hat, geo.u, strict=True)]
+    val["grad_w"] = [coef_w * x - vvs * on_u * y for x, y in zip(geo.w_hat, geo.u, strict=True)]
+    scale["grad_w"] = ((mw_a * (sv**2 + vv) + ms_a * (abs(vvs) + abs(sv * ss))) * dm_a + vv / 2 * dsww_a
+                       + abs(vvs) * (on_w_a + on_u_a))  # fmt: skip
     for ste in stes:
-        a_ = b_ = cw = cs = mpmath.mpf(0)
+        ta, tb, tcw, tcs = [], [], [], []
         for lo, hi, nu in ste.pieces:
             nu = mpmath.mpf(nu)
             lx = max(mpmath.mpf(lo) / r, -CLIP_X) if math.isfinite(lo) else mpmath.mpf(-CLIP_X)
             hx = min(mpmath.mpf(hi) / r, CLIP_X) if math.isfinite(hi) else mpmath.mpf(CLIP_X)
             if hx <= lx:
                 continue
-            a_ += nu * (mpmath.npdf(lx) - mpmath.npdf(hx))
-            for j, t in zip(jumps, tw, strict=True):
-                b_ += nu * j * (mpmath.npdf(max(lx, t)) - mpmath.npdf(max(hx, t)))
+            ta.append(nu * (mpmath.npdf(lx) - mpmath.npdf(hx)))
+            tb.extend(
+                nu * j * (mpmath.npdf(max(lx, t)) - mpmath.npdf(max(hx, t))) for j, t in zip(jumps, tw, strict=True)
+            )
             for j, t in zip(jumps, ts, strict=True):
                 if s:
-                    cw += nu * j * (mpmath.npdf(lx) * mpmath.ncdf((lx * c - t) / s)
-                                    - mpmath.npdf(hx) * mpmath.ncdf((hx * c - t) / s))  # fmt: skip
-                    cs += nu * j * mpmath.npdf(t) * (mpmath.ncdf((hx - t * c) / s) - mpmath.ncdf((lx - t * c) / s))
+                    tcw.append(nu * j * (mpmath.npdf(lx) * mpmath.ncdf((lx * c - t) / s)
+                                         - mpmath.npdf(hx) * mpmath.ncdf((hx * c - t) / s)))  # fmt: skip
+                    tcs.append(
+                        nu * j * mpmath.npdf(t) * (mpmath.ncdf((hx - t * c) / s) - mpmath.ncdf((lx - t * c) / s))
+                    )
                 else:  # w* = +-|w*| w_hat: 1{z.w* > t} = 1{+-x > tau*}, C = w_hat int x phi over the overlap
                     lo2, hi2 = (max(lx, t), hx) if c > 0 else (lx, min(hx, -t))
-                    cw += nu * j * (mpmath.npdf(lo2) - mpmath.npdf(hi2)) if hi2 > lo2 else 0
+                    tcw.append(nu * j * (mpmath.npdf(lo2) - mpmath.npdf(hi2)) if hi2 > lo2 else mpmath.mpf(0))
+        (a_, a_a), (b_, b_a), (cw, cw_a), (cs, cs_a) = (both(t or [mpmath.mpf(0)]) for t in (ta, tb, tcw, tcs))
         big_a = [a_ * x for x in geo.w_hat]
         big_b = [b_ * x for x in geo.w_hat]
         big_c = [cw * x + cs * y for x, y in zip(geo.w_hat, geo.w_star_hat, strict=True)]
-        out[ste.name] = [vv * (bb - mw * aa) + (sv**2 * mw - sv * ss * ms) * aa - vvs * (cc - ms * aa)
+        val[ste.name] = [vv * (bb - mw * aa) + (sv**2 * mw - sv * ss * ms) * aa - vvs * (cc - ms * aa)
                          for aa, bb, cc in zip(big_a, big_b, big_c, strict=True)]  # fmt: skip
-    return out
+        scale[ste.name] = (vv * (b_a + mw_a * a_a) + (sv**2 * mw_a + abs(sv * ss) * ms_a) * a_a
+                           + abs(vvs) * (cw_a + cs_a + ms_a * a_a))  # fmt: skip
+    return val, scale
 
 
 def float64_staircase(ck: Checks) -> None:
-    """pg.Model(..., activation=staircase): loss, grad, coarse_grad against :func:`reference`.
-
-    Scale: a bound on the sizes of the terms, with L = max |level| and S = |v|_1 + |v*|_1: L^2 S^2/2 (loss),
-    L^2 S (grad_v), L^2 S sum|J| (1 + max|tau|)/r (grad_w), 2 phi(0) L |v|_1 S sum|nu| (E g).
-    """
+    """pg.Model(..., activation=staircase): loss, grad, coarse_grad against :func:`reference`, at 30 digits."""
     rows = {k: ([], [], []) for k in ("loss", "grad_v", "grad_w", *(s.name for s in STES))}
-    with mpmath.workdps(50):
+    with mpmath.workdps(30):
         for act in STAIRS:
-            big_l = max(abs(sum(act.jumps[: k + 1])) for k in range(len(act.jumps)))
-            sum_j = sum(abs(j) for j in act.jumps)
             for v, vs, w, ws in one_filter_points(seed=11, count=9):
                 model = pg.Model(vs, ws, activation=act)
-                ref = reference(act, STES, v, vs, w, ws)
-                total = float(np.abs(v).sum() + np.abs(vs).sum())
-                r = float(np.linalg.norm(w))
-                tau = max(abs(t) for t in act.thresholds) / min(r, float(np.linalg.norm(ws)))
+                ref, scale = reference(act, STES, v, vs, w, ws)
                 gv, gw = model.grad(v, w)
                 got = {"loss": [model.loss(v, w)], "grad_v": gv, "grad_w": gw}
-                scale = {"loss": big_l**2 * total**2 / 2, "grad_v": big_l**2 * total,
-                         "grad_w": big_l**2 * total * sum_j * (1 + tau) / r}  # fmt: skip
-                for ste in STES:
-                    got[ste.name] = model.coarse_grad(v, w, ste)[1]
-                    nu = sum(abs(p[2]) for p in ste.pieces)
-                    scale[ste.name] = 2 * 0.4 * big_l * float(np.abs(v).sum()) * total * nu
+                got.update({ste.name: model.coarse_grad(v, w, ste)[1] for ste in STES})
                 for key, (ours, refs, scales) in rows.items():
                     vals = np.ravel(got[key])
                     ours.extend(vals.tolist())
