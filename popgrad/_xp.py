@@ -47,8 +47,13 @@ NUMPY: ModuleType = array_api_compat.array_namespace(np.empty(0))
 """numpy's Array API namespace (``array_api_compat.numpy``: numpy's own functions, a few wrapped)."""
 
 
+_NOT_FOREIGN = (np.ndarray, np.generic, float, int, list, tuple, str, type(None))
+
+
 def _foreign(x: object) -> bool:
     """An array of a namespace other than numpy's."""
+    if isinstance(x, _NOT_FOREIGN):  # the common case, decided without array_api_compat's longer checks
+        return False
     return array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x)
 
 

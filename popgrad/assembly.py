@@ -105,7 +105,7 @@ class _Point:
         # values cannot be read in every namespace (jax.jit): there zero filters are always allowed for
         self.has_zero = bool(np.any(self.zero)) if is_numpy(xp) else True
         # zero filters get a stand-in direction for the plane computations; their terms are overridden
-        self.Wsafe = xp.where(self.zero[..., None], self.teacher.w_star[:1], W) if self.has_zero else W
+        self.Wsafe = xp.where(self.zero[..., None], self.teacher.w_star[:1, :], W) if self.has_zero else W
 
     def eye(self, k: int):
         """The boolean identity of size ``k`` in the point's namespace."""

@@ -61,7 +61,7 @@ def ndtr_diff(lo, hi):
     """
     xp = namespace(lo, hi)
     a, b = xp.minimum(lo, hi), xp.maximum(lo, hi)
-    sign = xp.where(lo <= hi, 1.0, -1.0)
+    sign = xp.where(lo <= hi, xp.ones_like(a), -1.0)
     with np.errstate(invalid="ignore"):
         mid = 0.5 * (_special.erf(xp, b * _SQRT1_2) - _special.erf(xp, a * _SQRT1_2))
         upper = 0.5 * (_special.erfc(xp, a * _SQRT1_2) - _special.erfc(xp, b * _SQRT1_2))

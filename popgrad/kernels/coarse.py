@@ -78,13 +78,18 @@ def _phi_end(x: float) -> float:  # phi at x in {-inf, 0, inf}
     return PHI0 if x == 0 else 0.0
 
 
+def _clip(xp, x: np.ndarray) -> np.ndarray:
+    """``x`` clipped to [-40, 40] (``minimum(maximum(...))``: numpy's ``clip`` values, without the wrappers' cost)."""
+    return xp.minimum(xp.maximum(x, -CLIP), CLIP)
+
+
 def _end(x: object, r: np.ndarray) -> np.ndarray:
     """A piece's end in units of x = z.a_hat, clipped to [-40, 40]."""
     xp = namespace(x, r)
     if _number(x) and math.isinf(x):
         return xp.full_like(r, math.copysign(CLIP, x))
     with np.errstate(over="ignore", divide="ignore"):
-        return xp.clip(x / r, -CLIP, CLIP)
+        return _clip(xp, x / r)
 
 
 def _pieces_arrays(pieces: tuple[Piece, ...]) -> list:
@@ -99,7 +104,7 @@ def self_terms(pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: 
     t = constant(xp, thresholds, device_of(r))
     j = constant(xp, jumps, device_of(r))
     with np.errstate(divide="ignore"):
-        tau = xp.clip(t / r[..., None], -CLIP, CLIP)  # (..., K)
+        tau = _clip(xp, t / r[..., None])  # (..., K)
     alpha = beta = xp.zeros_like(r)
     for lo, hi, nu in pieces:
         if binary and _constant(lo, hi):
@@ -123,7 +128,7 @@ def cross(pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple
     t = constant(xp, thresholds, dev)
     j = constant(xp, jumps, dev)
     with np.errstate(over="ignore", divide="ignore"):  # thresholds of b in its units, (..., K)
-        tau_b = xp.clip(t / p.r_star[..., None], -CLIP, CLIP)
+        tau_b = _clip(xp, t / p.r_star[..., None])
     dens_b = phi(tau_b)
     shape = np.broadcast_shapes(r.shape, p.cos_theta.shape)
     c_w = c_star = xp.zeros_like(xp.broadcast_to(r, shape))
