@@ -25,13 +25,15 @@ import numpy as np
 from .._validate import as_array, check_nonzero_rows, teacher_copy
 from .._xp import constant, device_of, namespace
 from ..assembly import Assembly
-from ..geometry import _plane_of_arrays
+from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
 
 __all__ = ["MultiFilterModel"]
 
 
-def _student(x: object, name: str, d: int, like: tuple = ()) -> np.ndarray:
+def student_filters(x: object, name: str, d: int, like: tuple = ()) -> np.ndarray:
+    """``x`` as a float array of student filters, shape ``(..., K, d)`` with ``K >= 1``, in the namespace of ``x``
+    and ``like`` (:func:`popgrad._xp.namespace`); ValueError naming ``name``."""
     arr = as_array(x, name, like)
     if arr.ndim < 2:
         raise ValueError(f"{name} must have shape (..., K, {d}) (one row per student filter), got shape {arr.shape}")
@@ -116,8 +118,8 @@ class MultiFilterModel(ModelFamily):
         """``v (..., K, m)``, ``w (..., K, n)`` validated and broadcast to a common batch shape (arrays of the
         namespace of ``v``, ``w``, ``like``)."""
         like = (v, w, *like)
-        v = _student(v, "v", self.m, like)
-        w = _student(w, "w", self.n, like)
+        v = student_filters(v, "v", self.m, like)
+        w = student_filters(w, "w", self.n, like)
         if v.shape[-2] != w.shape[-2]:
             raise ValueError(f"v {v.shape} and w {w.shape} must have the same number K of filters (axis -2)")
         try:
@@ -137,9 +139,9 @@ class MultiFilterModel(ModelFamily):
     @overflow_checked
     def theta(self, w: object) -> np.ndarray:
         r"""Angles between each student filter and every filter, students first then teachers: ``(..., K, K + K*)``."""
-        w = _student(w, "w", self.n, (w,))
+        w = student_filters(w, "w", self.n, (w,))
         check_nonzero_rows(w, "w", "the angle of a zero filter is undefined")
         xp = namespace(w)
         teacher = xp.broadcast_to(constant(xp, self.w_star, device_of(w)), (*w.shape[:-2], *self.w_star.shape))
         others = xp.concat([w, teacher], axis=-2)
-        return finite(_plane_of_arrays(w[..., :, None, :], others[..., None, :, :]).theta)
+        return finite(plane_of_arrays(w[..., :, None, :], others[..., None, :, :]).theta)

@@ -27,7 +27,7 @@ import numpy as np
 from .._validate import as_vector_batch, broadcast_leading, check_nonzero_rows, teacher_copy
 from .._xp import constant, device_of, namespace
 from ..assembly import Assembly
-from ..geometry import _plane_of_arrays
+from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
 
 __all__ = ["Model"]
@@ -123,4 +123,4 @@ class Model(ModelFamily):
         r""":math:`\theta(w, w^*) \in [0, \pi]`, shape (...) for ``w`` of shape (..., n)."""
         w = as_vector_batch(w, "w", self.n, like=(w,))
         check_nonzero_rows(w, "w", "the angle to the teacher is undefined at w = 0")
-        return finite(_plane_of_arrays(w, constant(namespace(w), self.w_star, device_of(w))).theta)
+        return finite(plane_of_arrays(w, constant(namespace(w), self.w_star, device_of(w))).theta)
