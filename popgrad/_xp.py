@@ -17,7 +17,10 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`safe_sqrt`, :func:`safe_divide` -- ``sqrt`` and ``/`` whose derivatives stay finite where the value is
   taken as a limit (``sqrt(0)``, ``x/0``): under automatic differentiation the branch :func:`where` discards
   must not produce ``0 * inf = NaN``.  On numpy they are the plain operations.
-* :func:`numpy_only` -- the clear refusal where a special function has no Array API form.
+* :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
+* :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
+  values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
+  (``lax.cond``), every row is computed otherwise.
 """
 
 from __future__ import annotations
@@ -34,7 +37,9 @@ __all__ = [
     "device_of",
     "einsum",
     "exponent",
+    "is_jax",
     "is_numpy",
+    "jax_rows",
     "ldexp",
     "namespace",
     "numpy_only",
@@ -84,6 +89,7 @@ def is_numpy(xp: ModuleType) -> bool:
 
 
 def is_jax(xp: ModuleType) -> bool:
+    """Whether ``xp`` is JAX's namespace."""
     return array_api_compat.is_jax_namespace(xp)
 
 
@@ -188,3 +194,36 @@ def constant(xp: ModuleType, value: object, device: object = None):
     if is_numpy(xp):
         return np.asarray(value, dtype=np.float64)
     return xp.asarray(np.asarray(value, dtype=np.float64), device=device)
+
+
+_JAX_ROWS_SHARE = 16  # the block of rows gathered for a rare accurate path: at most 1/16 of the rows
+
+
+def jax_rows(mask, current: tuple, compute, inputs: tuple) -> tuple:
+    """``current`` (JAX arrays, rows on axis 0) with the rows in ``mask`` replaced by ``compute(*inputs)``'s.
+
+    ``compute`` maps rows to rows (each output row depends on the same input rows only).  When at most
+    ``k // 16`` rows are masked (the common case: the accurate paths are for rare rows), they are gathered into a
+    block of that static size (padded with copies of the last row, whose results are dropped), computed, and
+    scattered back; otherwise ``compute`` runs on every row and ``where`` selects.  Both branches give the same
+    numbers; ``jit``, ``grad`` and ``vmap`` go through ``lax.cond`` (under ``vmap`` both branches run).
+    """
+    import jax
+    import jax.numpy as jnp
+
+    k = mask.shape[0]
+    cap = max(1, k // _JAX_ROWS_SHARE)
+
+    def some(current, inputs):
+        idx = jnp.nonzero(mask, size=cap, fill_value=k)[0]
+        rows = jnp.minimum(idx, k - 1)
+        new = compute(*(x[rows] for x in inputs))
+        return tuple(c.at[idx].set(v, mode="drop") for c, v in zip(current, new, strict=True))
+
+    def every(current, inputs):
+        out = []
+        for c, v in zip(current, compute(*inputs), strict=True):
+            out.append(jnp.where(jnp.reshape(mask, mask.shape + (1,) * (c.ndim - mask.ndim)), v, c))
+        return tuple(out)
+
+    return jax.lax.cond(jnp.sum(mask) <= cap, some, every, tuple(current), tuple(inputs))

@@ -42,7 +42,7 @@ import numpy as np
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
-from ._xp import einsum, exponent, is_numpy, ldexp, namespace, safe_divide, safe_sqrt
+from ._xp import einsum, exponent, is_jax, is_numpy, jax_rows, ldexp, namespace, safe_divide, safe_sqrt
 
 __all__ = ["Plane", "angle", "plane"]
 
@@ -82,11 +82,14 @@ def _replace_rows(mask, current: tuple, compute: Callable[..., tuple], *inputs) 
     """``current`` (arrays with rows on axis 0, fresh: numpy's are changed in place) with the rows in ``mask``
     replaced by ``compute(*inputs)`` on those rows.
 
-    numpy: ``compute`` sees the masked rows only (and is not called when there are none).  Other namespaces
+    numpy: ``compute`` sees the masked rows only (and is not called when there are none).  JAX:
+    :func:`popgrad._xp.jax_rows` (the masked rows gathered into a block of static size).  Other namespaces
     (shapes cannot depend on values under ``jit``): ``compute`` sees every row, :func:`where` selects; it must
     then return finite values and derivatives on the rows it is not meant for.
     """
     xp = namespace(mask, *current)
+    if is_jax(xp):
+        return jax_rows(mask, current, compute, inputs)
     if is_numpy(xp):
         if not np.any(mask):
             return current
