@@ -206,12 +206,19 @@ def jax_rows(mask, current: tuple, compute, inputs: tuple) -> tuple:
     ``k // 16`` rows are masked (the common case: the accurate paths are for rare rows), they are gathered into a
     block of that static size (padded with copies of the last row, whose results are dropped), computed, and
     scattered back; otherwise ``compute`` runs on every row and ``where`` selects.  Both branches give the same
-    numbers; ``jit``, ``grad`` and ``vmap`` go through ``lax.cond`` (under ``vmap`` both branches run).
+    numbers; ``jit``, ``grad`` and ``vmap`` go through ``lax.cond`` (under ``vmap`` both branches run).  Outside
+    a trace (eager JAX) the mask is known and exactly its rows are computed.
     """
     import jax
     import jax.numpy as jnp
 
     k = mask.shape[0]
+    if not isinstance(mask, jax.core.Tracer):  # eager: the rows are known, gathered exactly (as on numpy)
+        idx = jnp.nonzero(mask)[0]
+        if not idx.shape[0]:
+            return tuple(current)
+        new = compute(*(x[idx] for x in inputs))
+        return tuple(c.at[idx].set(v) for c, v in zip(current, new, strict=True))
     cap = max(1, k // _JAX_ROWS_SHARE)
 
     def some(current, inputs):
