@@ -7,8 +7,8 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 
 * :func:`namespace` -- the namespace of a call: the one of its non-numpy arrays, numpy's when there are none
   (lists, floats and numpy arrays are then converted into it);
-* :func:`readable` -- whether values can be read (for the value checks): not for JAX arrays, which are traced
-  under ``jit``/``grad`` and live on an accelerator (``array_api_compat.is_lazy_array``);
+* :func:`readable` -- whether values can be read (for the value checks): not for traced JAX arrays (under
+  ``jit``/``grad``/``vmap``) nor other lazy arrays (``array_api_compat.is_lazy_array``);
 * :func:`einsum` -- the namespace's own ``einsum`` where it has one (numpy's keeps its results bit for bit), a
   broadcast product and sum otherwise;
 * :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, elsewhere
@@ -94,7 +94,12 @@ def is_jax(xp: ModuleType) -> bool:
 
 
 def readable(x: object) -> bool:
-    """Whether the values of ``x`` can be read to check them: False for JAX arrays (traced or lazy)."""
+    """Whether the values of ``x`` can be read to check them: JAX arrays outside a trace (``jit``, ``grad``, ``vmap``)
+    yes, traced ones no; other lazy arrays (``array_api_compat.is_lazy_array``) no."""
+    if array_api_compat.is_jax_array(x):
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
     return not array_api_compat.is_lazy_array(x)
 
 
