@@ -94,12 +94,14 @@ def is_jax(xp: ModuleType) -> bool:
 
 
 def readable(x: object) -> bool:
-    """Whether the values of ``x`` can be read to check them: JAX arrays outside a trace (``jit``, ``grad``, ``vmap``)
-    yes, traced ones no; other lazy arrays (``array_api_compat.is_lazy_array``) no."""
+    """Whether the values of ``x`` (and of what is computed from it) can be read to check them: JAX arrays outside a
+    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; other lazy arrays
+    (``array_api_compat.is_lazy_array``) no."""
     if array_api_compat.is_jax_array(x):
         import jax
 
-        return not isinstance(x, jax.core.Tracer)
+        # inside jit even the operations on a concrete array are traced: a fresh array tells
+        return not isinstance(x, jax.core.Tracer) and not isinstance(jax.numpy.zeros(()), jax.core.Tracer)
     return not array_api_compat.is_lazy_array(x)
 
 

@@ -11,6 +11,7 @@ import numpy as np
 import pytest
 
 import popgrad as pg
+from popgrad import critical
 from popgrad.claims.autodiff import autodiff_gap
 from tests._namespaces import closed_forms, problem, worst_difference
 
@@ -93,9 +94,9 @@ def test_hessian_at_proposition1_points_agrees_with_its_classification() -> None
     definite and f rises as theta leaves the end (one-sided slope, taken 1e-3 inside)."""
     v_star = np.array([1.0, -0.5, 0.8, -1.1])
     model = pg.Model(v_star, np.array([0.3, -1.0, 0.4, 2.0, 0.1]))
-    cp = pg.critical.proposition1(v_star)
+    cp = critical.proposition1(v_star)
     assert cp.exists and 0 < cp.saddle_theta < np.pi
-    d = pg.critical.w_at_angle(model.w_star, np.pi / 2)
+    d = critical.w_at_angle(model.w_star, np.pi / 2)
     f = _f_v_theta(model, d / np.linalg.norm(d))
     a = (np.eye(4) + np.ones((4, 4))) / 4
     for v, theta, kind in [(cp.saddle_v, cp.saddle_theta, "saddle"), (cp.spurious_v, np.pi, "min"), (v_star, 0, "min")]:
