@@ -9,7 +9,8 @@ run (best of ``--repeat``), for loss + grad + coarse_grad(relu) at m = n = 8:
   nearly cancels, :math:`\partial f/\partial w \propto v^\top v^*` differs in its last digits with the summation order;
 * **numpy before/after** (with ``--reference DIR``, a checkout of the previous code, e.g.
   ``git worktree add /tmp/popgrad-main main``): this tree's numpy time / the reference's, each timed in its own
-  subprocess (``PYTHONPATH``), alternating, on the same points; their results must be bit for bit identical.
+  subprocess (``PYTHONPATH``), alternating, on the same points, by the wall clock and by CPU time (less
+  sensitive to other load on a shared machine); their results must be bit for bit identical.
 """
 
 from __future__ import annotations
@@ -41,12 +42,12 @@ def ours(model, v, w):
     return loss, gv, gw, g
 
 
-def best_time(fn, repeat: int) -> float:
+def best_time(fn, repeat: int, clock=time.perf_counter) -> float:
     times = []
     for _ in range(repeat):
-        t0 = time.perf_counter()
+        t0 = clock()
         fn()
-        times.append(time.perf_counter() - t0)
+        times.append(clock() - t0)
     return min(times)
 
 
@@ -58,16 +59,18 @@ def child(points: int, repeat: int, out: str) -> None:
     model = pg.Model(v_star, w_star)
     res = ours(model, v, w)
     np.savez(out, *res)
-    print(best_time(lambda: ours(model, v, w), repeat), pg.__file__)
+    wall = best_time(lambda: ours(model, v, w), repeat)
+    cpu = best_time(lambda: ours(model, v, w), repeat, time.process_time)
+    print(wall, cpu, pg.__file__)
 
 
-def run_child(tree: Path, points: int, repeat: int, out: str) -> float:
+def run_child(tree: Path, points: int, repeat: int, out: str) -> tuple[float, float]:
     env = dict(os.environ, PYTHONPATH=str(tree))
     cmd = [sys.executable, __file__, "--child", "--points", str(points), "--repeat", str(repeat), "--out", out]
     text = subprocess.run(cmd, env=env, check=True, capture_output=True, text=True).stdout.split()
-    if not Path(text[1]).resolve().is_relative_to(tree.resolve()):
-        raise RuntimeError(f"the subprocess imported {text[1]}, not popgrad from {tree}")
-    return float(text[0])
+    if not Path(text[2]).resolve().is_relative_to(tree.resolve()):
+        raise RuntimeError(f"the subprocess imported {text[2]}, not popgrad from {tree}")
+    return float(text[0]), float(text[1])
 
 
 def numpy_before_after(reference: Path, points: int, repeat: int) -> None:
@@ -78,10 +81,10 @@ def numpy_before_after(reference: Path, points: int, repeat: int) -> None:
             before.append(run_child(reference, points, 1, f"{tmp}/before.npz"))
         a, b = np.load(f"{tmp}/after.npz"), np.load(f"{tmp}/before.npz")
         same = all(np.array_equal(a[k], b[k]) for k in a.files)
-    t_after, t_before = min(after), min(before)
+    (wall_a, cpu_a), (wall_b, cpu_b) = (tuple(min(t) for t in zip(*times, strict=True)) for times in (after, before))
     print(
-        f"numpy popgrad, this tree {t_after:.3f} s, reference {t_before:.3f} s: ratio {t_after / t_before:.3f}; "
-        f"results bit for bit identical: {same}"
+        f"numpy popgrad, this tree {wall_a:.3f} s, reference {wall_b:.3f} s: ratio {wall_a / wall_b:.3f} "
+        f"(CPU time {cpu_a:.3f} s / {cpu_b:.3f} s = {cpu_a / cpu_b:.3f}); results bit for bit identical: {same}"
     )
 
 
