@@ -16,11 +16,17 @@ r"""Error-free transformations and a compensated dot product, row-wise and vecto
 Valid while no product or partial sum overflows and no product underflows to a subnormal
 (the callers scale their inputs by exact powers of two; products that underflow are then
 negligible next to the result).
+
+Arrays of any Array API namespace (:mod:`popgrad._xp`).  The transformations need every operation rounded
+once, as written: no fused multiply-add contracted from ``a * b - c``, no reassociation (XLA on the CPU keeps
+them exact; ``tests/test_jax.py`` checks it under ``jit``).
 """
 
 from __future__ import annotations
 
 import numpy as np
+
+from ._xp import namespace
 
 __all__ = ["dot2", "two_prod", "two_sum"]
 
@@ -50,12 +56,13 @@ def two_sum(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def _tree_sum(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Row sums of ``x`` (k, n) as ``hi + lo``: a pairwise two_sum tree, its errors summed in float64."""
-    errors = np.zeros(x.shape[0])
+    xp = namespace(x)
+    errors = xp.zeros_like(x[:, 0])
     while x.shape[1] > 1:
         if x.shape[1] % 2:
-            x = np.concatenate([x, np.zeros((x.shape[0], 1))], axis=1)
+            x = xp.concat([x, xp.zeros_like(x[:, :1])], axis=1)
         x, t = two_sum(x[:, 0::2], x[:, 1::2])
-        errors += t.sum(axis=1)
+        errors = errors + xp.sum(t, axis=1)
     return x[:, 0], errors
 
 
@@ -70,4 +77,4 @@ def dot2(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """
     p, e = two_prod(x, y)
     hi, lo = _tree_sum(p)
-    return two_sum(hi, lo + e.sum(axis=1))
+    return two_sum(hi, lo + namespace(e).sum(e, axis=1))

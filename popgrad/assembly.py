@@ -47,26 +47,29 @@ assembly computes with :math:`\sigma/L` and :math:`VL`, :math:`L` the power of t
 
 A filter at 0 outputs the constant :math:`\sigma(0)`: :math:`\mu = \sigma(0)`, :math:`v = 0`,
 :math:`\Gamma(0, b) = v_b`; the loss is defined there, gradients are not (the caller raises).
+
+Namespaces (:mod:`popgrad._xp`).  The student's arrays may be of any Array API namespace; the teacher's
+quantities are computed once, in numpy, and converted to the student's namespace and device.  On numpy, zero
+filters are looked for and handled only when present; elsewhere (values cannot be read under ``jax.jit``)
+every point is computed as if it might have one (:func:`where`).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
+from types import SimpleNamespace
 
 import numpy as np
 
 from . import kernels
+from ._xp import constant, device_of, einsum, is_numpy, namespace
 from .activation import Activation
 from .geometry import Plane, plane_of_arrays
 from .kernels.base import UnitMoments
 from .ste import STE
 
 __all__ = ["Assembly", "FilterGradients"]
-
-
-def _dot(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    return np.einsum("...i,...i->...", a, b)
 
 
 @dataclass(frozen=True)
@@ -85,7 +88,8 @@ class FilterGradients:
     @cached_property
     def vector(self) -> np.ndarray:
         """The gradient, ``(..., K, n)``."""
-        return self.own[..., None] * self.w_hat + np.einsum("...kp,...kpn->...kn", self.on, self.basis)
+        xp = namespace(self.own, self.basis)
+        return self.own[..., None] * self.w_hat + einsum(xp, "...kp,...kpn->...kn", self.on, self.basis)
 
 
 class _Point:
@@ -93,12 +97,20 @@ class _Point:
 
     def __init__(self, asm: Assembly, V: np.ndarray, W: np.ndarray) -> None:
         self.asm = asm
+        self.xp = xp = namespace(V, W)
         self.V, self.W = V, W
         self.K = V.shape[-2]
-        self.zero = ~np.any(W != 0, axis=-1)  # (..., K)
+        self.teacher = asm.constants(xp, device_of(V, W))
+        self.zero = ~xp.any(W != 0, axis=-1)  # (..., K)
+        # values cannot be read in every namespace (jax.jit): there zero filters are always allowed for
+        self.has_zero = bool(np.any(self.zero)) if is_numpy(xp) else True
         # zero filters get a stand-in direction for the plane computations; their terms are overridden
-        self.Wsafe = np.where(self.zero[..., None], asm.w_star[:1], W) if np.any(self.zero) else W
-        self.has_zero = bool(np.any(self.zero))
+        self.Wsafe = xp.where(self.zero[..., None], self.teacher.w_star[:1, :], W) if self.has_zero else W
+
+    def eye(self, k: int):
+        """The boolean identity of size ``k`` in the point's namespace."""
+        mask = np.eye(k, dtype=bool)
+        return mask if is_numpy(self.xp) else self.xp.asarray(mask, device=device_of(self.V, self.W))
 
     # -- pair planes -----------------------------------------------------------------------------
 
@@ -106,7 +118,7 @@ class _Point:
     def planes(self) -> list[Plane]:
         """Planes of (w_k, teacher filters) ``(..., K, K*)`` and, for K > 1, (w_k, w_l) ``(..., K, K)``."""
         Ws = self.Wsafe
-        out = [plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
+        out = [plane_of_arrays(Ws[..., :, None, :], self.teacher.w_star)]
         if self.K > 1:
             out.append(plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
         return out
@@ -125,31 +137,30 @@ class _Point:
         mom = self.asm.kernels.moments(self.r)
         if not self.has_zero:
             return mom
-        z = self.zero
+        xp, z = self.xp, self.zero
         s0 = self.asm.kernels.value_at_zero
         return UnitMoments(
-            np.where(z, s0, mom.mean),
-            np.where(z, 0.0, mom.var),
-            np.where(z, 0.0, mom.d_mean),
-            np.where(z, 0.0, mom.d_var),
+            xp.where(z, s0, mom.mean),
+            xp.where(z, 0.0, mom.var),
+            xp.where(z, 0.0, mom.d_mean),
+            xp.where(z, 0.0, mom.d_var),
         )
 
     @cached_property
     def variograms(self) -> list:
         """Variogram of each pair block; zero filters: :math:`\\Gamma(0, b) = v_b`, :math:`\\Gamma(0, 0) = 0`."""
-        asm = self.asm
-        blocks = [asm.kernels.variogram(p) for p in self.planes]
+        xp = self.xp
+        blocks = [self.asm.kernels.variogram(p) for p in self.planes]
         values = [blocks[0].value]
         if self.has_zero:
-            values[0] = np.where(self.zero[..., None], asm.teacher_moments.var, values[0])
+            values[0] = xp.where(self.zero[..., None], self.teacher.var, values[0])
         if self.K > 1:
             g = blocks[1].value
-            eye = np.eye(self.K, dtype=bool)
             if self.has_zero:
                 var = self.moments.var
                 zk, zl = self.zero[..., :, None], self.zero[..., None, :]
-                g = np.where(zk & zl, 0.0, np.where(zk, var[..., None, :], np.where(zl, var[..., :, None], g)))
-            values.append(np.where(eye, 0.0, g))
+                g = xp.where(zk & zl, 0.0, xp.where(zk, var[..., None, :], xp.where(zl, var[..., :, None], g)))
+            values.append(xp.where(self.eye(self.K), 0.0, g))
         return [(val, blk) for val, blk in zip(values, blocks, strict=True)]
 
     # -- output weights --------------------------------------------------------------------------
@@ -157,37 +168,36 @@ class _Point:
     @cached_property
     def H(self) -> list[np.ndarray]:
         """:math:`H_{kb} = C_k^\\top C_b` per pair block: ``-V V*^T`` (..., K, K*) and ``V V^T`` (..., K, K)."""
-        V = self.V
-        out = [-np.einsum("...km,lm->...kl", V, self.asm.scaled_v_star)]
+        V, xp = self.V, self.xp
+        out = [-einsum(xp, "...km,lm->...kl", V, self.teacher.v_star)]
         if self.K > 1:
-            out.append(np.einsum("...km,...lm->...kl", V, V))
+            out.append(einsum(xp, "...km,...lm->...kl", V, V))
         return out
 
     def off_diagonal(self, blocks: list[np.ndarray]) -> list[np.ndarray]:
         """The pair blocks with the student-student block's diagonal (a filter with itself) set to 0."""
         if self.K == 1:
             return blocks
-        return [blocks[0], np.where(np.eye(self.K, dtype=bool), 0.0, blocks[1])]
+        return [blocks[0], self.xp.where(self.eye(self.K), 0.0, blocks[1])]
 
     @cached_property
     def H_self(self) -> np.ndarray:
         """:math:`H_{kk} = \\|V_k\\|^2`, ``(..., K)``."""
-        return np.einsum("...km,...km->...k", self.V, self.V)
+        return einsum(self.xp, "...km,...km->...k", self.V, self.V)
 
     @cached_property
     def patch_sums(self) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         r""":math:`u = \mu^\top C`, :math:`T = 1^\top C`, :math:`\omega = v^\top C`, each ``(..., m)``."""
-        V, asm, mom = self.V, self.asm, self.moments
-        vs = asm.scaled_v_star
-        u = np.einsum("...k,...km->...m", mom.mean, V) - asm.teacher_moments.mean @ vs
-        T = V.sum(axis=-2) - vs.sum(axis=0)
-        omega = np.einsum("...k,...km->...m", mom.var, V) - asm.teacher_moments.var @ vs
+        V, xp, mom, t = self.V, self.xp, self.moments, self.teacher
+        u = einsum(xp, "...k,...km->...m", mom.mean, V) - t.u
+        T = xp.sum(V, axis=-2) - t.T
+        omega = einsum(xp, "...k,...km->...m", mom.var, V) - t.omega
         return u, T, omega
 
     @cached_property
     def mean_error(self) -> np.ndarray:
         r""":math:`E e = \sum_i u_i`, ``(...)``."""
-        return self.patch_sums[0].sum(axis=-1)
+        return self.xp.sum(self.patch_sums[0], axis=-1)
 
 
 class Assembly:
@@ -215,8 +225,25 @@ class Assembly:
             tt = plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
             self.teacher_moments = self.kernels.moments(tt.r[:, 0])
             gamma = self.kernels.variogram(tt).value
-            self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
-            self._teacher_h = v_star @ v_star.T
+            teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
+            # the teacher's parts of the patch sums and of <Gamma, C C^T> (teacher-teacher pairs)
+            self._teacher = SimpleNamespace(
+                w_star=w_star,
+                v_star=v_star,
+                var=self.teacher_moments.var,
+                u=self.teacher_moments.mean @ v_star,
+                T=v_star.sum(axis=0),
+                omega=self.teacher_moments.var @ v_star,
+                mean=self.teacher_moments.mean,
+                gamma_h=np.sum(teacher_gamma * (v_star @ v_star.T)),
+            )
+
+    def constants(self, xp, device: object = None) -> SimpleNamespace:
+        """The teacher's quantities (``w_star``, ``v_star`` scaled, ``var``, ``mean``, ``u``, ``T``, ``omega``,
+        ``gamma_h``) as arrays of ``xp`` on ``device``; computed once, in numpy."""
+        if is_numpy(xp):
+            return self._teacher
+        return SimpleNamespace(**{k: constant(xp, v, device) for k, v in vars(self._teacher).items()})
 
     def point(self, V: np.ndarray, W: np.ndarray) -> _Point:
         """The shared intermediate quantities at ``V (..., K, m)``, ``W (..., K, n)``."""
@@ -226,20 +253,22 @@ class Assembly:
 
     def loss(self, pt: _Point) -> np.ndarray:
         """Population loss, ``(...)``."""
+        xp = pt.xp
         _, T, omega = pt.patch_sums
         # <Gamma, C C^T>: student-teacher pairs twice (both orders), student-student and teacher-teacher once
-        gh = np.sum(self._teacher_gamma * self._teacher_h) + 2.0 * np.sum(pt.variograms[0][0] * pt.H[0], axis=(-2, -1))
+        gh = pt.teacher.gamma_h + 2.0 * xp.sum(pt.variograms[0][0] * pt.H[0], axis=(-2, -1))
         if pt.K > 1:
-            gh = gh + np.sum(pt.variograms[1][0] * pt.H[1], axis=(-2, -1))
-        return 0.5 * (pt.mean_error**2 + _dot(T, omega) - 0.5 * gh)
+            gh = gh + xp.sum(pt.variograms[1][0] * pt.H[1], axis=(-2, -1))
+        return 0.5 * (pt.mean_error**2 + einsum(xp, "...i,...i->...", T, omega) - 0.5 * gh)
 
     def grad_v(self, pt: _Point) -> np.ndarray:
         r""":math:`\partial f/\partial V`, ``(..., K, m)``."""
+        xp = pt.xp
         _, T, omega = pt.patch_sums
         mom = pt.moments
-        gamma_c = -np.einsum("...kl,lm->...km", pt.variograms[0][0], self.scaled_v_star)
+        gamma_c = -einsum(xp, "...kl,lm->...km", pt.variograms[0][0], pt.teacher.v_star)
         if pt.K > 1:
-            gamma_c = gamma_c + np.einsum("...kl,...lm->...km", pt.variograms[1][0], pt.V)
+            gamma_c = gamma_c + einsum(xp, "...kl,...lm->...km", pt.variograms[1][0], pt.V)
         grad = (
             pt.mean_error[..., None, None] * mom.mean[..., None]
             + 0.5 * (mom.var[..., None] * T[..., None, :] + omega[..., None, :])
@@ -249,27 +278,29 @@ class Assembly:
 
     def grad_w(self, pt: _Point) -> FilterGradients:
         r""":math:`\partial f/\partial W` as coefficients on :math:`\hat w_k` and :math:`u_{kb}` (module docstring)."""
+        xp = pt.xp
         _, T, _ = pt.patch_sums
         mom = pt.moments
-        S = pt.V.sum(axis=-1)
-        own = pt.mean_error[..., None] * S * mom.d_mean + 0.5 * np.einsum("...km,...m->...k", pt.V, T) * mom.d_var
+        S = xp.sum(pt.V, axis=-1)
+        own = pt.mean_error[..., None] * S * mom.d_mean + 0.5 * einsum(xp, "...km,...m->...k", pt.V, T) * mom.d_var
         on = []
         for (_, vg), h in zip(pt.variograms, pt.off_diagonal(pt.H), strict=True):
-            own = own - 0.5 * np.sum(h * vg.d_r, axis=-1)
+            own = own - 0.5 * xp.sum(h * vg.d_r, axis=-1)
             on.append(-0.5 * h * vg.d_u)
         return FilterGradients(own, *self._stack(pt, on, "u"))
 
     def coarse_w(self, pt: _Point, ste: STE) -> FilterGradients:
         r""":math:`E g_k` as coefficients on :math:`\hat w_k` and :math:`\hat w_b` (module docstring)."""
+        xp = pt.xp
         mom = pt.moments
         cs = kernels.coarse_self(ste, self.unit_activation, pt.r)
-        own = pt.H_self * (cs.beta - mom.mean * cs.alpha) + cs.alpha * pt.V.sum(axis=-1) * pt.mean_error[..., None]
-        means = [self.teacher_moments.mean, mom.mean[..., None, :]]
+        own = pt.H_self * (cs.beta - mom.mean * cs.alpha) + cs.alpha * xp.sum(pt.V, axis=-1) * pt.mean_error[..., None]
+        means = [pt.teacher.mean, mom.mean[..., None, :]]
         on = []
         for b, (p, h) in enumerate(zip(pt.planes, pt.off_diagonal(pt.H), strict=True)):
             cc = kernels.coarse_cross(ste, self.unit_activation, p)
             c_w = cc.c_w - means[b] * cs.alpha[..., None]
-            own = own + np.sum(h * c_w, axis=-1)
+            own = own + xp.sum(h * c_w, axis=-1)
             on.append(h * cc.c_star)
         on_b, w_hat, basis = self._stack(pt, on, "w_star_hat")
         # g~ = sum z mu' (V L) e is L times the coarse gradient of V
@@ -278,13 +309,14 @@ class Assembly:
     @staticmethod
     def _stack(pt: _Point, on: list[np.ndarray], basis: str) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Concatenate the pair blocks: coefficients ``(..., K, P)`` and their basis vectors ``(..., K, P, n)``."""
+        xp = pt.xp
         vecs = [
-            np.broadcast_to(getattr(p, basis), (*o.shape, p.w_hat.shape[-1]))
+            xp.broadcast_to(getattr(p, basis), (*o.shape, p.w_hat.shape[-1]))
             for p, o in zip(pt.planes, on, strict=True)
         ]
         if len(on) == 1:
             return on[0], pt.w_hat, vecs[0]
-        return np.concatenate(on, axis=-1), pt.w_hat, np.concatenate(vecs, axis=-2)
+        return xp.concat(on, axis=-1), pt.w_hat, xp.concat(vecs, axis=-2)
 
     def inner_one_pair(self, pt: _Point, g: FilterGradients, gw: FilterGradients) -> np.ndarray:
         r""":math:`\langle E g, \partial f/\partial w\rangle` for one student and one teacher filter, ``(..., 1)``.

@@ -5,8 +5,10 @@ closed form of popgrad is a sum of such terms; the differences below are what ke
 to a few ulps *relative* where the naive formula cancels.  This module is the one place where
 :math:`\varphi(0) = 1/\sqrt{2\pi}` is defined (:data:`PHI0`).
 
-Shapes: every function broadcasts its array arguments (numpy semantics) and returns their
-broadcast shape.
+Shapes: every function broadcasts its array arguments and returns their broadcast shape.  Arrays of any
+Array API namespace (:mod:`popgrad._xp`; ``erf``/``erfc`` through :mod:`popgrad._special`).  Every branch that
+:func:`where` discards is computed on safe arguments, so that its value and its derivative (under automatic
+differentiation) stay finite.
 """
 
 from __future__ import annotations
@@ -14,9 +16,11 @@ from __future__ import annotations
 import math
 
 import numpy as np
-from scipy import special
 
-__all__ = ["CLIP", "PHI0", "ndtr_diff", "phi", "phi_diff", "ratio", "times"]
+from . import _special
+from ._xp import namespace, safe_divide
+
+__all__ = ["CLIP", "PHI0", "ndtr", "ndtr_diff", "phi", "phi_diff", "ratio"]
 
 PHI0 = 1.0 / math.sqrt(2.0 * math.pi)
 """The standard normal density at 0, :math:`\\varphi(0) = 1/\\sqrt{2\\pi}`."""
@@ -27,12 +31,13 @@ CLIP = 40.0
 _SQRT1_2 = math.sqrt(0.5)
 
 
-def phi(x: np.ndarray) -> np.ndarray:
+def phi(x):
     r""":math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
-    return PHI0 * np.exp(-0.5 * x * x)
+    xp = namespace(x)
+    return PHI0 * xp.exp(-0.5 * x * x)
 
 
-def phi_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def phi_diff(lo, hi):
     r""":math:`\varphi(lo) - \varphi(hi)` without cancellation: the larger density is factored out,
 
     .. math:: \varphi(lo) - \varphi(hi) = -\varphi(lo)\,\operatorname{expm1}\big(\tfrac{lo^2 - hi^2}{2}\big)
@@ -40,36 +45,38 @@ def phi_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
 
     and symmetrically, with :math:`lo^2 - hi^2 = (lo - hi)(lo + hi)`.
     """
+    xp = namespace(lo, hi)
     e = 0.5 * (lo - hi) * (lo + hi)
-    small_lo = np.abs(lo) <= np.abs(hi)
-    with np.errstate(over="ignore", invalid="ignore"):  # only in the branch np.where discards
-        return np.where(small_lo, -phi(lo) * np.expm1(e), phi(hi) * np.expm1(-e))
+    small_lo = xp.abs(lo) <= xp.abs(hi)
+    # each branch's exponent where the other is taken is 0: no overflow, no 0 * inf, in value or derivative
+    left = -phi(lo) * xp.expm1(xp.where(small_lo, e, 0.0))
+    return xp.where(small_lo, left, phi(hi) * xp.expm1(xp.where(small_lo, 0.0, -e)))
 
 
-def ndtr_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
+def ndtr_diff(lo, hi):
     r""":math:`\Phi(hi) - \Phi(lo)` for either order of the arguments, without cancellation.
 
     Both arguments above 1: a difference of upper tails (``erfc``); both below -1: of lower tails;
     otherwise of ``erf`` values, which are then of moderate size.
     """
-    a, b = np.minimum(lo, hi), np.maximum(lo, hi)
-    sign = np.where(lo <= hi, 1.0, -1.0)
+    xp = namespace(lo, hi)
+    a, b = xp.minimum(lo, hi), xp.maximum(lo, hi)
+    sign = xp.where(lo <= hi, xp.ones_like(a), -1.0)
     with np.errstate(invalid="ignore"):
-        mid = 0.5 * (special.erf(b * _SQRT1_2) - special.erf(a * _SQRT1_2))
-        upper = 0.5 * (special.erfc(a * _SQRT1_2) - special.erfc(b * _SQRT1_2))
-        lower = 0.5 * (special.erfc(-b * _SQRT1_2) - special.erfc(-a * _SQRT1_2))
-    return sign * np.where(a >= 1.0, upper, np.where(b <= -1.0, lower, mid))
+        mid = 0.5 * (_special.erf(xp, b * _SQRT1_2) - _special.erf(xp, a * _SQRT1_2))
+        upper = 0.5 * (_special.erfc(xp, a * _SQRT1_2) - _special.erfc(xp, b * _SQRT1_2))
+        lower = 0.5 * (_special.erfc(xp, -b * _SQRT1_2) - _special.erfc(xp, -a * _SQRT1_2))
+    return sign * xp.where(a >= 1.0, upper, xp.where(b <= -1.0, lower, mid))
 
 
-def times(x: np.ndarray, k: np.ndarray) -> np.ndarray:
-    r""":math:`x k` with :math:`0\cdot\infty := 0` (the limit taken where :math:`\sin\theta = 0`)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(x == 0, 0.0, x * k)
+def ndtr(x):
+    r""":math:`\Phi(x)` (``scipy.special.ndtr`` for numpy; :mod:`popgrad._special`)."""
+    return _special.ndtr(namespace(x), x)
 
 
-def ratio(num: np.ndarray, s: np.ndarray) -> np.ndarray:
+def ratio(num, s):
     r""":math:`num/s` for :math:`s \ge 0`; at :math:`s = 0` the limit :math:`\operatorname{sign}(num)\,\infty`
     (0 where :math:`num = 0`), as :math:`\Phi(num/s)` needs at :math:`\sin\theta = 0`."""
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = num / s
-    return np.where(s > 0, out, np.where(num == 0, 0.0, np.copysign(np.inf, num)))
+    xp = namespace(num, s)
+    limit = xp.where(num == 0, 0.0, xp.copysign(math.inf, num))
+    return safe_divide(xp, num, s, s > 0, limit)

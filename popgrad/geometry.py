@@ -21,10 +21,21 @@ Accuracy.  The textbook ``arccos`` loses half the digits near 0 and :math:`\pi`.
 :math:`\theta = 10^{-300}`, for the float64 vectors as given (``tests/test_geometry.py``
 measures them against 50-digit mpmath), and exactly parallel vectors give exactly
 :math:`\sin\theta = 0`, ``u = 0``.
+
+Arrays of any Array API namespace (:mod:`popgrad._xp`).  On numpy the accurate paths run on the rows that need
+them only (boolean masks); elsewhere (e.g. under ``jax.jit``, where shapes cannot depend on values) they run on
+every row and :func:`where` keeps the rows that need them, so the two give the same numbers up to the libraries'
+elementary functions.  Two limits of JAX on the CPU: XLA flushes subnormal numbers to zero (entries below
+:math:`2.2\cdot10^{-308}` are 0, and the compensated products lose their error terms when those would be
+subnormal, i.e. for products below about :math:`10^{-292}`).  Under automatic differentiation
+:math:`\theta` has derivative :math:`-u/\|w\|` (:math:`+u` coefficient for ``w_star``), and 0 where
+:math:`\sin\theta = 0` (every ``sqrt`` and division there is taken as its limit with a finite derivative).
 """
 
 from __future__ import annotations
 
+import math
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
@@ -32,6 +43,7 @@ from numpy.typing import ArrayLike
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
+from ._xp import einsum, exponent, is_jax, is_numpy, jax_rows, ldexp, namespace, safe_divide, safe_sqrt
 
 __all__ = ["Plane", "angle", "plane"]
 
@@ -67,18 +79,44 @@ class Plane:
     sin_theta: np.ndarray
 
 
+def _replace_rows(mask, current: tuple, compute: Callable[..., tuple], *inputs) -> tuple:
+    """``current`` (arrays with rows on axis 0, fresh: numpy's are changed in place) with the rows in ``mask``
+    replaced by ``compute(*inputs)`` on those rows.
+
+    numpy: ``compute`` sees the masked rows only (and is not called when there are none).  JAX:
+    :func:`popgrad._xp.jax_rows` (the masked rows gathered into a block of static size).  Other namespaces
+    (shapes cannot depend on values under ``jit``): ``compute`` sees every row, :func:`where` selects; it must
+    then return finite values and derivatives on the rows it is not meant for.
+    """
+    xp = namespace(mask, *current)
+    if is_jax(xp):
+        return jax_rows(mask, current, compute, inputs)
+    if is_numpy(xp):
+        if not np.any(mask):
+            return current
+        for c, new in zip(current, compute(*(x[mask] for x in inputs)), strict=True):
+            c[mask] = new
+        return current
+    out = []
+    for c, new in zip(current, compute(*inputs), strict=True):
+        m = xp.reshape(mask, mask.shape + (1,) * (c.ndim - mask.ndim))
+        out.append(xp.where(m, new, c))
+    return tuple(out)
+
+
 def _exact_scale(x: np.ndarray) -> np.ndarray:
     """Scale each row of ``x`` (k, n) by a power of two so that its largest entry is in [0.5, 1).
 
     Multiplying by a power of two is exact, so directions are untouched, and norms neither
     overflow nor underflow whatever the magnitude of ``x``.
     """
-    _, exponent = np.frexp(np.max(np.abs(x), axis=-1, keepdims=True))
-    return np.ldexp(x, -exponent)
+    xp = namespace(x)
+    return ldexp(xp, x, -exponent(xp, xp.max(xp.abs(x), axis=-1, keepdims=True)))
 
 
 def _norm(x: np.ndarray) -> np.ndarray:
-    return np.sqrt(np.einsum("...i,...i->...", x, x))
+    xp = namespace(x)
+    return safe_sqrt(xp, einsum(xp, "...i,...i->...", x, x))
 
 
 # Squared norms inside this range are computed without harmful overflow or underflow: the
@@ -87,27 +125,29 @@ def _norm(x: np.ndarray) -> np.ndarray:
 _SAFE_SQ = (1e-280, 1e280)
 
 
+def _scaled_unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Norms and unit vectors of rows of any magnitude: the rows scaled exactly first."""
+    xp = namespace(x)
+    e = exponent(xp, xp.max(xp.abs(x), axis=-1))
+    scaled = ldexp(xp, x, -e[:, None])  # exact; largest entry in [0.5, 1)
+    scaled_norm = _norm(scaled)
+    return ldexp(xp, scaled_norm, e), scaled / scaled_norm[:, None]  # the norm overflows only if it must
+
+
 def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Norms and unit vectors of the rows of ``x`` (k, n), for any magnitude of the entries."""
-    sq = np.einsum("ki,ki->k", x, x)
-    r = np.sqrt(sq)
+    xp = namespace(x)
+    sq = einsum(xp, "ki,ki->k", x, x)
     unsafe = ~((sq > _SAFE_SQ[0]) & (sq < _SAFE_SQ[1]))
-    if np.any(unsafe):
-        _, exponent = np.frexp(np.max(np.abs(x[unsafe]), axis=-1))
-        scaled = np.ldexp(x[unsafe], -exponent[:, None])  # exact; largest entry in [0.5, 1)
-        scaled_norm = _norm(scaled)
-        r[unsafe] = np.ldexp(scaled_norm, exponent)  # overflows only if the norm itself does
-        r_safe = np.where(unsafe, 1.0, r)
-        x_hat = x / r_safe[:, None]
-        x_hat[unsafe] = scaled / scaled_norm[:, None]
-        return r, x_hat
-    return r, x / r[:, None]
+    r = safe_sqrt(xp, sq)
+    x_hat = x / xp.where(unsafe, 1.0, r)[:, None]
+    return _replace_rows(unsafe, (r, x_hat), _scaled_unit_rows, x)
 
 
 def _norm2(x: np.ndarray) -> np.ndarray:
     """Row norms of ``x`` (k, n) to within about one ulp, whatever n (compensated sum of squares)."""
     hi, lo = dot2(x, x)
-    return np.sqrt(hi + lo)
+    return safe_sqrt(namespace(x), hi + lo)
 
 
 def _exactly_parallel(ws: np.ndarray, wss: np.ndarray) -> np.ndarray:
@@ -116,10 +156,11 @@ def _exactly_parallel(ws: np.ndarray, wss: np.ndarray) -> np.ndarray:
     With ``j`` the largest entry of ``w`` (non-zero), every 2x2 minor vanishes iff those through
     ``j`` do; a product is compared exactly through its error-free (rounded, error) pair.
     """
-    j = np.argmax(np.abs(ws), axis=1)[:, None]
-    p1, e1 = two_prod(ws, np.take_along_axis(wss, j, axis=1))
-    p2, e2 = two_prod(wss, np.take_along_axis(ws, j, axis=1))
-    return np.all((p1 == p2) & (e1 == e2), axis=1)
+    xp = namespace(ws, wss)
+    j = xp.argmax(xp.abs(ws), axis=1)[:, None]
+    p1, e1 = two_prod(ws, xp.take_along_axis(wss, j, axis=1))
+    p2, e2 = two_prod(wss, xp.take_along_axis(ws, j, axis=1))
+    return xp.all((p1 == p2) & (e1 == e2), axis=1)
 
 
 def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -132,95 +173,104 @@ def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nda
     rounding).  Those shift ``|N|`` only to second order; one refinement ``N -= (w·N/‖w‖²) w``
     with a compensated ``w·N`` removes them for ``u``.
     """
+    xp = namespace(ws, wss)
     s_hi, s_lo = dot2(ws, ws)
     c_hi, c_lo = dot2(ws, wss)
     p1, e1 = two_prod(s_hi[:, None], wss)
     p2, e2 = two_prod(c_hi[:, None], ws)
     # p1 - p2 is exact where p1, p2 are within a factor 2 (Sterbenz) and relatively accurate elsewhere
     perp = (p1 - p2) + ((e1 - e2) + (s_lo[:, None] * wss - c_lo[:, None] * ws))
-    top = np.where(_exactly_parallel(ws, wss), 0.0, np.max(np.abs(perp), axis=1))
+    top = xp.where(_exactly_parallel(ws, wss), 0.0, xp.max(xp.abs(perp), axis=1))
     nonzero = top > 0
-    _, exponent = np.frexp(np.where(nonzero, top, 1.0))
-    perp = np.ldexp(perp, -exponent[:, None])  # exact: entries in [0.5, 1) at most
+    e = exponent(xp, xp.where(nonzero, top, 1.0))
+    perp = ldexp(xp, perp, -e[:, None])  # exact: entries in [0.5, 1) at most
     along_hi, along_lo = dot2(ws, perp)
-    perp -= ((along_hi + along_lo) / s_hi)[:, None] * ws
+    perp = perp - ((along_hi + along_lo) / s_hi)[:, None] * ws
     perp_norm = _norm2(perp)
-    nonzero &= perp_norm > 0
-    sin = np.ldexp(perp_norm, exponent) / (s_hi * _norm2(wss))
-    u = np.divide(perp, perp_norm[:, None], out=np.zeros_like(perp), where=nonzero[:, None])
-    return np.where(nonzero, np.minimum(sin, 1.0), 0.0), u
+    nonzero = nonzero & (perp_norm > 0)
+    sin = ldexp(xp, perp_norm, e) / (s_hi * _norm2(wss))
+    u = safe_divide(xp, perp, perp_norm[:, None], nonzero[:, None])
+    return xp.where(nonzero, xp.minimum(sin, 1.0), 0.0), u
+
+
+def _near_parallel(w: np.ndarray, w_star: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """sin(theta), u and cos(theta) of rows (k, n) by the compensated path; ``c0`` gives the sign of the cosine."""
+    xp = namespace(w, w_star)
+    sin, u = _perp_sin_and_u(_exact_scale(w), _exact_scale(w_star))
+    return sin, u, xp.copysign(xp.sqrt((1.0 - sin) * (1.0 + sin)), c0)
 
 
 _CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation
 
 
+def _accurate_gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray]:
+    """``|y| - |x|`` of rows (k, n) as ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double."""
+    xp = namespace(x, y)
+    e = exponent(xp, xp.max(xp.abs(xp.concat([x, y], axis=1)), axis=1))
+    xs, ys = ldexp(xp, x, -e[:, None]), ldexp(xp, y, -e[:, None])  # exact
+    x_hi, x_lo = dot2(xs, xs)
+    y_hi, y_lo = dot2(ys, ys)
+    diff = (y_hi - x_hi) + (y_lo - x_lo)
+    return (ldexp(xp, diff / (safe_sqrt(xp, x_hi + x_lo) + safe_sqrt(xp, y_hi + y_lo)), e),)
+
+
 def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray, same: np.ndarray) -> np.ndarray:
-    """``|y| - |x|`` for rows of ``x, y`` (k, n): ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double.
+    """``|y| - |x|`` for rows of ``x, y`` (k, n), to a few ulps of itself.
 
     Where the norms nearly agree the plain difference of the rounded norms keeps only its last bits; the
     squares' difference is exact to first order (their leading parts are within a factor 2: Sterbenz).
     Rows flagged ``same`` (identical ``x`` and ``y``) have the gap 0 exactly.
     """
-    gap = np.where(same, 0.0, ry - rx)
-    close = (np.abs(gap) <= _CLOSE_NORMS * np.maximum(rx, ry)) & ~same
-    if np.any(close):
-        both = np.concatenate([x[close], y[close]], axis=1)
-        _, exponent = np.frexp(np.max(np.abs(both), axis=1))
-        xs, ys = np.ldexp(x[close], -exponent[:, None]), np.ldexp(y[close], -exponent[:, None])  # exact
-        x_hi, x_lo = dot2(xs, xs)
-        y_hi, y_lo = dot2(ys, ys)
-        diff = (y_hi - x_hi) + (y_lo - x_lo)
-        gap[close] = np.ldexp(diff / (np.sqrt(x_hi + x_lo) + np.sqrt(y_hi + y_lo)), exponent)
-    return gap
+    xp = namespace(x, y)
+    gap = xp.where(same, 0.0, ry - rx)
+    close = (xp.abs(gap) <= _CLOSE_NORMS * xp.maximum(rx, ry)) & ~same
+    return _replace_rows(close, (gap,), _accurate_gap, x, y)[0]
 
 
 def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     """:func:`plane` without validation; ``w (..., n)``, ``w_star (n,)`` or ``(..., n)``, non-zero."""
+    xp = namespace(w, w_star)
     n = w.shape[-1]
     batch = np.broadcast_shapes(w.shape[:-1], w_star.shape[:-1])
-    w2 = np.broadcast_to(w, (*batch, n)).reshape(-1, n)
+    k = math.prod(batch)
+    w2 = xp.reshape(xp.broadcast_to(w, (*batch, n)), (-1, n))
     r, w_hat = _unit_rows(w2)
     # normalise w_star on its own shape (e.g. one teacher for a whole batch), then broadcast
-    r_star, w_star_hat = _unit_rows(w_star.reshape(-1, n))
-    r_star, w_star_hat = r_star.reshape(w_star.shape[:-1]), w_star_hat.reshape(w_star.shape)
-    if w_star.size == n:  # one vector for the whole batch
-        w_star_hat = w_star_hat.reshape(n)
+    r_star, w_star_hat = _unit_rows(xp.reshape(w_star, (-1, n)))
+    r_star, w_star_hat = xp.reshape(r_star, w_star.shape[:-1]), xp.reshape(w_star_hat, w_star.shape)
+    if math.prod(w_star.shape) == n:  # one vector for the whole batch
+        w_star_hat = xp.reshape(w_star_hat, (n,))
         c0 = w_hat @ w_star_hat
     else:
-        w_star_hat = np.broadcast_to(w_star_hat, (*batch, n)).reshape(-1, n)
-        c0 = np.einsum("ki,ki->k", w_hat, w_star_hat)
+        w_star_hat = xp.reshape(xp.broadcast_to(w_star_hat, (*batch, n)), (-1, n))
+        c0 = einsum(xp, "ki,ki->k", w_hat, w_star_hat)
     d = w_star_hat - c0[:, None] * w_hat
     sd = _norm(d)
-    hyp = np.hypot(sd, c0)
+    hyp = xp.hypot(sd, c0)
     sin = sd / hyp
     cos = c0 / hyp
-    u = np.divide(d, sd[:, None], out=np.zeros_like(d), where=sd[:, None] > 0)
-    w_star_rows = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)
+    u = safe_divide(xp, d, sd[:, None], sd[:, None] > 0)
+    w_star_rows = xp.reshape(xp.broadcast_to(w_star, (*batch, n)), (-1, n))
     # identical rows (e.g. each filter paired with itself) are exactly parallel: what the compensated path
     # would return for them (sin 0, u 0, cos 1) without its cost
-    same = np.all(w2 == w_star_rows, axis=1)
-    sin[same], u[same], cos[same] = 0.0, 0.0, 1.0
+    same = xp.all(w2 == w_star_rows, axis=1)
+    sin, cos = xp.where(same, 0.0, sin), xp.where(same, 1.0, cos)
+    u = xp.where(same[:, None], 0.0, u)
     near = (sd < _NEAR_PARALLEL) & ~same
-    if np.any(near):
-        ws_near = _exact_scale(w2[near])
-        wss_near = _exact_scale(w_star_rows[near])
-        s_near, u_near = _perp_sin_and_u(ws_near, wss_near)
-        sin[near] = s_near
-        u[near] = u_near
-        cos[near] = np.copysign(np.sqrt((1.0 - s_near) * (1.0 + s_near)), c0[near])
-    theta = np.arctan2(sin, cos)
+    sin, u, cos = _replace_rows(near, (sin, u, cos), _near_parallel, w2, w_star_rows, c0)
+    theta = xp.atan2(sin, cos)
     vec = (*batch, n)
-    r_star_rows = np.broadcast_to(r_star, batch).reshape(-1)
+    r_star_rows = xp.reshape(xp.broadcast_to(r_star, batch), (-1,))
     return Plane(
-        r=r.reshape(batch),
-        r_star=np.broadcast_to(r_star, batch),
-        norm_gap=_norm_gap(w2, w_star_rows, r, r_star_rows, same).reshape(batch),
-        w_hat=w_hat.reshape(vec),
-        w_star_hat=np.broadcast_to(w_star_hat.reshape(-1, n), (np.prod(batch, dtype=int), n)).reshape(vec),
-        u=u.reshape(vec),
-        theta=theta.reshape(batch),
-        cos_theta=cos.reshape(batch),
-        sin_theta=sin.reshape(batch),
+        r=xp.reshape(r, batch),
+        r_star=xp.broadcast_to(r_star, batch),
+        norm_gap=xp.reshape(_norm_gap(w2, w_star_rows, r, r_star_rows, same), batch),
+        w_hat=xp.reshape(w_hat, vec),
+        w_star_hat=xp.reshape(xp.broadcast_to(xp.reshape(w_star_hat, (-1, n)), (k, n)), vec),
+        u=xp.reshape(u, vec),
+        theta=xp.reshape(theta, batch),
+        cos_theta=xp.reshape(cos, batch),
+        sin_theta=xp.reshape(sin, batch),
     )
 
 
@@ -230,12 +280,12 @@ def plane(w: ArrayLike, w_star: ArrayLike) -> Plane:
     Parameters
     ----------
     w : array_like, shape (..., n)
-        Non-zero first-layer weights.
+        Non-zero first-layer weights (numpy, or any Array API array: :mod:`popgrad._xp`).
     w_star : array_like, shape (..., n)
         Non-zero teacher weights; broadcast against ``w``.
     """
-    w = as_vector_batch(w, "w")
-    w_star = as_vector_batch(w_star, "w_star", w.shape[-1])
+    w = as_vector_batch(w, "w", like=(w, w_star))
+    w_star = as_vector_batch(w_star, "w_star", w.shape[-1], like=(w, w_star))
     check_nonzero_rows(w, "w", "its direction, and so the angle, is undefined")
     check_nonzero_rows(w_star, "w_star", "its direction, and so the angle, is undefined")
     return plane_of_arrays(w, w_star)
@@ -250,7 +300,8 @@ def angle(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     Parameters
     ----------
     a, b : array_like, shape (..., n)
-        Non-zero vectors; leading axes broadcast.
+        Non-zero vectors; leading axes broadcast.  numpy arrays, or arrays of any Array API namespace (the
+        result is then of that namespace).
 
     Returns
     -------
@@ -264,8 +315,8 @@ def angle(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     >>> float(pg.angle([1.0, 0.0], [1.0, 1e-12]))
     1e-12
     """
-    a = as_vector_batch(a, "a")
-    b = as_vector_batch(b, "b", a.shape[-1])
+    a = as_vector_batch(a, "a", like=(a, b))
+    b = as_vector_batch(b, "b", a.shape[-1], like=(a, b))
     check_nonzero_rows(a, "a", "the angle to a zero vector is undefined")
     check_nonzero_rows(b, "b", "the angle to a zero vector is undefined")
     try:

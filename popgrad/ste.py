@@ -43,6 +43,7 @@ from ._validate import as_float_array, as_vector_batch, real_number
 
 __all__ = [
     "STE",
+    "ArraySTE",
     "CustomSTE",
     "clipped_relu",
     "custom",
@@ -226,11 +227,71 @@ identity = STE("identity", _ones, ((-np.inf, np.inf, 1.0),))
 relu = STE("relu", partial(_window, lo=0.0, hi=np.inf), ((0.0, np.inf, 1.0),))
 
 
+@dataclass(frozen=True)
+class ArraySTE(STE):
+    r"""A piecewise-constant STE whose ends or values are 0-d arrays of one Array API namespace (e.g. a JAX
+    tracer), built by :func:`clipped_relu` or :func:`leaky_relu` from an array parameter.
+
+    It is for the closed forms (``model.coarse_grad``, ``model.correlation``), which then compute in that namespace
+    and can be differentiated in the parameter (``jax.grad`` with respect to the clipping level).  Its values
+    cannot always be read (traced under ``jax.jit``), so its pieces are checked for structure only, by their
+    constructor where readable; ``mu_prime`` computes in that namespace.  The engines (numpy) refuse it.
+    """
+
+    def __post_init__(self) -> None:
+        if not isinstance(self.name, str) or not self.name:
+            raise TypeError(f"name must be a non-empty string, got {self.name!r}")
+
+
+def _array_parameter(x: object, name: str):
+    """A 0-d float64 array of a non-numpy namespace, checked where readable (finite); None for anything else."""
+    from . import _xp
+    from ._validate import as_array
+
+    if _xp.namespace(x) is _xp.NUMPY:
+        return None
+    arr = as_array(x, name, (x,))
+    if arr.ndim != 0:
+        raise ValueError(f"{name} must be a scalar (a 0-d array), got shape {tuple(arr.shape)}")
+    return arr
+
+
+def _array_label(family: str, x: object) -> str:
+    from ._xp import readable
+
+    return f"{family}({float(x):g})" if readable(x) else f"{family}(traced)"
+
+
+def _array_pieces_value(x: object, pieces: tuple[Piece, ...]) -> object:
+    from ._xp import namespace
+
+    arrays = [p for piece in pieces for p in piece if not isinstance(p, (int, float))]
+    xp = namespace(*arrays)
+    x = xp.asarray(x)
+    out = xp.zeros_like(x * arrays[0])
+    for lo, hi, value in pieces:
+        out = xp.where((x > lo) & (x < hi), value, out)
+    return out
+
+
+def _array_ste(name: str, pieces: tuple[Piece, ...]) -> ArraySTE:
+    return ArraySTE(name, partial(_array_pieces_value, pieces=pieces), pieces)
+
+
 def clipped_relu(c: float = 1.0) -> STE:
     r"""Clipped ReLU :math:`\mu(x) = \min(\max(x, 0), c)`, :math:`\mu'(x) = 1\{0 < x < c\}`.
 
-    ``c = inf`` gives the ReLU STE exactly.
+    ``c = inf`` gives the ReLU STE exactly.  ``c`` may be a 0-d float64 array of an Array API namespace other than
+    numpy's (e.g. a JAX array, traced under ``jax.grad``): an :class:`ArraySTE` then, whose closed forms compute in
+    that namespace and are differentiable in ``c`` (``c > 0`` is checked where its value can be read).
     """
+    arr = _array_parameter(c, "c")
+    if arr is not None:
+        from ._xp import readable
+
+        if readable(arr) and not bool(arr > 0):
+            raise ValueError(f"c must be > 0 (the clipping level), got {float(arr)}")
+        return _array_ste(_array_label("clipped_relu", arr), ((0.0, arr, 1.0),))
     c = real_number(c, "c")
     if not c > 0:
         raise ValueError(f"c must be > 0 (the clipping level), got {c}")
@@ -246,8 +307,12 @@ def clipped_relu(c: float = 1.0) -> STE:
 def leaky_relu(alpha: float) -> STE:
     r"""Leaky ReLU: :math:`\mu'(x) = 1` for :math:`x > 0`, :math:`\alpha` otherwise.
 
-    ``alpha = 0`` is the ReLU STE and ``alpha = 1`` the identity STE, exactly.
+    ``alpha = 0`` is the ReLU STE and ``alpha = 1`` the identity STE, exactly.  ``alpha`` may be a 0-d float64
+    array of another Array API namespace (an :class:`ArraySTE`, as for :func:`clipped_relu`).
     """
+    arr = _array_parameter(alpha, "alpha")
+    if arr is not None:
+        return _array_ste(_array_label("leaky_relu", arr), ((-np.inf, 0.0, arr), (0.0, np.inf, 1.0)))
     alpha = real_number(alpha, "alpha")
     if not np.isfinite(alpha):
         raise ValueError(f"alpha must be finite, got {alpha}")

@@ -20,6 +20,7 @@ EXPECTED = {
     "6_ste_families",
     "7_multibit",
     "8_multi_filter",
+    "9_jax",
 }
 
 

@@ -17,6 +17,9 @@ are compared with
   ``values``; those points are added to the quadrature check).  Bound :math:`|z| < 5` per component, fixed seeds:
   false-alarm rate :math:`5.7\cdot10^{-7}` per component (Gaussian tail), so below :math:`10^{-3}`
   for the few hundred components of the default run.
+* **automatic differentiation** (when JAX is installed): ``jax.grad`` of ``model.loss`` against Lemma 2's
+  ``model.grad``, :math:`\le 10^{-12}` relative, away from :math:`\theta \in \{0, \pi\}`
+  (:mod:`popgrad.claims.autodiff`); without JAX the check is left out (``values["autodiff_points"]`` is 0).
 * **quadrature** (``pg.expectations(..., engine="quadrature")``, scipy backend): normwise relative error
   :math:`\|x_{quad} - x_{cf}\| / \max(\|x_{quad}\|, \tau S)`, bound :math:`10^{-9}`, where ``S`` is the
   quantity's natural scale (the size of its terms, :func:`quad_rel_err`) and :math:`\tau = 10^3\varepsilon/10^{-9}
@@ -37,6 +40,7 @@ from scipy import special
 from ..engines import Quantity, expectations
 from ..models import Model
 from ..ste import resolve
+from . import autodiff
 from ._common import EPS
 from .battery import Battery, Case
 from .result import Check, ClaimResult
@@ -155,6 +159,30 @@ def _indices(case: Case, k: int) -> np.ndarray:
     return np.unique(np.linspace(0, case.v.shape[0] - 1, k).round().astype(int))
 
 
+_AUTODIFF_CHECK = "max relative difference of jax.grad(model.loss) vs model.grad (Lemma 2)"
+
+
+def _autodiff_checks(battery: Battery) -> list[Check]:
+    """The autodiff check (:mod:`popgrad.claims.autodiff`) on the battery's teachers; none without JAX."""
+    if not autodiff.available():
+        return []
+    cases = battery.cases if battery.thorough else battery.cases[: autodiff.DEFAULT_TEACHERS]
+    worst, points = 0.0, 0
+    for case in cases:
+        gap, n = autodiff.autodiff_gap(case.model, case.v, case.w)
+        worst, points = max(worst, gap), points + n
+    note = f"{points} points with sin(theta) > {autodiff.MIN_SIN:g}, {len(cases)} teachers"
+    return [Check(_AUTODIFF_CHECK, worst, "<=", autodiff.BOUND, note=note)]
+
+
+def _autodiff_values(checks: list[Check]) -> dict[str, float]:
+    """``max_autodiff_rel_diff`` when the autodiff check ran; ``autodiff_points`` (0: JAX is not installed)."""
+    found = [c for c in checks if c.name == _AUTODIFF_CHECK]
+    if not found:
+        return {"autodiff_points": 0}
+    return {"max_autodiff_rel_diff": found[0].value, "autodiff_points": int(found[0].note.split()[0])}
+
+
 def formulas(battery: Battery) -> ClaimResult:
     """Claim 1 on the battery; see the module docstring."""
     thorough = battery.thorough
@@ -199,8 +227,10 @@ def formulas(battery: Battery) -> ClaimResult:
         Check("max |z| of full (literal) Monte Carlo vs closed forms", worst_full, "<", Z_BOUND),
         Check("max relative error of closed forms vs quadrature", max(worst_q.values()), "<=", QUAD_BOUND),
     ]
+    checks += _autodiff_checks(battery)
     values = {f"max_z_{k}": v for k, v in worst_z.items()}
     values.update({f"max_quad_rel_err_{k}": v for k, v in worst_q.items()})
+    values |= _autodiff_values(checks)
     values["mc_samples_per_point"] = n_proj
     values["mc_components"] = n_comp
     values["crelu_points_left_to_quadrature"] = unresolved

@@ -20,7 +20,8 @@ from typing import TYPE_CHECKING, overload
 
 from numpy.typing import ArrayLike
 
-from ..ste import STE, resolve_many
+from .._xp import NUMPY, namespace
+from ..ste import STE, ArraySTE, resolve_many
 from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
 from .capability import ACTIVATION_KINDS, MODEL_KINDS, STE_KINDS, Engine, capability_table, check_supported
 from .result import Expectations, Quantity
@@ -121,6 +122,12 @@ def expectations(
     eng = _engine(engine)
     opts = eng.options(options)
     stes, single = resolve_many(ste)
+    if namespace(v, w) is not NUMPY or any(isinstance(s, ArraySTE) for s in stes):
+        raise TypeError(
+            "pg.expectations computes with numpy arrays and float STE parameters (the engines are numpy and mpmath); "
+            "for JAX or other Array API arrays, or an STE with an array parameter, call the model's closed forms "
+            "(model.loss, model.grad, model.coarse_grad, model.correlation) directly"
+        )
     for s in stes:
         check_supported(eng, model, s, opts)
     out = eng.compute(model, v, w, stes, opts)

@@ -8,12 +8,17 @@
 
 See :mod:`popgrad.kernels.base` for what each returns, and :mod:`popgrad.assembly` for how a model is built
 from them.
+
+Namespaces (:mod:`popgrad._xp`): the binary kernels and the closed forms of piecewise-constant STEs compute with
+arrays of any Array API namespace; the staircase kernels (Owen's T) and custom STEs (``scipy.integrate.quad``)
+need functions with no Array API form and raise ``NotImplementedError`` for arrays other than numpy's.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
+from .._xp import namespace, numpy_only
 from ..activation import Activation
 from ..geometry import Plane
 from ..ste import STE
@@ -47,6 +52,7 @@ def coarse_self(ste: STE, activation: Activation, r: np.ndarray) -> CoarseSelf:
     ``r = ‖a‖``, shape ``(...)``.
     """
     if ste.pieces is None:
+        numpy_only(namespace(r), f"the custom STE {ste.name!r} (its coefficients by scipy.integrate.quad)")
         return custom.self_terms(ste, activation.thresholds, activation.jumps, r)
     return coarse.self_terms(ste.pieces, activation.thresholds, activation.jumps, r)
 
@@ -54,5 +60,6 @@ def coarse_self(ste: STE, activation: Activation, r: np.ndarray) -> CoarseSelf:
 def coarse_cross(ste: STE, activation: Activation, p: Plane) -> CoarseCross:
     r""":math:`E[z\mu'(z^\top a)\sigma(z^\top b)] = c_w\hat a + c_*\hat b` for the plane's pairs (a = w, b = w_star)."""
     if ste.pieces is None:
+        numpy_only(namespace(p.r), f"the custom STE {ste.name!r} (its coefficients by scipy.integrate.quad)")
         return custom.cross(ste, activation.thresholds, activation.jumps, p)
     return coarse.cross(ste.pieces, activation.thresholds, activation.jumps, p)

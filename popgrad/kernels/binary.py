@@ -16,8 +16,11 @@ minimum-norm element of the Clarke subdifferential (``u = 0`` there).
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
+from .._xp import namespace
 from ..activation import Activation, binary
 from ..geometry import Plane
 from .base import UnitMoments, Variogram
@@ -32,12 +35,13 @@ class BinaryKernels:
     value_at_zero: float = 0.0  # sigma(0) = 1{0 > 0}
 
     def moments(self, r: np.ndarray) -> UnitMoments:
-        r"""Constants :math:`\mu = 1/2`, :math:`v = 1/4`, derivatives 0; shape of ``r``."""
-        shape = np.shape(r)
-        zero = np.zeros(shape)
-        return UnitMoments(np.full(shape, 0.5), np.full(shape, 0.25), zero, zero)
+        r"""Constants :math:`\mu = 1/2`, :math:`v = 1/4`, derivatives 0; shape of ``r`` (an array)."""
+        xp = namespace(r)
+        zero = xp.zeros_like(r)
+        return UnitMoments(xp.full_like(r, 0.5), xp.full_like(r, 0.25), zero, zero)
 
     def variogram(self, p: Plane) -> Variogram:
         r""":math:`\Gamma = \theta/\pi`, :math:`\nabla_a\Gamma = -u/(\pi\|a\|)` (coefficients on :math:`\hat a`, u)."""
-        value = p.theta / np.pi
-        return Variogram(value, np.zeros(np.shape(value)), np.broadcast_to(-1.0 / (np.pi * p.r), np.shape(value)))
+        xp = namespace(p.theta, p.r)
+        value = p.theta / math.pi
+        return Variogram(value, xp.zeros_like(value), xp.broadcast_to(-1.0 / (math.pi * p.r), value.shape))

@@ -20,6 +20,9 @@ with :math:`\bar\Phi_2(x, y; \rho) = P(X > x, Y > y)` for standard normals of co
 The pair terms cost :math:`K^2` bivariate normal probabilities per pair of filters; they are computed in
 blocks of bounded memory, and a staircase with more than :data:`MAX_PAIR_TERMS` threshold pairs is refused
 when the kernels are built (e.g. ``uniform(12, ...)`` has 4095 thresholds, 16.8 million pairs).
+
+numpy only: Owen's T (``scipy.special.owens_t``) has no Array API form; arrays of another namespace raise
+``NotImplementedError`` (:func:`popgrad._xp.numpy_only`).
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ import math
 import numpy as np
 from scipy import special
 
+from .._xp import namespace, numpy_only
 from ..activation import Activation
 from ..gaussian import CLIP, phi, ratio
 from ..geometry import Plane
 from .base import UnitMoments, Variogram
 
 __all__ = ["MAX_PAIR_TERMS", "StaircaseKernels", "upper_orthant"]
+
+_OWEN = "the staircase activation's closed forms (Owen's T, scipy.special.owens_t)"
 
 MAX_PAIR_TERMS = 2**22
 """Largest number of threshold pairs :math:`K^2` the closed forms accept (11 bits: :math:`2047^2`)."""
@@ -130,6 +136,7 @@ class StaircaseKernels:
 
     def moments(self, r: np.ndarray) -> UnitMoments:
         r"""Mean, variance and their :math:`r`-derivatives; ``r (...) > 0`` -> each ``(...)``."""
+        numpy_only(namespace(r), _OWEN)
         r = np.asarray(r, dtype=np.float64)[..., None]
         tau = _units(self._t, r)
         tail, dens = special.ndtr(-tau), phi(tau) * tau / r  # phi(40) * 40 = 0: no 0 * inf at tiny r
@@ -172,6 +179,7 @@ class StaircaseKernels:
 
     def variogram(self, p: Plane) -> Variogram:
         r""":math:`\Gamma(a, b) = v_a + v_b - 2(\kappa - \mu_a\mu_b)` and :math:`\nabla_a\Gamma`."""
+        numpy_only(namespace(p.r), _OWEN)
         ma = self.moments(p.r)
         mb = self.moments(p.r_star)
         kappa, dk_r, dk_u = self._pair_terms(p)

@@ -5,6 +5,16 @@ A family maps its own weights to a *committee* -- student ``V (..., K, m)``, ``W
 results, overflow, the correlation of coarse and true gradients, the w = 0 rule) lives here once.  The
 engines of :mod:`popgrad.engines` see a model only through :meth:`ModelFamily.committee` and
 :meth:`ModelFamily.from_committee`.
+
+Array namespaces (:mod:`popgrad._xp`).  The closed forms compute with the arrays they are given: numpy (the
+default, and the only input of the engines), or JAX, PyTorch, CuPy, ``array-api-strict`` arrays, and return
+arrays of that namespace on that device -- under ``jax.jit``, ``jax.grad``, ``jax.vmap`` and ``jax.hessian``
+too -- for the binary activation and every piecewise-constant STE (including STEs whose parameters are arrays,
+:func:`popgrad.ste.clipped_relu`); staircases and custom STEs raise ``NotImplementedError`` there.  Values are
+checked where they can be read (:mod:`popgrad._validate`): numpy, PyTorch, CuPy and ``array-api-strict`` raise
+the same errors as numpy.  JAX arrays are not read (traced under ``jit``/``grad``; on an accelerator): a NaN or
+infinite input propagates, an overflowing result is ``inf``, and the gradient methods return NaN at the points
+where a student filter is zero (where numpy raises ``ValueError``); the loss is defined there.
 """
 
 from __future__ import annotations
@@ -17,6 +27,8 @@ from typing import TYPE_CHECKING, ParamSpec, TypeVar
 import numpy as np
 from numpy.typing import ArrayLike
 
+from .._validate import first_zero_row
+from .._xp import einsum, is_numpy, namespace, readable, safe_sqrt
 from ..activation import Activation
 from ..activation import resolve as resolve_activation
 from ..assembly import Assembly
@@ -37,18 +49,27 @@ W_ZERO = (
 )
 
 
+_OVERFLOW = (
+    "the result overflows float64 at these inputs (magnitudes of v, v_star near 1e154 or more, "
+    "or |w| near the smallest float for gradients); rescale v and v_star (f scales as |v|^2)"
+)
+
+
 def finite(x: np.ndarray) -> np.ndarray:
     """Return 0-d arrays as numpy scalars, other arrays unchanged; refuse results outside float64.
 
     Inputs are finite, so a non-finite result means an overflow (e.g. |v| ~ 1e200 squared, or
-    ``df/dw ~ 1/|w|`` at |w| ~ 1e-320): raise rather than hand back a silent inf or NaN.
+    ``df/dw ~ 1/|w|`` at |w| ~ 1e-320): raise rather than hand back a silent inf or NaN.  Arrays of another
+    namespace are returned as they are (0-d arrays too), checked where their values can be read.
     """
+    xp = namespace(x)
+    if not is_numpy(xp):
+        if readable(x) and not bool(xp.all(xp.isfinite(x))):
+            raise ValueError(_OVERFLOW)
+        return x
     x = np.asarray(x)
     if not np.all(np.isfinite(x)):
-        raise ValueError(
-            "the result overflows float64 at these inputs (magnitudes of v, v_star near 1e154 or more, "
-            "or |w| near the smallest float for gradients); rescale v and v_star (f scales as |v|^2)"
-        )
+        raise ValueError(_OVERFLOW)
     return x[()]
 
 
@@ -65,13 +86,19 @@ def overflow_checked(method: Callable[_P, _R]) -> Callable[_P, _R]:
 
 def _safe_cos(inner: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
     """inner / (|a| |b|) from squared norms, defined as 0 where either vector is zero (the angle is undefined)."""
-    den = np.sqrt(a_sq) * np.sqrt(b_sq)
-    den, inner = np.broadcast_arrays(den, inner)
-    return np.divide(inner, den, out=np.zeros(np.shape(den)), where=den > 0)
+    xp = namespace(inner, a_sq, b_sq)
+    den = safe_sqrt(xp, a_sq) * safe_sqrt(xp, b_sq)
+    den, inner = xp.broadcast_arrays(den, inner)
+    return xp.where(den > 0, inner / xp.where(den > 0, den, 1.0), 0.0)
 
 
 def _sq(x: np.ndarray, axes: tuple[int, ...]) -> np.ndarray:
-    return np.sum(x * x, axis=axes)
+    return namespace(x).sum(x * x, axis=axes)
+
+
+def _ste_arrays(ste: STE) -> tuple:
+    """The array parameters of a piecewise-constant STE (e.g. a traced clipping level); they set the namespace."""
+    return tuple(x for piece in ste.pieces or () for x in piece if not isinstance(x, (int, float)))
 
 
 @dataclass(frozen=True)
@@ -114,8 +141,11 @@ class ModelFamily:
 
     # -- the contract with the engines --------------------------------------------------------------
 
-    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """Validated student weights as a committee: ``V (..., K, m)``, ``W (..., K, n)`` (batch broadcast)."""
+    def committee(self, v: ArrayLike, w: ArrayLike, *, like: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+        """Validated student weights as a committee: ``V (..., K, m)``, ``W (..., K, n)`` (batch broadcast).
+
+        Arrays of the namespace of ``v``, ``w`` and ``like`` (:func:`popgrad._xp.namespace`; numpy's by default).
+        """
         raise NotImplementedError
 
     def from_committee(self, x: np.ndarray) -> np.ndarray:
@@ -143,19 +173,32 @@ class ModelFamily:
         """The closed forms of this model (:class:`popgrad.assembly.Assembly`)."""
         return self._asm
 
-    def evaluation_point(self, v: ArrayLike, w: ArrayLike, *, gradients: bool) -> _Point:
+    def evaluation_point(self, v: ArrayLike, w: ArrayLike, *, gradients: bool, like: tuple = ()) -> _Point:
         """``(v, w)`` validated and prepared for the closed forms (an assembly point).
 
-        ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it.
-        The engines validate through this, so that every engine gives the same messages.
+        ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it
+        (where the values can be read; :meth:`_out` makes those points NaN where they cannot).
+        The engines validate through this, so that every engine gives the same messages.  The arrays of ``like``
+        (e.g. an STE's array parameters) take part in choosing the namespace (:func:`popgrad._xp.namespace`).
         """
-        V, W = self.committee(v, w)
+        V, W = self.committee(v, w, like=like)
         pt = self._asm.point(V, W)
         if gradients and pt.has_zero:
-            where = [int(i) for i in np.argwhere(pt.zero)[0]]
-            filt = f", filter {where[-1]}" if pt.K > 1 else ""
-            raise ValueError(f"w is the zero vector (at batch index {tuple(where[:-1])}{filt}): {W_ZERO}")
+            where = first_zero_row(W)
+            if where is not None:
+                filt = f", filter {where[-1]}" if pt.K > 1 else ""
+                raise ValueError(f"w is the zero vector (at batch index {tuple(where[:-1])}{filt}): {W_ZERO}")
         return pt
+
+    @staticmethod
+    def _out(pt, x: np.ndarray, trailing: int = 0) -> np.ndarray:
+        """A gradient result ``x`` (batch axes, then ``trailing`` axes) checked by :func:`finite`; where a zero
+        filter could not be refused (values not readable, e.g. under ``jax.jit``) its points are NaN."""
+        xp = pt.xp
+        if not is_numpy(xp) and not readable(pt.W):
+            bad = xp.any(pt.zero, axis=-1)
+            x = xp.where(xp.reshape(bad, bad.shape + (1,) * trailing), xp.nan, x)
+        return finite(x)
 
     # -- public closed forms -------------------------------------------------------------------------
 
@@ -168,17 +211,19 @@ class ModelFamily:
     def grad(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)`.  See the family's class docstring."""
         pt = self.evaluation_point(v, w, gradients=True)
-        return finite(self.from_committee(self._asm.grad_v(pt))), finite(
-            self.from_committee(self._asm.grad_w(pt).vector)
-        )
+        gv, gw = self.from_committee(self._asm.grad_v(pt)), self.from_committee(self._asm.grad_w(pt).vector)
+        trailing = gv.ndim - pt.zero.ndim + 1
+        return self._out(pt, gv, trailing), self._out(pt, gw, trailing)
 
     @overflow_checked
     def coarse_grad(self, v: ArrayLike, w: ArrayLike, ste: str | STE = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
         s = resolve_ste(ste)
-        pt = self.evaluation_point(v, w, gradients=True)
+        pt = self.evaluation_point(v, w, gradients=True, like=_ste_arrays(s))
         gv = self.from_committee(self._asm.grad_v(pt))
-        return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
+        g = self.from_committee(self._asm.coarse_w(pt, s).vector)
+        trailing = gv.ndim - pt.zero.ndim + 1
+        return self._out(pt, gv, trailing), self._out(pt, g, trailing)
 
     @overflow_checked
     def correlation(self, v: ArrayLike, w: ArrayLike, ste: str | STE = "relu") -> Correlation:
@@ -194,25 +239,29 @@ class ModelFamily:
         gradient is tiny).
         """
         s = resolve_ste(ste)
-        pt = self.evaluation_point(v, w, gradients=True)
-        asm = self._asm
+        pt = self.evaluation_point(v, w, gradients=True, like=_ste_arrays(s))
+        asm, xp = self._asm, pt.xp
         gv = asm.grad_v(pt)
         g, gw = asm.coarse_w(pt, s), asm.grad_w(pt)
         if pt.K == 1 and asm.w_star.shape[0] == 1:  # one pair: products of coefficients (Lemmas 5, 7, 10 exactly)
             per = asm.inner_one_pair(pt, g, gw)
         else:  # pairs of pairs: cross terms of large coefficients can cancel; the vectors' dot is consistent
-            per = np.einsum("...kn,...kn->...k", g.vector, gw.vector)
+            per = einsum(xp, "...kn,...kn->...k", g.vector, gw.vector)
         g_sq, gw_sq = _sq(g.vector, (-1,)), _sq(gw.vector, (-1,))
-        inner_w = per.sum(axis=-1)
+        inner_w = xp.sum(per, axis=-1)
         gv_sq = _sq(gv, (-2, -1))
         inner = gv_sq + inner_w
+        g_all, gw_all = xp.sum(g_sq, axis=-1), xp.sum(gw_sq, axis=-1)
         extra = {}
         if self.per_filter:
-            extra = {"inner_w_filters": finite(per), "cos_w_filters": finite(_safe_cos(per, g_sq, gw_sq))}
+            extra = {
+                "inner_w_filters": self._out(pt, per, 1),
+                "cos_w_filters": self._out(pt, _safe_cos(per, g_sq, gw_sq), 1),
+            }
         return Correlation(
-            inner_w=finite(inner_w),
-            cos_w=finite(_safe_cos(inner_w, g_sq.sum(axis=-1), gw_sq.sum(axis=-1))),
-            inner=finite(inner),
-            cos=finite(_safe_cos(inner, gv_sq + g_sq.sum(axis=-1), gv_sq + gw_sq.sum(axis=-1))),
+            inner_w=self._out(pt, inner_w),
+            cos_w=self._out(pt, _safe_cos(inner_w, g_all, gw_all)),
+            inner=self._out(pt, inner),
+            cos=self._out(pt, _safe_cos(inner, gv_sq + g_all, gv_sq + gw_all)),
             **extra,
         )

@@ -23,7 +23,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import ArrayLike
 
-from .._validate import as_float_array, check_nonzero_rows, teacher_copy
+from .._validate import as_array, check_nonzero_rows, teacher_copy
+from .._xp import constant, device_of, namespace
 from ..assembly import Assembly
 from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
@@ -31,9 +32,10 @@ from .base import ModelFamily, finite, overflow_checked
 __all__ = ["MultiFilterModel"]
 
 
-def student_filters(x: object, name: str, d: int) -> np.ndarray:
-    """``x`` as a float array of student filters, shape ``(..., K, d)`` with ``K >= 1``; ValueError naming ``name``."""
-    arr = as_float_array(x, name)
+def student_filters(x: object, name: str, d: int, like: tuple = ()) -> np.ndarray:
+    """``x`` as a float array of student filters, shape ``(..., K, d)`` with ``K >= 1``, in the namespace of ``x``
+    and ``like`` (:func:`popgrad._xp.namespace`); ValueError naming ``name``."""
+    arr = as_array(x, name, like)
     if arr.ndim < 2:
         raise ValueError(f"{name} must have shape (..., K, {d}) (one row per student filter), got shape {arr.shape}")
     if arr.shape[-1] != d:
@@ -113,10 +115,12 @@ class MultiFilterModel(ModelFamily):
         act = "" if self.activation.is_binary else f", activation={self.activation.name}"
         return f"MultiFilterModel(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()}{act})"
 
-    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """``v (..., K, m)``, ``w (..., K, n)`` validated and broadcast to a common batch shape."""
-        v = student_filters(v, "v", self.m)
-        w = student_filters(w, "w", self.n)
+    def committee(self, v: ArrayLike, w: ArrayLike, *, like: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+        """``v (..., K, m)``, ``w (..., K, n)`` validated and broadcast to a common batch shape (arrays of the
+        namespace of ``v``, ``w``, ``like``)."""
+        like = (v, w, *like)
+        v = student_filters(v, "v", self.m, like)
+        w = student_filters(w, "w", self.n, like)
         if v.shape[-2] != w.shape[-2]:
             raise ValueError(f"v {v.shape} and w {w.shape} must have the same number K of filters (axis -2)")
         try:
@@ -127,7 +131,8 @@ class MultiFilterModel(ModelFamily):
                 "v has shape (..., K, m) and w shape (..., K, n) with broadcastable '...'"
             ) from None
         k = v.shape[-2]
-        return np.broadcast_to(v, (*batch, k, self.m)), np.broadcast_to(w, (*batch, k, self.n))
+        xp = namespace(v, w)
+        return xp.broadcast_to(v, (*batch, k, self.m)), xp.broadcast_to(w, (*batch, k, self.n))
 
     def from_committee(self, x: np.ndarray) -> np.ndarray:
         return x
@@ -135,7 +140,9 @@ class MultiFilterModel(ModelFamily):
     @overflow_checked
     def theta(self, w: ArrayLike) -> np.ndarray:
         r"""Angles between each student filter and every filter, students first then teachers: ``(..., K, K + K*)``."""
-        w = student_filters(w, "w", self.n)
+        w = student_filters(w, "w", self.n, (w,))
         check_nonzero_rows(w, "w", "the angle of a zero filter is undefined")
-        others = np.concatenate([w, np.broadcast_to(self.w_star, (*w.shape[:-2], *self.w_star.shape))], axis=-2)
+        xp = namespace(w)
+        teacher = xp.broadcast_to(constant(xp, self.w_star, device_of(w)), (*w.shape[:-2], *self.w_star.shape))
+        others = xp.concat([w, teacher], axis=-2)
         return finite(plane_of_arrays(w[..., :, None, :], others[..., None, :, :]).theta)

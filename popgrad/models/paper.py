@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from .._validate import as_vector_batch, broadcast_leading, check_nonzero_rows, teacher_copy
+from .._xp import constant, device_of, namespace
 from ..assembly import Assembly
 from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
@@ -102,14 +103,17 @@ class Model(ModelFamily):
         act = "" if self.activation.is_binary else f", activation={self.activation.name}"
         return f"Model(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()}{act})"
 
-    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
-        """``v (..., m)``, ``w (..., n)`` -> ``V (..., 1, m)``, ``W (..., 1, n)`` with a common batch shape."""
-        v = as_vector_batch(v, "v", self.m)
-        w = as_vector_batch(w, "w", self.n)
+    def committee(self, v: ArrayLike, w: ArrayLike, *, like: tuple = ()) -> tuple[np.ndarray, np.ndarray]:
+        """``v (..., m)``, ``w (..., n)`` -> ``V (..., 1, m)``, ``W (..., 1, n)`` with a common batch shape
+        (arrays of the namespace of ``v``, ``w``, ``like``)."""
+        like = (v, w, *like)
+        v = as_vector_batch(v, "v", self.m, like=like)
+        w = as_vector_batch(w, "w", self.n, like=like)
+        xp = namespace(v, w)
         batch = broadcast_leading(v, w)
         # reshape (not a new axis of stride 0) keeps numpy's reductions over the filter axis fast
-        V = np.broadcast_to(v, (*batch, self.m)).reshape(*batch, 1, self.m)
-        W = np.broadcast_to(w, (*batch, self.n)).reshape(*batch, 1, self.n)
+        V = xp.reshape(xp.broadcast_to(v, (*batch, self.m)), (*batch, 1, self.m))
+        W = xp.reshape(xp.broadcast_to(w, (*batch, self.n)), (*batch, 1, self.n))
         return V, W
 
     def from_committee(self, x: np.ndarray) -> np.ndarray:
@@ -118,6 +122,6 @@ class Model(ModelFamily):
     @overflow_checked
     def theta(self, w: ArrayLike) -> np.ndarray:
         r""":math:`\theta(w, w^*) \in [0, \pi]`, shape (...) for ``w`` of shape (..., n)."""
-        w = as_vector_batch(w, "w", self.n)
+        w = as_vector_batch(w, "w", self.n, like=(w,))
         check_nonzero_rows(w, "w", "the angle to the teacher is undefined at w = 0")
-        return finite(plane_of_arrays(w, self.w_star).theta)
+        return finite(plane_of_arrays(w, constant(namespace(w), self.w_star, device_of(w))).theta)

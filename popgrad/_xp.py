@@ -1,0 +1,243 @@
+r"""Array namespaces: which library a closed form computes with, and the few operations the Array API lacks.
+
+The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgrad.kernels`,
+:mod:`popgrad.assembly`, :mod:`popgrad.models`) are written once against the Python Array API standard through
+``array-api-compat``: a model's methods compute with the arrays they are given -- numpy, JAX, PyTorch, CuPy,
+``array-api-strict`` -- and return arrays of that namespace on that device.
+
+* :func:`namespace` -- the namespace of a call: the one of its non-numpy arrays, numpy's when there are none
+  (lists, floats and numpy arrays are then converted into it);
+* :func:`readable` -- whether values can be read (for the value checks): not for traced JAX arrays (under
+  ``jit``/``grad``/``vmap``) nor other lazy arrays (``array_api_compat.is_lazy_array``);
+* :func:`einsum` -- the namespace's own ``einsum`` where it has one (numpy's keeps its results bit for bit), a
+  broadcast product and sum otherwise;
+* :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, elsewhere
+  ``floor(log2)`` and ``pow(2, k)`` within the normal range (XLA flushes subnormal numbers to zero, and its
+  ``frexp``/``ldexp`` are wrong there);
+* :func:`safe_sqrt`, :func:`safe_divide` -- ``sqrt`` and ``/`` whose derivatives stay finite where the value is
+  taken as a limit (``sqrt(0)``, ``x/0``): under automatic differentiation the branch :func:`where` discards
+  must not produce ``0 * inf = NaN``.  On numpy they are the plain operations.
+* :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
+* :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
+  values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
+  (``lax.cond``), every row is computed otherwise.
+"""
+
+from __future__ import annotations
+
+import re
+from types import ModuleType
+
+import array_api_compat
+import numpy as np
+
+__all__ = [
+    "NUMPY",
+    "constant",
+    "device_of",
+    "einsum",
+    "exponent",
+    "is_jax",
+    "is_numpy",
+    "jax_rows",
+    "ldexp",
+    "namespace",
+    "numpy_only",
+    "readable",
+    "safe_divide",
+    "safe_sqrt",
+]
+
+NUMPY: ModuleType = array_api_compat.array_namespace(np.empty(0))
+"""numpy's Array API namespace (``array_api_compat.numpy``: numpy's own functions, a few wrapped)."""
+
+
+_NOT_FOREIGN = (np.ndarray, np.generic, float, int, list, tuple, str, type(None))
+
+
+def _foreign(x: object) -> bool:
+    """An array of a namespace other than numpy's."""
+    if isinstance(x, _NOT_FOREIGN):  # the common case, decided without array_api_compat's longer checks
+        return False
+    return array_api_compat.is_array_api_obj(x) and not array_api_compat.is_numpy_array(x)
+
+
+def namespace(*objects: object) -> ModuleType:
+    """The namespace of the non-numpy arrays among ``objects``; numpy's if there are none.
+
+    Raises
+    ------
+    TypeError
+        If arrays of two different non-numpy namespaces are mixed.
+    """
+    found: ModuleType | None = None
+    for x in objects:
+        if _foreign(x):
+            xp = array_api_compat.array_namespace(x)
+            if found is not None and xp is not found:
+                raise TypeError(
+                    f"arrays of two namespaces were mixed ({found.__name__} and {xp.__name__}); give the arrays of "
+                    "one library (numpy arrays, lists and floats are converted into it)"
+                )
+            found = xp
+    return NUMPY if found is None else found
+
+
+def is_numpy(xp: ModuleType) -> bool:
+    """Whether ``xp`` is numpy's namespace (the reference path: data-dependent shortcuts allowed)."""
+    return xp is NUMPY
+
+
+def is_jax(xp: ModuleType) -> bool:
+    """Whether ``xp`` is JAX's namespace."""
+    return array_api_compat.is_jax_namespace(xp)
+
+
+def readable(x: object) -> bool:
+    """Whether the values of ``x`` (and of what is computed from it) can be read to check them: JAX arrays outside a
+    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; other lazy arrays
+    (``array_api_compat.is_lazy_array``) no."""
+    if array_api_compat.is_jax_array(x):
+        import jax
+
+        # inside jit even the operations on a concrete array are traced: a fresh array tells
+        return not isinstance(x, jax.core.Tracer) and not isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+    return not array_api_compat.is_lazy_array(x)
+
+
+def numpy_only(xp: ModuleType, what: str) -> None:
+    """Raise ``NotImplementedError`` for a non-numpy namespace: ``what`` needs a function with no Array API form."""
+    if not is_numpy(xp):
+        raise NotImplementedError(
+            f"{what} has no Array API form, so it is computed for numpy arrays only (got arrays of {xp.__name__}); "
+            "pass numpy arrays, or use the binary activation with a piecewise-constant STE"
+        )
+
+
+_SUBSCRIPT = re.compile(r"^(\.\.\.)?([a-z]*)$")
+
+
+def einsum(xp: ModuleType, spec: str, *operands):
+    """``einsum`` with explicit output, the letters of each operand optionally after a leading ``...``.
+
+    The namespace's own ``einsum`` where it has one (numpy, JAX, PyTorch, CuPy); otherwise every operand is laid
+    out on the union of the letters (broadcasting ``...``), multiplied, and summed over the letters not in the
+    output (a temporary of the full product's size: the callers contract small axes only).
+    """
+    if hasattr(xp, "einsum"):
+        return xp.einsum(spec, *operands)
+    ins, out = spec.replace(" ", "").split("->")
+    terms = ins.split(",")
+    letters = "".join(dict.fromkeys("".join(t.replace("...", "") for t in terms)))
+    out_letters = out.replace("...", "")
+    contracted = [c for c in letters if c not in out_letters]
+    order = out_letters + "".join(contracted)  # layout of the product: ..., output letters, contracted letters
+    product = None
+    for term, x in zip(terms, operands, strict=True):
+        match = _SUBSCRIPT.match(term)
+        if match is None:
+            raise ValueError(f"einsum: unsupported subscripts {term!r}")
+        own = match.group(2)
+        lead = x.ndim - len(own)
+        perm = [*range(lead), *(lead + own.index(c) for c in order if c in own)]
+        y = xp.permute_dims(x, tuple(perm))
+        shape = list(y.shape[:lead])
+        it = iter(y.shape[lead:])
+        shape += [next(it) if c in own else 1 for c in order]
+        y = xp.reshape(y, tuple(shape))
+        product = y if product is None else product * y
+    k = len(contracted)
+    if k:
+        product = xp.sum(product, axis=tuple(range(-k, 0)))
+    return product
+
+
+def exponent(xp: ModuleType, x):
+    """``e`` with ``x / 2**e`` in ``[0.5, 1)`` for ``x > 0`` (0 at ``x = 0``); numpy's ``frexp``.
+
+    Elsewhere ``floor(log2(x)) + 1`` (a float array): a rounded ``log2`` can leave ``x / 2**e`` in
+    ``[0.25, 1]``, which is all the callers need (the scaling by ``2**-e`` is exact either way).
+    """
+    if is_numpy(xp):
+        return np.frexp(x)[1]
+    positive = x > 0
+    return xp.where(positive, xp.floor(xp.log2(xp.where(positive, x, 1.0))) + 1.0, 0.0)
+
+
+def ldexp(xp: ModuleType, x, e):
+    """``x * 2**e``, exactly (barring underflow and overflow of the result); ``e`` from :func:`exponent`.
+
+    Elsewhere than numpy: two factors ``pow(2, k)`` with ``k`` in the normal range, each exact.
+    """
+    if is_numpy(xp):
+        return np.ldexp(x, e)
+    half = xp.floor(e * 0.5)
+    return (x * xp.pow(2.0, half)) * xp.pow(2.0, e - half)
+
+
+def safe_sqrt(xp: ModuleType, x):
+    r""":math:`\sqrt{x}` for :math:`x \ge 0`; elsewhere than numpy with derivative 0 (not inf) at 0."""
+    if is_numpy(xp):
+        return xp.sqrt(x)
+    positive = x > 0
+    return xp.where(positive, xp.sqrt(xp.where(positive, x, 1.0)), 0.0)
+
+
+def safe_divide(xp: ModuleType, num, den, where, fill: float = 0.0):
+    """``num / den`` where ``where`` holds, ``fill`` elsewhere (no division by the discarded denominators)."""
+    return xp.where(where, num / xp.where(where, den, 1.0), fill)
+
+
+def device_of(*objects: object):
+    """The device of the first non-numpy array among ``objects`` (None if there is none, or the library says none)."""
+    for x in objects:
+        if _foreign(x):
+            return array_api_compat.device(x)
+    return None
+
+
+def constant(xp: ModuleType, value: object, device: object = None):
+    """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is)."""
+    if is_numpy(xp):
+        return np.asarray(value, dtype=np.float64)
+    return xp.asarray(np.asarray(value, dtype=np.float64), device=device)
+
+
+_JAX_ROWS_SHARE = 16  # the block of rows gathered for a rare accurate path: at most 1/16 of the rows
+
+
+def jax_rows(mask, current: tuple, compute, inputs: tuple) -> tuple:
+    """``current`` (JAX arrays, rows on axis 0) with the rows in ``mask`` replaced by ``compute(*inputs)``'s.
+
+    ``compute`` maps rows to rows (each output row depends on the same input rows only).  When at most
+    ``k // 16`` rows are masked (the common case: the accurate paths are for rare rows), they are gathered into a
+    block of that static size (padded with copies of the last row, whose results are dropped), computed, and
+    scattered back; otherwise ``compute`` runs on every row and ``where`` selects.  Both branches give the same
+    numbers; ``jit``, ``grad`` and ``vmap`` go through ``lax.cond`` (under ``vmap`` both branches run).  Outside
+    a trace (eager JAX) the mask is known and exactly its rows are computed.
+    """
+    import jax
+    import jax.numpy as jnp
+
+    k = mask.shape[0]
+    if not isinstance(mask, jax.core.Tracer):  # eager: the rows are known, gathered exactly (as on numpy)
+        idx = jnp.nonzero(mask)[0]
+        if not idx.shape[0]:
+            return tuple(current)
+        new = compute(*(x[idx] for x in inputs))
+        return tuple(c.at[idx].set(v) for c, v in zip(current, new, strict=True))
+    cap = max(1, k // _JAX_ROWS_SHARE)
+
+    def some(current, inputs):
+        idx = jnp.nonzero(mask, size=cap, fill_value=k)[0]
+        rows = jnp.minimum(idx, k - 1)
+        new = compute(*(x[rows] for x in inputs))
+        return tuple(c.at[idx].set(v, mode="drop") for c, v in zip(current, new, strict=True))
+
+    def every(current, inputs):
+        out = []
+        for c, v in zip(current, compute(*inputs), strict=True):
+            out.append(jnp.where(jnp.reshape(mask, mask.shape + (1,) * (c.ndim - mask.ndim)), v, c))
+        return tuple(out)
+
+    return jax.lax.cond(jnp.sum(mask) <= cap, some, every, tuple(current), tuple(inputs))
