@@ -1,0 +1,331 @@
+"""Mutation testing of popgrad's computational modules with mutmut 3, one group of modules at a time.
+
+Slow (minutes to an hour per group), so it is a tool, not part of the test suite or CI.  Each group is
+mutated against the subset of tests that guards it (``GROUPS`` below), in a scratch copy of the working
+tree (``build/mutation/<group>/``), so runs never touch the checkout and groups never share results::
+
+    nice -n 10 python tools/mutation.py run ste                 # mutate popgrad/ste.py, report
+    nice -n 10 python tools/mutation.py run ste --only 'popgrad.ste.x__normalise*'   # some mutants again
+    python tools/mutation.py report ste                         # the last run's report again
+    python tools/mutation.py summary                            # every group's last run, as a markdown table
+    nice -n 10 python tools/mutation.py review                  # the review's twelve bugs, recreated
+
+``docs/mutation.md`` says what the numbers mean and lists the survivors judged equivalent; the machine-readable
+list is ``tools/mutation_equivalents.toml`` (matched by module, function and changed lines, so it survives edits
+elsewhere in the file).  Needs ``pip install -e ".[mutation]"`` (mutmut).
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import difflib
+import json
+import os
+import re
+import shutil
+import subprocess
+import sys
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+if sys.version_info >= (3, 11):
+    import tomllib
+else:  # pragma: no cover - Python 3.10
+    import tomli as tomllib
+
+ROOT = Path(__file__).resolve().parent.parent
+SCRATCH = ROOT / "build" / "mutation"
+EQUIVALENTS = ROOT / "tools" / "mutation_equivalents.toml"
+
+
+@dataclass(frozen=True)
+class Group:
+    """Modules mutated together and the tests that guard them (doctests of the modules included)."""
+
+    mutate: tuple[str, ...]
+    tests: tuple[str, ...]
+
+
+def _with_doctests(mutate: tuple[str, ...], tests: tuple[str, ...]) -> Group:
+    return Group(mutate, tests + tuple(m for m in mutate if "*" not in m))
+
+
+GROUPS: dict[str, Group] = {
+    "ste": _with_doctests(
+        ("popgrad/ste.py",),
+        (
+            "tests/test_ste.py",
+            "tests/test_reliability.py",
+            "tests/test_core_edges.py",
+            "tests/test_families.py",
+            "tests/test_fuzz_api.py",
+        ),
+    ),
+}
+
+
+# -- running mutmut in the scratch copy -------------------------------------------------------------
+
+
+def _tracked_files() -> list[Path]:
+    """The working tree's files that git knows or would add (uncommitted edits and new tests included)."""
+    out = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "-z"],
+        cwd=ROOT,
+        check=True,
+        capture_output=True,
+    ).stdout.decode()
+    return [Path(p) for p in out.split("\0") if p and (ROOT / p).is_file()]
+
+
+def _scratch_copy(name: str) -> Path:
+    """A fresh copy of the working tree for one group (mutmut writes its ``mutants/`` there)."""
+    dest = SCRATCH / name
+    if dest.exists():
+        shutil.rmtree(dest)
+    for rel in _tracked_files():
+        target = dest / rel
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copy2(ROOT / rel, target)
+    return dest
+
+
+def _mutmut_main(group: str, mutmut_args: list[str]) -> None:
+    """Run mutmut's command line in this process with the group's files and tests (cwd: the scratch copy).
+
+    mutmut reads ``[tool.mutmut]`` of pyproject.toml for the settings every group shares; the group's own
+    ``only_mutate`` and test selection are set here, before mutmut's modules read the configuration.
+    """
+    from mutmut import configuration
+
+    spec = GROUPS[group]
+    base = configuration._load_config()  # the shared settings, from pyproject.toml
+    configuration._config = dataclasses.replace(
+        base, only_mutate=list(spec.mutate), pytest_add_cli_args_test_selection=list(spec.tests)
+    )
+    from mutmut.__main__ import cli
+
+    cli(mutmut_args)
+
+
+def run(group: str, only: list[str], max_children: int) -> int:
+    dest = _scratch_copy(group)
+    log = dest / "mutmut.log"
+    cmd = [sys.executable, str(Path(__file__).resolve()), "_mutmut", group, "--", "run", "--max-children"]
+    cmd += [str(max_children), *only]
+    print(f"{group}: mutmut on {', '.join(GROUPS[group].mutate)} in {dest.relative_to(ROOT)} (log: mutmut.log)")
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    with log.open("w") as fh:
+        rc = subprocess.run(cmd, cwd=dest, stdout=fh, stderr=subprocess.STDOUT, env=env, check=False).returncode
+    if rc != 0:
+        print(f"mutmut exited with {rc}; the end of {log}:")
+        print(_tail(log))
+        return rc
+    return report(group)
+
+
+def _tail(path: Path, lines: int = 30) -> str:
+    text = re.sub(r"[^\n]*\r", "", path.read_text(errors="replace"))  # drop spinner frames
+    return "\n".join(text.splitlines()[-lines:])
+
+
+# -- results --------------------------------------------------------------------------------------
+
+
+@dataclass
+class Mutant:
+    name: str
+    module: str
+    function: str
+    status: str
+    removed: tuple[str, ...] = ()
+    added: tuple[str, ...] = ()
+    diff: str = ""
+    equivalent: str | None = None
+
+
+STATUS_BY_EXIT_CODE = {1: "killed", 3: "killed", 0: "survived", 5: "no tests", 33: "no tests", 34: "skipped"}
+STATUS_BY_EXIT_CODE.update({36: "timeout", 24: "timeout", -24: "timeout", 152: "timeout", 255: "timeout"})
+STATUS_BY_EXIT_CODE.update({None: "not checked", 37: "caught by type check", -11: "segfault", -9: "segfault"})
+
+
+def _status(code: int | None) -> str:
+    return STATUS_BY_EXIT_CODE.get(code, "suspicious")
+
+
+def _function_of(name: str) -> str:
+    """``popgrad.ste.x__normalise__mutmut_3`` -> ``_normalise``; methods as ``Class.method``."""
+    tail = name.rsplit(".", 1)[1]
+    key = tail.rsplit("__mutmut_", 1)[0]
+    if key.startswith("xǁ"):
+        return ".".join(key[2:].split("ǁ"))
+    return key[2:]
+
+
+def _changed_lines(diff: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    removed, added = [], []
+    for line in diff.splitlines():
+        if line.startswith(("---", "+++")):
+            continue
+        if line.startswith("-"):
+            removed.append(line[1:].strip())
+        elif line.startswith("+"):
+            added.append(line[1:].strip())
+    return tuple(removed), tuple(added)
+
+
+def _load_equivalents() -> list[dict[str, str]]:
+    if not EQUIVALENTS.exists():
+        return []
+    return tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
+
+
+def _matches(mutant: Mutant, eq: dict[str, str]) -> bool:
+    return (
+        eq["module"] == mutant.module
+        and eq["function"] == mutant.function
+        and tuple(eq.get("removed", "").splitlines()) == tuple(x for x in mutant.removed if x)
+        and tuple(eq.get("added", "").splitlines()) == tuple(x for x in mutant.added if x)
+    )
+
+
+@contextmanager
+def _chdir(path: Path) -> Iterator[None]:
+    old = Path.cwd()
+    os.chdir(path)
+    try:
+        yield
+    finally:
+        os.chdir(old)
+
+
+def collect(group: str) -> list[Mutant]:
+    """Every mutant of the group's last run with its status, and for those not killed its diff."""
+    dest = SCRATCH / group
+    equivalents = _load_equivalents()
+    mutants: list[Mutant] = []
+    with _chdir(dest):
+        from mutmut.mutation.diff_apply import get_diff_for_mutant
+
+        for meta in sorted(Path("mutants").rglob("*.py.meta")):
+            module = str(meta.relative_to("mutants"))[: -len(".meta")]
+            codes = json.loads(meta.read_text())["exit_code_by_key"]
+            for name, code in codes.items():
+                m = Mutant(name, module, _function_of(name), _status(code))
+                if m.status != "killed":
+                    m.diff = get_diff_for_mutant(name, path=module)
+                    m.removed, m.added = _changed_lines(m.diff)
+                    for eq in equivalents:
+                        if _matches(m, eq):
+                            m.equivalent = eq["reason"]
+                mutants.append(m)
+    return mutants
+
+
+@dataclass
+class Score:
+    total: int = 0
+    killed: int = 0
+    timeout: int = 0
+    survived: int = 0
+    equivalent: int = 0
+    other: int = 0
+
+    def add(self, m: Mutant) -> None:
+        self.total += 1
+        if m.status == "killed":
+            self.killed += 1
+        elif m.status == "timeout":
+            self.timeout += 1
+        elif m.equivalent is not None:
+            self.equivalent += 1
+        elif m.status == "survived":
+            self.survived += 1
+        else:
+            self.other += 1
+
+    @property
+    def score(self) -> float:
+        """Killed (timeouts count as killed: the mutant hung the tests) over the non-equivalent mutants."""
+        relevant = self.total - self.equivalent
+        return (self.killed + self.timeout) / relevant if relevant else 1.0
+
+
+def _score(mutants: list[Mutant]) -> Score:
+    s = Score()
+    for m in mutants:
+        s.add(m)
+    return s
+
+
+def report(group: str) -> int:
+    mutants = collect(group)
+    (SCRATCH / group / "report.json").write_text(json.dumps([dataclasses.asdict(m) for m in mutants], indent=1))
+    for m in mutants:
+        if m.status not in ("killed", "timeout"):
+            tag = f"equivalent: {m.equivalent}" if m.equivalent else m.status.upper()
+            print(f"\n## {m.name} [{tag}]\n{m.diff}")
+    s = _score(mutants)
+    print(
+        f"\n{group}: {s.total} mutants, {s.killed} killed, {s.timeout} timeout, {s.survived} survived, "
+        f"{s.equivalent} equivalent, {s.other} other; score {s.score:.1%} (killed / non-equivalent)"
+    )
+    return 0 if s.survived == 0 and s.other == 0 else 1
+
+
+def summary() -> int:
+    total = Score()
+    print("| group | modules | mutants | killed | timeout | survived | equivalent | other | score |")
+    print("|---|---|---|---|---|---|---|---|---|")
+    for group, spec in GROUPS.items():
+        if not (SCRATCH / group / "report.json").exists():
+            print(f"| {group} | {', '.join(spec.mutate)} | not run | | | | | | |")
+            continue
+        mutants = [Mutant(**m) for m in json.loads((SCRATCH / group / "report.json").read_text())]
+        s = _score(mutants)
+        for m in mutants:
+            total.add(m)
+        print(
+            f"| {group} | {', '.join(spec.mutate)} | {s.total} | {s.killed} | {s.timeout} | {s.survived} "
+            f"| {s.equivalent} | {s.other} | {s.score:.1%} |"
+        )
+    print(
+        f"| **all** | | {total.total} | {total.killed} | {total.timeout} | {total.survived} | {total.equivalent} "
+        f"| {total.other} | {total.score:.1%} |"
+    )
+    return 0
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    if argv[:1] == ["_mutmut"]:  # internal: the child process that runs mutmut (see run)
+        group, rest = argv[1], argv[argv.index("--") + 1 :]
+        _mutmut_main(group, rest)
+        return 0
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    sub = parser.add_subparsers(dest="command", required=True)
+    p_run = sub.add_parser("run", help="mutate one group and report")
+    p_run.add_argument("group", choices=sorted(GROUPS))
+    p_run.add_argument("--only", nargs="*", default=[], help="mutant names or globs (mutmut's)")
+    p_run.add_argument("--max-children", type=int, default=2, help="parallel mutants (default 2)")
+    p_report = sub.add_parser("report", help="the last run's survivors and score")
+    p_report.add_argument("group", choices=sorted(GROUPS))
+    sub.add_parser("summary", help="every group's last run as a markdown table")
+    sub.add_parser("list", help="the groups, their modules and tests")
+    args = parser.parse_args(argv)
+    if args.command == "run":
+        return run(args.group, args.only, args.max_children)
+    if args.command == "report":
+        return report(args.group)
+    if args.command == "summary":
+        return summary()
+    for group, spec in GROUPS.items():
+        print(f"{group}: {' '.join(spec.mutate)}\n    tests: {' '.join(spec.tests)}")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
