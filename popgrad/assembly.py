@@ -39,7 +39,7 @@ and with :math:`E[z\mu'(z^\top w_k)] = \alpha_k\hat w_k`, :math:`E[z\mu'\sigma(z
 
 Vectors are kept as coefficients on :math:`\hat w_k`, :math:`\hat w_b` and :math:`u_{kb}` (the unit vector of
 :math:`\hat w_b` orthogonal to :math:`\hat w_k`), so that :math:`\langle E g_k, \partial f/\partial w_k\rangle` is
-computed from coefficients and the angles between the filters, without cancellation.
+computed from coefficients without cancellation (one pair of filters).
 
 Scale.  :math:`f` depends on :math:`V` and :math:`\sigma` only through the products :math:`V\sigma`, so the
 assembly computes with :math:`\sigma/L` and :math:`VL`, :math:`L` the power of two at the largest level of
@@ -58,7 +58,7 @@ import numpy as np
 
 from . import kernels
 from .activation import Activation
-from .geometry import Plane, _plane_of_arrays
+from .geometry import Plane, plane_of_arrays
 from .kernels.base import UnitMoments
 from .ste import STE
 
@@ -106,9 +106,9 @@ class _Point:
     def planes(self) -> list[Plane]:
         """Planes of (w_k, teacher filters) ``(..., K, K*)`` and, for K > 1, (w_k, w_l) ``(..., K, K)``."""
         Ws = self.Wsafe
-        out = [_plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
+        out = [plane_of_arrays(Ws[..., :, None, :], self.asm.w_star)]
         if self.K > 1:
-            out.append(_plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
+            out.append(plane_of_arrays(Ws[..., :, None, :], Ws[..., None, :, :]))
         return out
 
     @cached_property
@@ -212,7 +212,7 @@ class Assembly:
         v_star = self.scaled_v_star
         self.kernels = kernels.for_activation(self.unit_activation)
         with np.errstate(all="ignore"):  # an overflow here surfaces as a non-finite result, refused on use
-            tt = _plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
+            tt = plane_of_arrays(w_star[:, None, :], w_star[None, :, :])
             self.teacher_moments = self.kernels.moments(tt.r[:, 0])
             gamma = self.kernels.variogram(tt).value
             self._teacher_gamma = np.where(np.eye(len(w_star), dtype=bool), 0.0, gamma)
@@ -286,18 +286,18 @@ class Assembly:
             return on[0], pt.w_hat, vecs[0]
         return np.concatenate(on, axis=-1), pt.w_hat, np.concatenate(vecs, axis=-2)
 
-    def inner(self, pt: _Point, g: FilterGradients, gw: FilterGradients) -> np.ndarray:
-        r""":math:`\langle E g_k, \partial f/\partial w_k\rangle` per filter, ``(..., K)``, from coefficients.
+    def inner_one_pair(self, pt: _Point, g: FilterGradients, gw: FilterGradients) -> np.ndarray:
+        r""":math:`\langle E g, \partial f/\partial w\rangle` for one student and one teacher filter, ``(..., 1)``.
 
-        :math:`\hat w_k \perp u_{kb}`, :math:`\hat w_b^\top\hat w_k = \cos\theta_{kb}`,
-        :math:`\hat w_b^\top u_{kb} = \sin\theta_{kb}`; other products :math:`\hat w_b^\top u_{kb'}` by dot products.
+        With :math:`E g = A\hat w + B\hat w^*` and :math:`\partial f/\partial w = \rho\hat w + D u`:
+        :math:`A\rho + B\rho\cos\theta + BD\sin\theta` (:math:`\hat w \perp u`, :math:`\hat w^{*\top}u = \sin\theta`),
+        a sum of products of accurate coefficients (for the binary :math:`\sigma`, :math:`\rho = 0`: one product).
         """
-        cos = np.concatenate([np.broadcast_to(p.cos_theta, p.theta.shape) for p in pt.planes], axis=-1)
-        sin = np.concatenate([np.broadcast_to(p.sin_theta, p.theta.shape) for p in pt.planes], axis=-1)
-        out = g.own * gw.own + gw.own * np.sum(g.on * cos, axis=-1)
-        if g.on.shape[-1] == 1:
-            return out + g.on[..., 0] * gw.on[..., 0] * sin[..., 0]
-        cross = np.einsum("...kpn,...kqn->...kpq", g.basis, gw.basis)
-        eye = np.eye(g.on.shape[-1], dtype=bool)
-        cross = np.where(eye, sin[..., :, None], cross)
-        return out + np.einsum("...kp,...kpq,...kq->...k", g.on, cross, gw.on)
+        if g.on.shape[-1] != 1:
+            raise ValueError("inner_one_pair needs one student and one teacher filter")
+        p = pt.planes[0]
+        return (
+            g.own * gw.own
+            + gw.own * g.on[..., 0] * p.cos_theta[..., 0]
+            + g.on[..., 0] * gw.on[..., 0] * p.sin_theta[..., 0]
+        )

@@ -1,4 +1,4 @@
-"""Command line: ``popgrad eval | verify | mc | descend | figures | families``.
+"""Command line: ``popgrad eval | verify | mc | descend | figures | families | multi-filter``.
 
 Vectors are given comma-separated (``--v 1,-0.5,2``) or as a file: ``--v @weights.json`` (a JSON
 list, or an object holding the argument's name, e.g. ``{"v": [...]}``), ``--v @weights.npz`` (the
@@ -262,6 +262,16 @@ def _cmd_families(args: argparse.Namespace) -> int:
     return 0
 
 
+def _cmd_multi_filter(args: argparse.Namespace) -> int:
+    from . import multi_filter_study as study
+
+    keys = ("per_kind", "teachers", "starts", "steps")
+    sizes = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
+    result = study.multi_filter_study(seed=args.seed, thorough=args.thorough, **sizes)
+    print(json.dumps(result.to_dict(), indent=2) if args.json else study.format_report(result))
+    return 0
+
+
 def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import format_table, summary_line, verify
 
@@ -394,6 +404,25 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--seed", type=_SEED, default=0, help="seed of the random teachers and students (default 0)")
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
+
+    p = sub.add_parser(
+        "multi-filter",
+        help="beyond the paper: correlation, descent, critical points and dynamics with K filters (measured)",
+        description="Measure the STE theory on networks with K student and K* teacher filters "
+        "(docs/multi_filter.md): positive correlation, descent, spurious minima, Algorithm 1 vs gradient descent.",
+        epilog="example: popgrad multi-filter --seed 1 --starts 8 --json",
+    )
+    p.add_argument("--seed", type=_SEED, default=0, help="seed of the battery and the runs (default 0)")
+    p.add_argument("--thorough", action="store_true", help="larger battery and more runs (slower)")
+    for flag, what in (
+        ("--per-kind", "battery points per kind"),
+        ("--teachers", "teachers per (K, K*)"),
+        ("--starts", "starts per (K, K*)"),
+        ("--steps", "steps per run"),
+    ):
+        p.add_argument(flag, type=_integer(1), default=None, help=f"{what} (default: the study's sizes)")
+    p.add_argument("--json", action="store_true", help="print JSON instead of tables")
+    p.set_defaults(func=_cmd_multi_filter)
 
     p = sub.add_parser(
         "verify",

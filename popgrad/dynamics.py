@@ -8,7 +8,10 @@ oracle :math:`(E_Z[\partial\ell/\partial v], E_Z[g_\mu]) = ` ``Model.coarse_grad
 Remark 1).  Any ``oracle(v, w, rng) -> (G_v, G_w)`` plugs in unchanged.
 
 ``v0 (B, m)``, ``w0 (B, n)`` run ``B`` independent descents in lockstep; each stops on its own
-(converged, ``w`` collapsed, or ``max_iter``) and is frozen afterwards.
+(converged, ``w`` collapsed, or ``max_iter``) and is frozen afterwards.  For a
+:class:`popgrad.MultiFilterModel` the weights carry a filter axis, ``v0 (B, K, m)``, ``w0 (B, K, n)``, and
+every rule on ``w`` applies to each filter (a run stops when *any* filter reaches 0 or collapses).
+:func:`true_gradient` is the oracle of plain gradient descent on ``f`` (to compare Algorithm 1 against).
 """
 
 from __future__ import annotations
@@ -19,11 +22,13 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
-from .models import Model
+from .models import Model, MultiFilterModel
+from .models.base import ModelFamily
+from .models.multi_filter import student_filters
 from .montecarlo import draw_inputs, per_sample
 from .ste import resolve
 
-__all__ = ["Oracle", "Trajectory", "descend", "expected_gradient", "sampled_gradient"]
+__all__ = ["Oracle", "Trajectory", "descend", "expected_gradient", "sampled_gradient", "true_gradient"]
 
 Oracle = Callable[[np.ndarray, np.ndarray, np.random.Generator], tuple[np.ndarray, np.ndarray]]
 
@@ -31,8 +36,9 @@ _CHUNK = 256  # steps whose loss and angle are evaluated together
 CONVERGED, W_ZERO, COLLAPSE, STOP_WHEN, MAX_ITER = "converged", "w_zero", "w_collapse", "stop_when", "max_iter"
 
 
-def expected_gradient(model: Model, ste: object = "relu") -> Oracle:
-    r"""Population oracle: :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)` from ``Model.coarse_grad``.
+def expected_gradient(model: ModelFamily, ste: object = "relu") -> Oracle:
+    r"""Population oracle: :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)` from ``model.coarse_grad``
+    (:class:`popgrad.Model` or :class:`popgrad.MultiFilterModel`).
 
     >>> import popgrad as pg
     >>> oracle = expected_gradient(pg.Model([1.0, -1.0], [1.0, 0.0]), "relu")
@@ -43,6 +49,24 @@ def expected_gradient(model: Model, ste: object = "relu") -> Oracle:
 
     def oracle(v: np.ndarray, w: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
         gv, gw = model.coarse_grad(v, w, ste=ste)
+        return np.asarray(gv), np.asarray(gw)
+
+    return oracle
+
+
+def true_gradient(model: ModelFamily) -> Oracle:
+    r"""Oracle of gradient descent on the population loss: :math:`(\partial f/\partial v, \partial f/\partial w)`
+    from ``model.grad`` (at exactly parallel or antiparallel filters, the value ``model.grad`` defines there).
+
+    >>> import popgrad as pg
+    >>> model = pg.MultiFilterModel([[1.0], [-1.0]], [[1.0, 0.0], [0.0, 1.0]])
+    >>> gv, gw = true_gradient(model)(np.array([[[1.0], [-1.0]]]), np.array([[[2.0, 0.0], [0.0, 3.0]]]), None)
+    >>> float(np.abs(gv).max() + np.abs(gw).max())    # the teacher itself (any filter norms) is critical
+    0.0
+    """
+
+    def oracle(v: np.ndarray, w: np.ndarray, rng: np.random.Generator | None) -> tuple[np.ndarray, np.ndarray]:
+        gv, gw = model.grad(v, w)
         return np.asarray(gv), np.asarray(gw)
 
     return oracle
@@ -91,6 +115,11 @@ class Trajectory:
     grad_v_norm, grad_w_norm : (T+1, B)   norms of the oracle's ``v``- and ``w``-parts at step t
     v : (T+1, B, m) or None,  w : (T+1, B, n) or None   (``record="all"``)
     v_final : (B, m), w_final : (B, n)
+
+    For a :class:`popgrad.MultiFilterModel` the weights keep their filter axis (``v (T+1, B, K, m)``,
+    ``v_final (B, K, m)``, ...), ``theta`` is ``(T+1, B, K, K + K*)`` (``MultiFilterModel.theta``: each student
+    filter against the students, then the teachers), ``w_norm`` is ``(T+1, B, K)``, and the gradient norms are
+    Frobenius norms over all filters.
     n_iter : (B,) int    steps taken by each run (later rows repeat the frozen state)
     reason : (B,) str    ``"converged"``, ``"w_collapse"``, ``"w_zero"``, ``"stop_when"`` or ``"max_iter"``
     lr : float
@@ -138,14 +167,45 @@ def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d
 
 
-def default_lr(model: Model) -> float:
+def default_lr(model: ModelFamily, k: int = 1) -> float:
     r""":math:`\eta = 1/(m+1)`: half of :math:`2/L_v`, with :math:`L_v = (m+1)/4` the largest eigenvalue
-    of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2)."""
-    return 1.0 / (model.m + 1)
+    of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2).
+
+    With K filters, :math:`\partial^2 f/\partial V^2 = E[ss^\top]`, :math:`s_{ki} = \sigma(z_i^\top w_k)`; by
+    Cauchy-Schwarz :math:`E(x^\top s)^2 \le K\sum_k E(x_k^\top s_k)^2 \le K\frac{m+1}{4}\|x\|^2` (binary
+    :math:`\sigma`), with equality when all filters are parallel: :math:`\eta = 1/(K(m+1))`, ``k`` = K
+    student filters."""
+    return 1.0 / (k * (model.m + 1))
+
+
+def _starts(model: ModelFamily, v0: object, w0: object) -> tuple[np.ndarray, np.ndarray]:
+    """Validated starting points as copies ``(B, m), (B, n)``, or ``(B, K, m), (B, K, n)`` for K filters."""
+    if not isinstance(model, MultiFilterModel):
+        v = as_vector_batch(v0, "v0", model.m)
+        w = as_vector_batch(w0, "w0", model.n)
+        batch = broadcast_leading(v, w)
+        return (
+            np.broadcast_to(v, (*batch, model.m)).reshape(-1, model.m).copy(),
+            np.broadcast_to(w, (*batch, model.n)).reshape(-1, model.n).copy(),
+        )
+    v, w = student_filters(v0, "v0", model.m), student_filters(w0, "w0", model.n)
+    k = v.shape[-2]
+    if w.shape[-2] != k:
+        raise ValueError(f"v0 {v.shape} and w0 {w.shape} must have the same number K of filters (axis -2)")
+    batch = broadcast_leading(v[..., 0], w[..., 0])
+    return (
+        np.broadcast_to(v, (*batch, k, model.m)).reshape(-1, k, model.m).copy(),
+        np.broadcast_to(w, (*batch, k, model.n)).reshape(-1, k, model.n).copy(),
+    )
+
+
+def _any_filter(x: np.ndarray) -> np.ndarray:
+    """``(B,)`` from a per-filter ``(B, K)`` condition (any filter); ``(B,)`` unchanged."""
+    return np.any(x, axis=-1) if x.ndim == 2 else x
 
 
 def descend(
-    model: Model,
+    model: ModelFamily,
     v0: object,
     w0: object,
     ste: object = "relu",
@@ -159,16 +219,17 @@ def descend(
     c_w: float | None = 0.0,
     stop_when: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None,
 ) -> Trajectory:
-    r"""Run Algorithm 1 from ``v0 (..., m)``, ``w0 (..., n)`` (leading axes broadcast to ``B`` runs).
+    r"""Run Algorithm 1 from ``v0 (..., m)``, ``w0 (..., n)`` (leading axes broadcast to ``B`` runs); for a
+    :class:`popgrad.MultiFilterModel` from ``v0 (..., K, m)``, ``w0 (..., K, n)``.
 
     Parameters
     ----------
     model : the teacher.
     ste : STE of the expected coarse gradient (ignored when ``oracle`` is given).
-    lr : constant step :math:`\eta` (default :func:`default_lr`).
+    lr : constant step :math:`\eta` (default :func:`default_lr`, with the K of ``v0``).
     max_iter : largest number of steps per run.
     gtol : a run stops when :math:`\|(G_v, G_w)\| \le` ``gtol`` :math:`\cdot\|v^*\|^2` (the natural
-        scale of both parts).
+        scale of both parts; Frobenius norms for K filters).
     oracle : gradient oracle ``(v, w, rng) -> (G_v, G_w)``; default :func:`expected_gradient`.
     record : ``"all"`` (also ``v`` and ``w`` per step) or ``"scalars"``.
     seed : seeds the generator passed to the oracle (used by sampled oracles only).
@@ -176,9 +237,10 @@ def descend(
         *after* the step on which :math:`\|w^{t+1}\| < c_w` or ``w`` passes through the origin
         (:math:`w^{t+1}\cdot w^t \le 0`): there the assumption fails for every :math:`c_w > 0` and
         :math:`\theta` jumps.  ``None`` disables this rule (the run goes on through the origin).
-        A run that lands exactly on ``w = 0`` always stops before that step (``"w_zero"``).
-    stop_when : optional predicate ``(v (B, m), w (B, n)) -> (B,) bool``; a run stops (reason
-        ``"stop_when"``) at the first point where it is true.
+        A run that lands exactly on ``w = 0`` always stops before that step (``"w_zero"``).  With K filters
+        both rules watch every filter: the first filter to collapse or reach 0 stops the run.
+    stop_when : optional predicate ``(v (B, m), w (B, n)) -> (B,) bool`` (``(B, K, m), (B, K, n)`` for K
+        filters); a run stops (reason ``"stop_when"``) at the first point where it is true.
 
     Examples
     --------
@@ -187,16 +249,20 @@ def descend(
     >>> tr = descend(model, [0.5, 0.5], [1.0, 1.0], "relu", max_iter=3000)
     >>> tr.reason.tolist(), bool(np.all(np.diff(tr.loss[:, 0]) <= 0)), float(tr.theta[-1, 0]) < 1e-6
     (['converged'], True, True)
+
+    Two filters (the oracle may be :func:`true_gradient` for plain gradient descent on ``f``):
+
+    >>> teacher = pg.MultiFilterModel([[1.0, 0.5], [-0.5, 1.0]], [[1.0, 0.0, 0.0], [0.0, 1.0, 0.0]])
+    >>> tr = descend(teacher, [[1.0, 0.5], [-0.5, 1.0]], [[1.0, 0.2, 0.0], [0.0, 1.0, 0.1]], "relu", record="scalars")
+    >>> tr.v_final.shape, tr.theta.shape[1:], tr.w_norm.shape[1:]
+    ((1, 2, 2), (1, 2, 4), (1, 2))
     """
-    v = as_vector_batch(v0, "v0", model.m)
-    w = as_vector_batch(w0, "w0", model.n)
-    batch = broadcast_leading(v, w)
-    v = np.broadcast_to(v, (*batch, model.m)).reshape(-1, model.m).copy()
-    w = np.broadcast_to(w, (*batch, model.n)).reshape(-1, model.n).copy()
+    v, w = _starts(model, v0, w0)
+    unit = v.ndim - 1  # axes of one run: (m,) or (K, m)
     if np.any(~np.any(w != 0, axis=-1)):
         raise ValueError("w0 contains a zero vector: the coarse gradient is undefined at w = 0; start from w != 0")
     max_iter = positive_int(max_iter, "max_iter", 0)
-    lr = default_lr(model) if lr is None else real_number(lr, "lr")
+    lr = default_lr(model, 1 if unit == 1 else v.shape[1]) if lr is None else real_number(lr, "lr")
     if not (np.isfinite(lr) and lr > 0):
         raise ValueError(f"lr must be a positive finite number, got {lr}")
     gtol = real_number(gtol, "gtol")
@@ -206,7 +272,7 @@ def descend(
         raise ValueError(f"record must be 'all' or 'scalars', got {record!r}")
     oracle = expected_gradient(model, ste) if oracle is None else oracle
     rng = np.random.default_rng(seed)
-    tol = gtol * float(model.v_star @ model.v_star)
+    tol = gtol * float(np.vdot(model.v_star, model.v_star))
 
     b = v.shape[0]
     active = np.ones(b, dtype=bool)
@@ -222,7 +288,8 @@ def descend(
             return
         cv, cw = np.stack(chunk_v), np.stack(chunk_w)
         rec["loss"].append(np.asarray(model.loss(cv, cw)).reshape(-1, b))
-        rec["theta"].append(np.asarray(model.theta(cw)).reshape(-1, b))
+        theta = np.asarray(model.theta(cw))
+        rec["theta"].append(theta.reshape(-1, b, *theta.shape[2:]))
         rec["w_norm"].append(_norms(cw))
         if record == "all":
             rec["v"].append(cv)
@@ -232,7 +299,7 @@ def descend(
 
     gv, gw = oracle(v, w, rng)
     for t in range(max_iter + 1):
-        gvn, gwn = _norms(gv), _norms(gw)
+        gvn, gwn = _norms(gv.reshape(len(gv), -1)), _norms(gw.reshape(len(gw), -1))  # all filters together
         rec["gv"].append(gvn)
         rec["gw"].append(gwn)
         chunk_v.append(v.copy())
@@ -250,14 +317,16 @@ def descend(
             break
         v_new = v - lr * gv
         w_new = w - lr * gw
-        zero = active & ~np.any(w_new != 0, axis=-1)
+        zero = active & _any_filter(~np.any(w_new != 0, axis=-1))
         reason[zero] = W_ZERO  # the model is undefined at w = 0: stop those runs before the step
         active &= ~zero
         if c_w is not None:
             small = _norms(w_new) < c_w
-            collapse = active & (small | (_dots(w_new, w) <= 0))
-        v = np.where(active[:, None], v_new, v)
-        w = np.where(active[:, None], w_new, w)
+            through = _dots(w_new.reshape(-1, w.shape[-1]), w.reshape(-1, w.shape[-1])).reshape(w.shape[:-1]) <= 0
+            collapse = active & _any_filter(small | through)
+        step = active.reshape(-1, *(1,) * unit)
+        v = np.where(step, v_new, v)
+        w = np.where(step, w_new, w)
         n_iter += active
         if c_w is not None:
             reason[collapse] = COLLAPSE

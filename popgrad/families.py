@@ -196,48 +196,54 @@ def staircase_study(
             )
             points.append((model, rng.normal(size=(n_students, m)), w))
         fig_model = teacher(act)
-        train = _descend(
-            fig_model,
-            rng.normal(size=(fig2_runs, m)),
-            rng.normal(size=(fig2_runs, n)),
-            stes["clipped_relu"],
-            fig2_train_eta,
-            fig2_train_steps,
-            gtol=1e-7,
-        )
-        v1, w1 = train.v_final, train.w_final
+        v0, w0 = rng.normal(size=(fig2_runs, m)), rng.normal(size=(fig2_runs, n))
+        train = _descend(fig_model, v0, w0, stes["clipped_relu"], fig2_train_eta, fig2_train_steps, gtol=1e-7)
         for name, s in stes.items():
-            neg = no_desc = 0
-            min_cos = np.inf
-            for model, v, w in points:
-                c = model.correlation(v, w, s)
-                neg += int(np.sum(c.inner_w < 0))
-                min_cos = min(min_cos, float(np.min(c.cos)))
-                gv, gw = model.coarse_grad(v, w, s)
-                no_desc += int(np.sum(model.loss(v - eta_descent * gv, w - eta_descent * gw) >= model.loss(v, w)))
+            neg, no_desc, min_cos = _correlation_and_descent(points, s, eta_descent)
             fig2 = {}
             if name != "clipped_relu":
-                tr = _descend(fig_model, v1, w1, s, fig2_eta, fig2_steps)
-                gv, gw = fig_model.grad(v1, w1)
-                cv, cw = fig_model.coarse_grad(v1, w1, stes["clipped_relu"])
-                runs = [
-                    {
-                        "loss_start": float(tr.loss[0, k]),
-                        "loss_end": float(tr.loss[-1, k]),
-                        "loss_max": float(tr.loss[:, k].max()),
-                        "rises": bool(tr.loss[-1, k] > tr.loss[0, k]),
-                        "true_grad_norm_at_start": float(np.sqrt(gv[k] @ gv[k] + gw[k] @ gw[k])),
-                        "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv[k] @ cv[k] + cw[k] @ cw[k])),
-                        "w_norm_at_start": float(tr.w_norm[0, k]),
-                        "w_norm_min": float(tr.w_norm[:, k].min()),
-                        "theta_start": float(tr.theta[0, k]),
-                        "theta_end": float(tr.theta[-1, k]),
-                        "start_converged": bool(train.converged[k]),
-                        "train_steps": int(train.n_iter[k]),
-                    }
-                    for k in range(fig2_runs)
-                ]
+                runs = _fig2_runs(fig_model, train, s, stes["clipped_relu"], fig2_eta, fig2_steps)
                 fig2 = {"from": "clipped_relu", "eta": fig2_eta, "steps": fig2_steps, "runs": runs}
             total = n_teachers * n_students
             out.append(StaircaseResult(act.name, name, total, neg / total, no_desc / total, min_cos, fig2))
     return out
+
+
+def _correlation_and_descent(points: list, ste: ste_mod.STE, eta: float) -> tuple[int, int, float]:
+    """Over (model, v, w) batches: points with <E g, df/dw> < 0, points where one step of ``eta`` along the negative
+    coarse gradient does not decrease f, and the smallest cosine of the full (v, w) vectors."""
+    neg = no_desc = 0
+    min_cos = np.inf
+    for model, v, w in points:
+        c = model.correlation(v, w, ste)
+        neg += int(np.sum(c.inner_w < 0))
+        min_cos = min(min_cos, float(np.min(c.cos)))
+        gv, gw = model.coarse_grad(v, w, ste)
+        no_desc += int(np.sum(model.loss(v - eta * gv, w - eta * gw) >= model.loss(v, w)))
+    return neg, no_desc, min_cos
+
+
+def _fig2_runs(model: Model, train: Trajectory, ste: ste_mod.STE, crelu: ste_mod.STE, eta: float, steps: int) -> list:
+    """The Fig. 2 protocol from where the clipped-ReLU training ``train`` ended: ``steps`` steps of ``eta`` with
+    ``ste``, one record per run."""
+    v1, w1 = train.v_final, train.w_final
+    tr = _descend(model, v1, w1, ste, eta, steps)
+    gv, gw = model.grad(v1, w1)
+    cv, cw = model.coarse_grad(v1, w1, crelu)
+    return [
+        {
+            "loss_start": float(tr.loss[0, k]),
+            "loss_end": float(tr.loss[-1, k]),
+            "loss_max": float(tr.loss[:, k].max()),
+            "rises": bool(tr.loss[-1, k] > tr.loss[0, k]),
+            "true_grad_norm_at_start": float(np.sqrt(gv[k] @ gv[k] + gw[k] @ gw[k])),
+            "crelu_coarse_grad_norm_at_start": float(np.sqrt(cv[k] @ cv[k] + cw[k] @ cw[k])),
+            "w_norm_at_start": float(tr.w_norm[0, k]),
+            "w_norm_min": float(tr.w_norm[:, k].min()),
+            "theta_start": float(tr.theta[0, k]),
+            "theta_end": float(tr.theta[-1, k]),
+            "start_converged": bool(train.converged[k]),
+            "train_steps": int(train.n_iter[k]),
+        }
+        for k in range(train.v_final.shape[0])
+    ]

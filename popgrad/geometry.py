@@ -172,7 +172,7 @@ def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> n
     return gap
 
 
-def _plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
+def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     """:func:`plane` without validation; ``w (..., n)``, ``w_star (n,)`` or ``(..., n)``, non-zero."""
     n = w.shape[-1]
     batch = np.broadcast_shapes(w.shape[:-1], w_star.shape[:-1])
@@ -232,7 +232,7 @@ def plane(w: object, w_star: object) -> Plane:
     w_star = as_vector_batch(w_star, "w_star", w.shape[-1])
     check_nonzero_rows(w, "w", "its direction, and so the angle, is undefined")
     check_nonzero_rows(w_star, "w_star", "its direction, and so the angle, is undefined")
-    return _plane_of_arrays(w, w_star)
+    return plane_of_arrays(w, w_star)
 
 
 def angle(a: object, b: object) -> np.ndarray:
@@ -266,4 +266,4 @@ def angle(a: object, b: object) -> np.ndarray:
         np.broadcast_shapes(a.shape, b.shape)
     except ValueError:
         raise ValueError(f"a {a.shape} and b {b.shape} do not broadcast") from None
-    return _plane_of_arrays(a, b).theta
+    return plane_of_arrays(a, b).theta

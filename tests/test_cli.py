@@ -28,7 +28,7 @@ SUBCOMMANDS = sorted(subcommands())
 
 
 def test_the_subcommands() -> None:
-    assert set(SUBCOMMANDS) == {"eval", "verify", "mc", "descend", "figures", "families"}
+    assert set(SUBCOMMANDS) == {"eval", "verify", "mc", "descend", "figures", "families", "multi-filter"}
 
 
 @pytest.mark.parametrize("command", SUBCOMMANDS)

@@ -150,3 +150,36 @@ def test_batches_have_the_models_shapes(engine: str) -> None:
     single = pg.expectations(model, 2 * V, W, "relu", engine=engine, **opts)
     if engine != "monte_carlo":  # Monte Carlo: batch point j draws from child seed j
         np.testing.assert_array_equal(e.loss.value[1], single.loss.value)
+
+
+def test_readme_capability_table_is_the_declared_one() -> None:
+    """README's table between the capabilities markers is generated from pg.capabilities() (Model and
+    MultiFilterModel must agree, since the table does not distinguish them)."""
+    from pathlib import Path
+
+    rows = pg.capabilities()
+    cols = [("binary", "piecewise_constant"), ("binary", "custom"), ("staircase", "piecewise_constant")]
+    cols.append(("staircase", "custom"))
+    lines = [
+        "| engine | binary σ, piecewise-constant μ' | binary σ, custom μ' | staircase σ, piecewise-constant μ' "
+        "| staircase σ, custom μ' |",
+        "|---|---|---|---|---|",
+    ]
+    for engine, variant in VARIANTS:
+        label = f"`{engine}`" + "".join(f" (`{k}={v}`)" for k, v in variant.items())
+        cells = []
+        for act, ste in cols:
+            status = {
+                r["model"]: r["status"]
+                for r in rows
+                if r["engine"] == engine
+                and r["options"] == ", ".join(f"{k}={v}" for k, v in variant.items())
+                and r["activation"] == act
+                and r["ste"] == ste
+            }
+            assert len(set(status.values())) == 1, status  # the same for both model families
+            cells.append("✓" if next(iter(status.values())) == "supported" else "—")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    text = Path(__file__).resolve().parents[1].joinpath("README.md").read_text(encoding="utf-8")
+    block = text.split("<!-- capabilities -->\n", 1)[1].split("<!-- /capabilities -->", 1)[0]
+    assert block.strip() == "\n".join(lines)

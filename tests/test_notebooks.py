@@ -19,6 +19,7 @@ EXPECTED = {
     "5_verification",
     "6_ste_families",
     "7_multibit",
+    "8_multi_filter",
 }
 
 

@@ -35,6 +35,8 @@ A run in which ``w`` passes through the origin (``"w_collapse"``) violates the a
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
+
 import numpy as np
 
 from ..critical import proposition1, random_orthogonal_directions, w_at_angle
@@ -107,78 +109,110 @@ def _run_stats(model, tr) -> dict[str, np.ndarray]:
     }
 
 
+@dataclass
+class _Tally:
+    """What the runs of :func:`convergence` found, summed over teachers."""
+
+    rows: list = field(default_factory=list)  # per (teacher, STE): statistics of the random starts
+    thm2: list = field(default_factory=list)  # ... and of Theorem 2's starts
+    thm2_invariant_violations: int = 0
+    n_smaller: int = 0  # runs where f rose at eta (rerun with smaller steps)
+    collapsed_smaller: int = 0
+    rising: int = 0  # runs where f still rose at eta/16
+    needed: int = 0  # the largest step divisor needed
+    n_id: int = 0  # starts next to a spurious minimizer
+    id_converged: int = 0
+    id_left: int = 0
+    id_rising: int = 0
+    relu_not_converged: int = 0
+    id_rise: float = -np.inf
+    id_min_w: float = np.inf
+
+
+def _descents(case: Case, max_iter: int, n_inits: int, tally: _Tally, inits: dict[str, list]) -> None:
+    """Random and Theorem-2 starts, one batch per STE; runs where f rises are rerun at eta/4, eta/16."""
+    model = case.model
+    v_r, w_r = _random_inits(case, n_inits, theorem2=False)
+    v_2, w_2 = _random_inits(case, max(2, n_inits // 2), theorem2=True)
+    k = v_r.shape[0]
+    inits["v0"].append(np.vstack([v_r, v_2]))
+    inits["w0"].append(np.vstack([w_r, w_2]))
+    for ste in STES:
+        tr = descend(model, np.vstack([v_r, v_2]), np.vstack([w_r, w_2]), ste, max_iter=max_iter)
+        st = _run_stats(model, tr)
+        tally.rows.append({key: x[:k] for key, x in st.items()})
+        st2 = {key: x[k:] for key, x in st.items()}
+        tally.thm2.append(st2)
+        vv = np.einsum("tbi,i->tb", tr.v[:, k:], model.v_star)
+        left = np.any(vv <= 0, axis=0) | np.any(tr.theta[:, k:] >= np.pi / 2, axis=0)
+        tally.thm2_invariant_violations += int(np.sum(~st2["collapse"] & left))
+        # "for eta small enough": rerun the runs where f rose with smaller steps
+        bad = ~st["collapse"] & (st["rise"] > 1)
+        tally.n_smaller += int(bad.sum())
+        for factor in (4, 16):
+            if not bad.any():
+                break
+            idx = np.flatnonzero(bad)
+            tr_f = descend(model, tr.v[0, idx], tr.w[0, idx], ste, lr=tr.lr / factor, max_iter=max_iter)
+            st_f = _run_stats(model, tr_f)
+            tally.collapsed_smaller += int(st_f["collapse"].sum())
+            bad[idx] = ~st_f["collapse"] & (st_f["rise"] > 1)
+            tally.needed = max(tally.needed, factor)
+        tally.rising += int(bad.sum())
+
+
+def _near_spurious(case: Case, max_iter: int, tally: _Tally) -> None:
+    """Theorem 1's second half: from 1e-3 next to a spurious minimizer, the identity STE does not converge to it
+    (distance measured in (v/|v*|, theta, |w|): there E g_id is parallel to w, Lemma 9); the ReLU STE does."""
+    model = case.model
+    cp = proposition1(model.v_star)
+    if not (cp.exists and model.m > 1 and model.n > 1) or abs(model.v_star.sum()) <= 1e-8 * np.linalg.norm(
+        model.v_star
+    ):
+        return
+    d = case.rng(6).standard_normal(model.m)
+    d /= np.linalg.norm(d)
+    vn = np.linalg.norm(model.v_star)
+    v0 = cp.spurious_v + 1e-3 * vn * d
+    w0 = w_at_angle(model.w_star, np.pi - 1e-3, 1.0)
+    tally.n_id += 1
+
+    def dist(v: np.ndarray, w: np.ndarray) -> np.ndarray:
+        dv = np.linalg.norm(v - cp.spurious_v, axis=-1) / vn
+        return np.sqrt(dv**2 + (np.pi - model.theta(w)) ** 2 + (np.linalg.norm(w, axis=-1) - 1.0) ** 2)
+
+    for ste in ("identity", "relu"):
+        tr = descend(model, v0, w0, ste, max_iter=min(max_iter, 2 * max_iter // 3), c_w=None)
+        at_spurious = tr.converged[0] and classify(model, tr.v_final, tr.theta[-1], tr.loss[-1])[0] == "spurious"
+        if ste == "relu":
+            tally.relu_not_converged += int(not at_spurious)
+            continue
+        tally.id_converged += int(at_spurious)
+        tally.id_left += int(np.any(dist(tr.v[:, 0], tr.w[:, 0]) > 0.1))
+        rounding = 8 * (loss_rounding(tr.v[:-1, 0], model.v_star) + EPS * np.abs(tr.loss[:-1, 0]))
+        tally.id_rising += int(np.any(np.diff(tr.loss[:, 0]) > rounding))
+        tally.id_rise = max(tally.id_rise, float(np.max(np.diff(tr.loss[:, 0]))))
+        tally.id_min_w = min(tally.id_min_w, float(tr.w_norm.min()))
+
+
 def convergence(battery: Battery, max_iter: int | None = None) -> ClaimResult:
     r"""Claim 6; ``max_iter`` defaults to 3000 (20000 for the thorough battery) for teachers with
     :math:`\|v^*\| \ge 1` and grows as :math:`1/\|v^*\|^2` below (at most tenfold): with a fixed
     :math:`\eta` the angle moves by :math:`O(\eta\,v^\top v^*)` per step (Lemma 4), so small teachers
     are slow."""
     base_iter = max_iter or (20000 if battery.thorough else 3000)
-    rows: list[dict[str, np.ndarray]] = []
+    tally = _Tally()
     inits: dict[str, list] = {"v0": [], "w0": []}
-    thm2: list[dict[str, np.ndarray]] = []
-    thm2_invariant_violations = 0
-    n_smaller = collapsed_smaller = rising = needed = 0
-    id_converged, id_left, relu_not_converged, id_rising, n_id = 0, 0, 0, 0, 0
-    id_rise, id_min_w = -np.inf, np.inf
     for case in battery.cases:
-        model = case.model
-        max_iter = int(min(10 * base_iter, np.ceil(base_iter / min(1.0, float(model.v_star @ model.v_star)))))
-        v_r, w_r = _random_inits(case, battery.n_inits, theorem2=False)
-        v_2, w_2 = _random_inits(case, max(2, battery.n_inits // 2), theorem2=True)
-        k = v_r.shape[0]
-        inits["v0"].append(np.vstack([v_r, v_2]))
-        inits["w0"].append(np.vstack([w_r, w_2]))
-        for ste in STES:  # random and Theorem-2 initialisations in one batch
-            tr = descend(model, np.vstack([v_r, v_2]), np.vstack([w_r, w_2]), ste, max_iter=max_iter)
-            st = _run_stats(model, tr)
-            rows.append({key: x[:k] for key, x in st.items()})
-            st2 = {key: x[k:] for key, x in st.items()}
-            thm2.append(st2)
-            vv = np.einsum("tbi,i->tb", tr.v[:, k:], model.v_star)
-            left = np.any(vv <= 0, axis=0) | np.any(tr.theta[:, k:] >= np.pi / 2, axis=0)
-            thm2_invariant_violations += int(np.sum(~st2["collapse"] & left))
-            # "for eta small enough": rerun the runs where f rose with smaller steps
-            bad = ~st["collapse"] & (st["rise"] > 1)
-            n_smaller += int(bad.sum())
-            for factor in (4, 16):
-                if not bad.any():
-                    break
-                idx = np.flatnonzero(bad)
-                tr_f = descend(model, tr.v[0, idx], tr.w[0, idx], ste, lr=tr.lr / factor, max_iter=max_iter)
-                st_f = _run_stats(model, tr_f)
-                collapsed_smaller += int(st_f["collapse"].sum())
-                bad[idx] = ~st_f["collapse"] & (st_f["rise"] > 1)
-                needed = max(needed, factor)
-            rising += int(bad.sum())
-        cp = proposition1(model.v_star)
-        if cp.exists and model.m > 1 and model.n > 1 and abs(model.v_star.sum()) > 1e-8 * np.linalg.norm(model.v_star):
-            d = case.rng(6).standard_normal(model.m)
-            d /= np.linalg.norm(d)
-            vn = np.linalg.norm(model.v_star)
-            v0 = cp.spurious_v + 1e-3 * vn * d
-            w0 = w_at_angle(model.w_star, np.pi - 1e-3, 1.0)
-            n_id += 1
-
-            def dist(v: np.ndarray, w: np.ndarray, cp=cp, vn=vn, model=model) -> np.ndarray:
-                # in (v/|v*|, theta, |w|/|w0|): at the point E g_id is parallel to w (Lemma 9), so the
-                # identity STE moves |w| first
-                dv = np.linalg.norm(v - cp.spurious_v, axis=-1) / vn
-                return np.sqrt(dv**2 + (np.pi - model.theta(w)) ** 2 + (np.linalg.norm(w, axis=-1) - 1.0) ** 2)
-
-            for ste in ("identity", "relu"):
-                tr = descend(model, v0, w0, ste, max_iter=min(max_iter, 2 * max_iter // 3), c_w=None)
-                at_spurious = (
-                    tr.converged[0] and classify(model, tr.v_final, tr.theta[-1], tr.loss[-1])[0] == "spurious"
-                )
-                if ste == "identity":
-                    id_converged += int(at_spurious)
-                    id_left += int(np.any(dist(tr.v[:, 0], tr.w[:, 0]) > 0.1))
-                    rounding = 8 * (loss_rounding(tr.v[:-1, 0], model.v_star) + EPS * np.abs(tr.loss[:-1, 0]))
-                    id_rising += int(np.any(np.diff(tr.loss[:, 0]) > rounding))
-                    id_rise = max(id_rise, float(np.max(np.diff(tr.loss[:, 0]))))
-                    id_min_w = min(id_min_w, float(tr.w_norm.min()))
-                else:
-                    relu_not_converged += int(not at_spurious)
+        v_sq = float(case.model.v_star @ case.model.v_star)
+        teacher_iter = int(min(10 * base_iter, np.ceil(base_iter / min(1.0, v_sq))))
+        _descents(case, teacher_iter, battery.n_inits, tally, inits)
+        _near_spurious(case, teacher_iter, tally)
+    rows, thm2 = tally.rows, tally.thm2
+    thm2_invariant_violations, n_smaller, rising = tally.thm2_invariant_violations, tally.n_smaller, tally.rising
+    collapsed_smaller, needed, n_id = tally.collapsed_smaller, tally.needed, tally.n_id
+    id_converged, relu_not_converged, id_rise = tally.id_converged, tally.relu_not_converged, tally.id_rise
+    id_left, id_rising, id_min_w = tally.id_left, tally.id_rising, tally.id_min_w
     cat = {k: np.concatenate([r[k] for r in rows]) for k in rows[0]}
     cat2 = {k: np.concatenate([r[k] for r in thm2]) for k in thm2[0]}
     ok, ok2 = ~cat["collapse"], ~cat2["collapse"]

@@ -31,7 +31,12 @@ __all__ = ["STES", "correlation"]
 STES = ("relu", "clipped_relu", "identity")
 
 
-def _g_scale(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
+def gradient_scale(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
+    """The natural size of the inner products of the claims: ``(|v|^2 + (1'v)^2 + |1'v 1'v*| + |v'v*|) / sqrt(2 pi)``.
+
+    A bound, up to a constant, on the magnitude of each term of ``<E g, df/dw>``; the claims measure rounding
+    against it. ``v (..., m)``, ``v_star (m,)``; returns ``(...)``.
+    """
     s = v.sum(-1)
     return (dot(v, v) + s**2 + np.abs(s * v_star.sum()) + np.abs(v @ v_star)) / paper.SQRT_2PI
 
@@ -56,7 +61,7 @@ def correlation(battery: Battery) -> ClaimResult:
         v, w = case.v[keep], case.w[keep]
         n_points += int(keep.sum())
         gv, gw = model.grad(v, w)
-        scale_g = _g_scale(v, model.v_star)
+        scale_g = gradient_scale(v, model.v_star)
         for ste in STES:
             _, g = model.coarse_grad(v, w, ste=ste)
             corr = model.correlation(v, w, ste=ste)

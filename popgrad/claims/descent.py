@@ -23,7 +23,7 @@ from .battery import Battery, case_points
 from .correlation import STES
 from .result import Check, ClaimResult
 
-__all__ = ["descent", "largest_descending_step"]
+__all__ = ["ETAS", "descent", "largest_descending_step", "largest_good_step"]
 
 ETAS = 2.0 ** np.arange(4, -51, -1)  # decreasing
 
@@ -48,13 +48,17 @@ def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: object) ->
     zero = ~np.any(ws != 0, axis=-1)
     ws = np.where(zero[..., None], w[None], ws)  # w - eta g == 0 exactly: count as not descending
     f = np.where(zero, np.inf, model.loss(vs, ws))  # (K, P)
-    descends = f < f0
+    return largest_good_step(f < f0, eta_min), eta_min
+
+
+def largest_good_step(descends: np.ndarray, eta_min: np.ndarray) -> np.ndarray:
+    r"""The largest grid step ``eta_star (P,)`` such that every grid step in :math:`[\eta_{min}, \eta^*]`
+    descends (``descends (len(ETAS), P)`` bool, one row per step of :data:`ETAS`); 0 where none does."""
     meaningful = ETAS[:, None] >= eta_min[None]
     ok = descends | ~meaningful
     # ETAS decrease along axis 0: a step is good when it and every smaller step are ok
     good = ~(np.cumsum(~ok[::-1], axis=0)[::-1] > 0) & meaningful
-    eta_star = np.where(good.any(axis=0), np.max(np.where(good, ETAS[:, None], 0.0), axis=0), 0.0)
-    return eta_star, eta_min
+    return np.where(good.any(axis=0), np.max(np.where(good, ETAS[:, None], 0.0), axis=0), 0.0)
 
 
 def descent(battery: Battery, stes: Sequence[object] = STES) -> ClaimResult:

@@ -198,12 +198,9 @@ def _worst(rows: list[dict[str, float]], key: str, how: object = max, default: f
     return float(how(vals)) if vals else default
 
 
-def critical_points(battery: Battery) -> ClaimResult:
-    """Claim 2, Prop. 1 for ``n >= 2`` (the correction of :func:`proposition1_n1`); see the module docstring."""
-    cases = [c for c in battery.cases if c.model.n >= 2]
-    rows = [_teacher_checks(c, battery.n_perturb) for c in cases]
-    n_exist = sum(proposition1(c.model.v_star).exists for c in cases)
-    checks = (
+def _critical_checks(rows: list[dict[str, float]], n_exist: int, n_perturb: int) -> tuple[Check, ...]:
+    """The checks of :func:`critical_points` from the per-teacher measurements ``rows``."""
+    return (
         Check(
             "teachers where Prop. 1's existence condition disagrees with the search",
             _worst(rows, "mismatch", sum),
@@ -231,7 +228,7 @@ def critical_points(battery: Battery) -> ClaimResult:
             _worst(rows, "spurious_min_rise", min, np.nan if n_exist else np.inf),
             ">",
             0,
-            note=f"{battery.n_perturb} directions x radii {_RADII}",
+            note=f"{n_perturb} directions x radii {_RADII}",
         ),
         Check(
             "min eigenvalue of d2f/dv2 at the theta = pi minimizers",
@@ -270,6 +267,14 @@ def critical_points(battery: Battery) -> ClaimResult:
             0,
         ),
     )
+
+
+def critical_points(battery: Battery) -> ClaimResult:
+    """Claim 2, Prop. 1 for ``n >= 2`` (the correction of :func:`proposition1_n1`); see the module docstring."""
+    cases = [c for c in battery.cases if c.model.n >= 2]
+    rows = [_teacher_checks(c, battery.n_perturb) for c in cases]
+    n_exist = sum(proposition1(c.model.v_star).exists for c in cases)
+    checks = _critical_checks(rows, n_exist, battery.n_perturb)
     values = {
         "teachers": len(cases),
         "teachers_with_theta_pi_minimizers": n_exist,

@@ -28,7 +28,7 @@ import numpy as np
 from ..critical import proposition1, w_at_angle
 from ._common import EPS, dot, norm
 from .battery import Battery, case_points
-from .correlation import _g_scale
+from .correlation import gradient_scale
 from .paper import lemma9_norm_at_spurious
 from .result import Check, ClaimResult
 
@@ -94,15 +94,15 @@ def vanishing(battery: Battery) -> ClaimResult:
         v = np.repeat(np.array(pts_v), rs.size, axis=0)
         w = w_at_angle(model.w_star, np.repeat(pts_t, rs.size), np.tile(rs, len(pts_t)))
         n_points += v.shape[0]
-        teacher_scale = float(_g_scale(model.v_star, model.v_star))  # also sizes the points where v = 0
-        scale = _g_scale(v, model.v_star) + teacher_scale
+        teacher_scale = float(gradient_scale(model.v_star, model.v_star))  # also sizes the points where v = 0
+        scale = gradient_scale(v, model.v_star) + teacher_scale
         for ste in worst:
             _, g = model.coarse_grad(v, w, ste=ste)
             worst[ste] = max(worst[ste], float(np.max(norm(g) / (EPS * scale))))
         # Lemma 9 at theta = pi
         _, g_id = model.coarse_grad(cp.spurious_v, w_at_angle(model.w_star, np.pi, 1.0), ste="identity")
         predicted = lemma9_norm_at_spurious(model.v_star)
-        sc = float(_g_scale(cp.spurious_v, model.v_star)) + teacher_scale
+        sc = float(gradient_scale(cp.spurious_v, model.v_star)) + teacher_scale
         lemma9_err = max(lemma9_err, abs(float(norm(g_id)) - predicted) / (EPS * (predicted + sc)))
         norms9[case.label] = float(norm(g_id))
         if model.m > 1 and abs(model.v_star.sum()) > 1e-8 * np.linalg.norm(model.v_star) and model.n >= 2:

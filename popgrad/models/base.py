@@ -179,14 +179,20 @@ class ModelFamily:
 
         for one filter and the binary :math:`\sigma`: :math:`c^*_{relu} = \tfrac{1}{2\sqrt{2\pi}}` (Lemma 5),
         :math:`c^*_{id} = \tfrac{1}{\sqrt{2\pi}}` (Lemma 10), :math:`\sin\theta\,c^*_{crelu} = q(\theta, w)` (Lemma 7).
-        Computed from the coefficients of both vectors in the filters' planes (no cancellation).
+        With one student and one teacher filter it is computed from the coefficients of both vectors in the plane of
+        :math:`w, w^*` (no cancellation: the formula above, exactly); with several filters as the dot product of the
+        two vectors, which keeps every cosine in :math:`[-1, 1]` (coefficients of several pairs can cancel where a
+        gradient is tiny).
         """
         s = resolve_ste(ste)
         pt = self.evaluation_point(v, w, gradients=True)
         asm = self._asm
         gv = asm.grad_v(pt)
         g, gw = asm.coarse_w(pt, s), asm.grad_w(pt)
-        per = asm.inner(pt, g, gw)
+        if pt.K == 1 and asm.w_star.shape[0] == 1:  # one pair: products of coefficients (Lemmas 5, 7, 10 exactly)
+            per = asm.inner_one_pair(pt, g, gw)
+        else:  # pairs of pairs: cross terms of large coefficients can cancel; the vectors' dot is consistent
+            per = np.einsum("...kn,...kn->...k", g.vector, gw.vector)
         g_sq, gw_sq = _sq(g.vector, (-1,)), _sq(gw.vector, (-1,))
         inner_w = per.sum(axis=-1)
         gv_sq = _sq(gv, (-2, -1))

@@ -24,13 +24,14 @@ import numpy as np
 
 from .._validate import as_float_array, check_nonzero_rows, teacher_copy
 from ..assembly import Assembly
-from ..geometry import _plane_of_arrays
+from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
 
 __all__ = ["MultiFilterModel"]
 
 
-def _student(x: object, name: str, d: int) -> np.ndarray:
+def student_filters(x: object, name: str, d: int) -> np.ndarray:
+    """``x`` as a float array of student filters, shape ``(..., K, d)`` with ``K >= 1``; ValueError naming ``name``."""
     arr = as_float_array(x, name)
     if arr.ndim < 2:
         raise ValueError(f"{name} must have shape (..., K, {d}) (one row per student filter), got shape {arr.shape}")
@@ -113,8 +114,8 @@ class MultiFilterModel(ModelFamily):
 
     def committee(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
         """``v (..., K, m)``, ``w (..., K, n)`` validated and broadcast to a common batch shape."""
-        v = _student(v, "v", self.m)
-        w = _student(w, "w", self.n)
+        v = student_filters(v, "v", self.m)
+        w = student_filters(w, "w", self.n)
         if v.shape[-2] != w.shape[-2]:
             raise ValueError(f"v {v.shape} and w {w.shape} must have the same number K of filters (axis -2)")
         try:
@@ -133,7 +134,7 @@ class MultiFilterModel(ModelFamily):
     @overflow_checked
     def theta(self, w: object) -> np.ndarray:
         r"""Angles between each student filter and every filter, students first then teachers: ``(..., K, K + K*)``."""
-        w = _student(w, "w", self.n)
+        w = student_filters(w, "w", self.n)
         check_nonzero_rows(w, "w", "the angle of a zero filter is undefined")
         others = np.concatenate([w, np.broadcast_to(self.w_star, (*w.shape[:-2], *self.w_star.shape))], axis=-2)
-        return finite(_plane_of_arrays(w[..., :, None, :], others[..., None, :, :]).theta)
+        return finite(plane_of_arrays(w[..., :, None, :], others[..., None, :, :]).theta)

@@ -26,7 +26,7 @@ import numpy as np
 
 from .._validate import as_vector_batch, broadcast_leading, check_nonzero_rows, teacher_copy
 from ..assembly import Assembly
-from ..geometry import _plane_of_arrays
+from ..geometry import plane_of_arrays
 from .base import ModelFamily, finite, overflow_checked
 
 __all__ = ["Model"]
@@ -119,4 +119,4 @@ class Model(ModelFamily):
         r""":math:`\theta(w, w^*) \in [0, \pi]`, shape (...) for ``w`` of shape (..., n)."""
         w = as_vector_batch(w, "w", self.n)
         check_nonzero_rows(w, "w", "the angle to the teacher is undefined at w = 0")
-        return finite(_plane_of_arrays(w, self.w_star).theta)
+        return finite(plane_of_arrays(w, self.w_star).theta)
