@@ -16,7 +16,7 @@ import math
 import numpy as np
 from scipy import special
 
-__all__ = ["CLIP", "PHI0", "ndtr_diff", "phi", "phi_diff", "ratio", "times"]
+__all__ = ["CLIP", "PHI0", "ndtr_diff", "phi", "phi_diff", "ratio"]
 
 PHI0 = 1.0 / math.sqrt(2.0 * math.pi)
 """The standard normal density at 0, :math:`\\varphi(0) = 1/\\sqrt{2\\pi}`."""
@@ -59,12 +59,6 @@ def ndtr_diff(lo: np.ndarray, hi: np.ndarray) -> np.ndarray:
         upper = 0.5 * (special.erfc(a * _SQRT1_2) - special.erfc(b * _SQRT1_2))
         lower = 0.5 * (special.erfc(-b * _SQRT1_2) - special.erfc(-a * _SQRT1_2))
     return sign * np.where(a >= 1.0, upper, np.where(b <= -1.0, lower, mid))
-
-
-def times(x: np.ndarray, k: np.ndarray) -> np.ndarray:
-    r""":math:`x k` with :math:`0\cdot\infty := 0` (the limit taken where :math:`\sin\theta = 0`)."""
-    with np.errstate(invalid="ignore"):
-        return np.where(x == 0, 0.0, x * k)
 
 
 def ratio(num: np.ndarray, s: np.ndarray) -> np.ndarray:

@@ -8,7 +8,7 @@ tree (``build/mutation/<group>/``), so runs never touch the checkout and groups 
     nice -n 10 python tools/mutation.py run ste --only 'popgrad.ste.x__normalise*'   # some mutants again
     python tools/mutation.py report ste                         # the last run's report again
     python tools/mutation.py summary                            # every group's last run, as a markdown table
-    nice -n 10 python tools/mutation.py review                  # the review's twelve bugs, recreated
+    nice -n 10 python tools/mutation.py known                   # the twelve known bugs, each against its tests
 
 ``docs/mutation.md`` says what the numbers mean and lists the survivors judged equivalent; the machine-readable
 list is ``tools/mutation_equivalents.toml`` (matched by module, function and changed lines, so it survives edits
@@ -19,7 +19,6 @@ from __future__ import annotations
 
 import argparse
 import dataclasses
-import difflib
 import json
 import os
 import re
@@ -30,11 +29,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-
-if sys.version_info >= (3, 11):
-    import tomllib
-else:  # pragma: no cover - Python 3.10
-    import tomli as tomllib
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRATCH = ROOT / "build" / "mutation"
@@ -53,7 +47,23 @@ def _with_doctests(mutate: tuple[str, ...], tests: tuple[str, ...]) -> Group:
     return Group(mutate, tests + tuple(m for m in mutate if "*" not in m))
 
 
+_CLOSED_FORMS = (
+    "tests/test_core_exact.py",
+    "tests/test_core_edges.py",
+    "tests/test_core_properties.py",
+    "tests/test_accuracy.py",
+    "tests/test_staircase.py",
+)
+
 GROUPS: dict[str, Group] = {
+    "kernels": _with_doctests(
+        ("popgrad/kernels/binary.py", "popgrad/kernels/coarse.py", "popgrad/gaussian.py"),
+        (*_CLOSED_FORMS, "tests/test_gaussian.py", "tests/test_ste.py", "tests/test_paper_integrals.py"),
+    ),
+    "geometry": _with_doctests(("popgrad/geometry.py",), ("tests/test_geometry.py", *_CLOSED_FORMS)),
+    "activation": _with_doctests(
+        ("popgrad/activation.py",), ("tests/test_activation.py", "tests/test_staircase.py", "tests/test_core_edges.py")
+    ),
     "ste": _with_doctests(
         ("popgrad/ste.py",),
         (
@@ -180,6 +190,10 @@ def _changed_lines(diff: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
 def _load_equivalents() -> list[dict[str, str]]:
     if not EQUIVALENTS.exists():
         return []
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - Python 3.10
+        import tomli as tomllib
     return tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
 
 
@@ -215,7 +229,7 @@ def collect(group: str) -> list[Mutant]:
             codes = json.loads(meta.read_text())["exit_code_by_key"]
             for name, code in codes.items():
                 m = Mutant(name, module, _function_of(name), _status(code))
-                if m.status != "killed":
+                if m.status not in ("killed", "not checked"):
                     m.diff = get_diff_for_mutant(name, path=module)
                     m.removed, m.added = _changed_lines(m.diff)
                     for eq in equivalents:
@@ -265,7 +279,7 @@ def report(group: str) -> int:
     mutants = collect(group)
     (SCRATCH / group / "report.json").write_text(json.dumps([dataclasses.asdict(m) for m in mutants], indent=1))
     for m in mutants:
-        if m.status not in ("killed", "timeout"):
+        if m.status not in ("killed", "timeout", "not checked"):
             tag = f"equivalent: {m.equivalent}" if m.equivalent else m.status.upper()
             print(f"\n## {m.name} [{tag}]\n{m.diff}")
     s = _score(mutants)
@@ -299,6 +313,105 @@ def summary() -> int:
     return 0
 
 
+# -- the known mutants (tools/known_mutants.py) -------------------------------------------------------
+
+
+def load_known() -> tuple:
+    """``KNOWN`` of tools/known_mutants.py (a plain module beside this one)."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("known_mutants", ROOT / "tools" / "known_mutants.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules.setdefault("known_mutants", module)
+    spec.loader.exec_module(module)
+    return module.KNOWN
+
+
+def apply_known(source: str, old: str, new: str) -> str:
+    """``source`` with its one occurrence of ``old`` replaced by ``new`` (ValueError if not exactly one)."""
+    count = source.count(old)
+    if count != 1:
+        raise ValueError(f"the mutant's text occurs {count} times, not once: {old!r}")
+    return source.replace(old, new)
+
+
+def _pytest(dest: Path, tests: tuple[str, ...]) -> tuple[int, list[str], str]:
+    """Run ``tests`` in the scratch copy ``dest`` (its popgrad first on the path): exit code, failed node ids."""
+    env = {**os.environ, "PYTHONPATH": str(dest), "PYTHONDONTWRITEBYTECODE": "1"}
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *tests]
+    proc = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True, check=False)
+    failed = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    return proc.returncode, failed, proc.stdout[-3000:] + proc.stderr[-2000:]
+
+
+def _checked_scratch(name: str) -> Path | None:
+    """A scratch copy whose tests import its own popgrad (None, with a message, if they would not)."""
+    dest = _scratch_copy(name)
+    probe = subprocess.run(
+        [sys.executable, "-c", "import popgrad; print(popgrad.__file__)"],
+        cwd=dest,
+        env={**os.environ, "PYTHONPATH": str(dest)},
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    if not Path(probe).resolve().is_relative_to(dest.resolve()):
+        print(f"the scratch copy's tests would import {probe}, not the copy: refusing to run")
+        return None
+    return dest
+
+
+def try_one(module: str, old: str, new: str, tests: list[str]) -> int:
+    """Apply one ad-hoc mutant (``old`` -> ``new`` in ``module``) in a scratch copy and run ``tests`` there."""
+    dest = _checked_scratch("try")
+    if dest is None:
+        return 2
+    path = dest / module
+    path.write_text(apply_known(path.read_text(), old, new))
+    rc, failed, out = _pytest(dest, tuple(tests))
+    print(out)
+    print("killed" if rc == 1 else ("SURVIVED" if rc == 0 else f"ERROR (exit {rc})"), *failed[:1])
+    return 0
+
+
+def known(names: list[str], clean: bool) -> int:
+    """Apply each known mutant in a scratch copy, run its subset of tests, revert; report who killed it."""
+    mutants = [k for k in load_known() if not names or k.name in names]
+    unknown = set(names) - {k.name for k in mutants}
+    if unknown:
+        print(f"unknown mutants: {sorted(unknown)}")
+        return 2
+    dest = _checked_scratch("known")
+    if dest is None:
+        return 2
+    bad = 0
+    if clean:
+        for tests in dict.fromkeys(k.tests for k in mutants):
+            rc, failed, out = _pytest(dest, tests)
+            print(f"clean   {' '.join(tests)}: exit {rc}")
+            if rc != 0:
+                print(out)
+                return 1
+    for k in mutants:
+        path = dest / k.module
+        original = path.read_text()
+        path.write_text(apply_known(original, k.old, k.new))
+        try:
+            rc, failed, out = _pytest(dest, k.tests)
+        finally:
+            path.write_text(original)
+        ok = rc == 1 and bool(failed) and failed[0].startswith(k.killer)
+        bad += not ok
+        status = "killed" if rc == 1 else ("SURVIVED" if rc == 0 else f"ERROR (exit {rc})")
+        by = f" by {failed[0]}" if failed else ""
+        flag = "" if ok else f"   <-- expected a failure of {k.killer}"
+        print(f"{status:<8}{k.name} ({k.module}){by}{flag}")
+        if rc not in (0, 1):
+            print(out)
+    print(f"{len(mutants) - bad} of {len(mutants)} known mutants killed by the expected test")
+    return 1 if bad else 0
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     if argv[:1] == ["_mutmut"]:  # internal: the child process that runs mutmut (see run)
@@ -315,6 +428,14 @@ def main(argv: list[str] | None = None) -> int:
     p_report.add_argument("group", choices=sorted(GROUPS))
     sub.add_parser("summary", help="every group's last run as a markdown table")
     sub.add_parser("list", help="the groups, their modules and tests")
+    p_known = sub.add_parser("known", help="apply each known mutant (tools/known_mutants.py), run its tests, revert")
+    p_known.add_argument("names", nargs="*", help="some of the known mutants (default: all)")
+    p_known.add_argument("--no-clean", action="store_true", help="skip the run of each subset without mutants")
+    p_try = sub.add_parser("try", help="apply one ad-hoc mutant in a scratch copy and run some tests")
+    p_try.add_argument("module", help="e.g. popgrad/gaussian.py")
+    p_try.add_argument("old", help="text occurring exactly once in the module")
+    p_try.add_argument("new", help="its replacement")
+    p_try.add_argument("tests", nargs=argparse.REMAINDER, help="pytest arguments (after --)")
     args = parser.parse_args(argv)
     if args.command == "run":
         return run(args.group, args.only, args.max_children)
@@ -322,6 +443,10 @@ def main(argv: list[str] | None = None) -> int:
         return report(args.group)
     if args.command == "summary":
         return summary()
+    if args.command == "try":
+        return try_one(args.module, args.old, args.new, [t for t in args.tests if t != "--"])
+    if args.command == "known":
+        return known(args.names, clean=not args.no_clean)
     for group, spec in GROUPS.items():
         print(f"{group}: {' '.join(spec.mutate)}\n    tests: {' '.join(spec.tests)}")
     return 0
