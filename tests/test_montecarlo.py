@@ -171,6 +171,15 @@ def test_standard_error_is_the_definition():
     np.testing.assert_allclose(estimate_of(moments_of(x, full=True)).cov, np.cov(x.T) / 500, rtol=1e-12)
 
 
+@pytest.mark.parametrize("n_samples", [2, 8191, 8193, 20000])
+def test_every_requested_sample_is_drawn(n_samples):
+    """Each estimate counts exactly ``n_samples`` samples, also when the last block is partial (blocks hold
+    8192 samples at this size: m = 3, n = 2, the projected method)."""
+    p = BATTERY[3]
+    mc = pg.monte_carlo(p.model, p.v, p.w, ste="relu", n_samples=n_samples, seed=0, method="projected")
+    assert {q.n for q in mc.fields.values() if q is not None} == {n_samples}
+
+
 @pytest.mark.parametrize("method", ["full", "projected"])
 def test_standard_errors_are_the_spread_over_seeds(method):
     """The reported errors of every field are the standard deviation of the estimates over independent seeds.

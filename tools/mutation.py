@@ -338,9 +338,13 @@ def apply_known(source: str, old: str, new: str) -> str:
 def _pytest(dest: Path, tests: tuple[str, ...]) -> tuple[int, list[str], str]:
     """Run ``tests`` in the scratch copy ``dest`` (its popgrad first on the path): exit code, failed node ids."""
     env = {**os.environ, "PYTHONPATH": str(dest), "PYTHONDONTWRITEBYTECODE": "1"}
-    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rf", "-p", "no:cacheprovider", *tests]
+    cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-rfE", "-p", "no:cacheprovider", *tests]
     proc = subprocess.run(cmd, cwd=dest, env=env, capture_output=True, text=True, check=False)
-    failed = [line.split()[1] for line in proc.stdout.splitlines() if line.startswith("FAILED ")]
+    failed = [
+        line.split(" ", 1)[1].split(" - ")[0]
+        for line in proc.stdout.splitlines()
+        if line.startswith(("FAILED ", "ERROR "))
+    ]
     return proc.returncode, failed, proc.stdout[-3000:] + proc.stderr[-2000:]
 
 
