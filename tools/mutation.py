@@ -194,7 +194,7 @@ def _load_equivalents() -> list[dict[str, str]]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
-    return tomllib.loads(EQUIVALENTS.read_text())["equivalent"]
+    return tomllib.loads(EQUIVALENTS.read_text()).get("equivalent", [])
 
 
 def _matches(mutant: Mutant, eq: dict[str, str]) -> bool:
@@ -216,6 +216,13 @@ def _chdir(path: Path) -> Iterator[None]:
         os.chdir(old)
 
 
+def _still_defined(module: str, function: str) -> bool:
+    """Whether the working tree's ``module`` still defines ``function`` (mutants of deleted code are not run)."""
+    path = ROOT / module
+    name = function.split(".")[-1]
+    return path.exists() and re.search(rf"\bdef {re.escape(name)}\(", path.read_text()) is not None
+
+
 def collect(group: str) -> list[Mutant]:
     """Every mutant of the group's last run with its status, and for those not killed its diff."""
     dest = SCRATCH / group
@@ -227,8 +234,11 @@ def collect(group: str) -> list[Mutant]:
         for meta in sorted(Path("mutants").rglob("*.py.meta")):
             module = str(meta.relative_to("mutants"))[: -len(".meta")]
             codes = json.loads(meta.read_text())["exit_code_by_key"]
+            codes.update({k: v for k, v in _load_recheck(group).items() if k in codes})
             for name, code in codes.items():
                 m = Mutant(name, module, _function_of(name), _status(code))
+                if not _still_defined(module, m.function):
+                    m.status = "removed"
                 if m.status not in ("killed", "not checked"):
                     m.diff = get_diff_for_mutant(name, path=module)
                     m.removed, m.added = _changed_lines(m.diff)
@@ -246,7 +256,8 @@ class Score:
     timeout: int = 0
     survived: int = 0
     equivalent: int = 0
-    other: int = 0
+    unchecked: int = 0  # not run yet (an interrupted run), or of a function since removed from the code
+    other: int = 0  # no tests reached the function, suspicious, segfault: counted as not killed
 
     def add(self, m: Mutant) -> None:
         self.total += 1
@@ -254,6 +265,8 @@ class Score:
             self.killed += 1
         elif m.status == "timeout":
             self.timeout += 1
+        elif m.status in ("not checked", "removed"):
+            self.unchecked += 1
         elif m.equivalent is not None:
             self.equivalent += 1
         elif m.status == "survived":
@@ -263,9 +276,18 @@ class Score:
 
     @property
     def score(self) -> float:
-        """Killed (timeouts count as killed: the mutant hung the tests) over the non-equivalent mutants."""
-        relevant = self.total - self.equivalent
+        """Killed (timeouts count as killed: the mutant hung the tests) over the checked non-equivalent mutants."""
+        relevant = self.total - self.equivalent - self.unchecked
         return (self.killed + self.timeout) / relevant if relevant else 1.0
+
+    def row(self) -> str:
+        return (
+            f"| {self.total} | {self.killed + self.timeout} | {self.survived + self.other} | {self.equivalent} "
+            f"| {self.unchecked} | {self.score:.1%} |"
+        )
+
+
+HEADER = "| module | mutants | killed | not killed | equivalent | not run | score |\n|---|---|---|---|---|---|---|"
 
 
 def _score(mutants: list[Mutant]) -> Score:
@@ -275,42 +297,75 @@ def _score(mutants: list[Mutant]) -> Score:
     return s
 
 
+def _by_module(mutants: list[Mutant]) -> dict[str, Score]:
+    out: dict[str, Score] = {}
+    for m in mutants:
+        out.setdefault(m.module, Score()).add(m)
+    return out
+
+
 def report(group: str) -> int:
     mutants = collect(group)
     (SCRATCH / group / "report.json").write_text(json.dumps([dataclasses.asdict(m) for m in mutants], indent=1))
     for m in mutants:
-        if m.status not in ("killed", "timeout", "not checked"):
+        if m.status not in ("killed", "timeout", "not checked", "removed"):
             tag = f"equivalent: {m.equivalent}" if m.equivalent else m.status.upper()
             print(f"\n## {m.name} [{tag}]\n{m.diff}")
+    print(f"\n{HEADER}")
+    for module, s in _by_module(mutants).items():
+        print(f"| {module} {s.row()}")
     s = _score(mutants)
-    print(
-        f"\n{group}: {s.total} mutants, {s.killed} killed, {s.timeout} timeout, {s.survived} survived, "
-        f"{s.equivalent} equivalent, {s.other} other; score {s.score:.1%} (killed / non-equivalent)"
-    )
+    print(f"| **{group}** {s.row()}")
     return 0 if s.survived == 0 and s.other == 0 else 1
 
 
 def summary() -> int:
+    """Every group's last report (``report.json``), per module, as one markdown table."""
     total = Score()
-    print("| group | modules | mutants | killed | timeout | survived | equivalent | other | score |")
-    print("|---|---|---|---|---|---|---|---|---|")
-    for group, spec in GROUPS.items():
-        if not (SCRATCH / group / "report.json").exists():
-            print(f"| {group} | {', '.join(spec.mutate)} | not run | | | | | | |")
+    print(HEADER)
+    for group in GROUPS:
+        path = SCRATCH / group / "report.json"
+        if not path.exists():
+            print(f"| {group}: not run | | | | | | |")
             continue
-        mutants = [Mutant(**m) for m in json.loads((SCRATCH / group / "report.json").read_text())]
-        s = _score(mutants)
+        mutants = [Mutant(**m) for m in json.loads(path.read_text())]
+        for module, s in _by_module(mutants).items():
+            print(f"| {module} {s.row()}")
         for m in mutants:
             total.add(m)
-        print(
-            f"| {group} | {', '.join(spec.mutate)} | {s.total} | {s.killed} | {s.timeout} | {s.survived} "
-            f"| {s.equivalent} | {s.other} | {s.score:.1%} |"
-        )
-    print(
-        f"| **all** | | {total.total} | {total.killed} | {total.timeout} | {total.survived} | {total.equivalent} "
-        f"| {total.other} | {total.score:.1%} |"
-    )
+    print(f"| **all** {total.row()}")
     return 0
+
+
+def recheck(group: str, tests: list[str]) -> int:
+    """Run the survivors of the group's last run again against the working tree's tests as they are now.
+
+    The tests written to kill survivors are copied into the run's ``mutants/`` directory and each surviving
+    mutant is switched on the way mutmut does it (``MUTANT_UNDER_TEST``); a mutant they kill is recorded in
+    ``recheck.json`` and counted as killed by :func:`report` from then on.
+    """
+    dest = SCRATCH / group
+    shutil.copytree(ROOT / "tests", dest / "mutants" / "tests", dirs_exist_ok=True)
+    tests = tests or list(GROUPS[group].tests)
+    done = _load_recheck(group)
+    env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
+    for m in collect(group):
+        if m.status != "survived" or m.equivalent is not None or m.name in done:
+            continue
+        cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
+        rc = subprocess.run(
+            cmd, cwd=dest / "mutants", env={**env, "MUTANT_UNDER_TEST": m.name}, capture_output=True, check=False
+        ).returncode
+        print(f"{'killed' if rc == 1 else 'survived' if rc == 0 else f'exit {rc}'}: {m.name}")
+        if rc == 1:
+            done[m.name] = rc
+            (dest / "recheck.json").write_text(json.dumps(done, indent=1))
+    return 0
+
+
+def _load_recheck(group: str) -> dict[str, int]:
+    path = SCRATCH / group / "recheck.json"
+    return json.loads(path.read_text()) if path.exists() else {}
 
 
 # -- the known mutants (tools/known_mutants.py) -------------------------------------------------------
@@ -435,6 +490,9 @@ def main(argv: list[str] | None = None) -> int:
     p_known = sub.add_parser("known", help="apply each known mutant (tools/known_mutants.py), run its tests, revert")
     p_known.add_argument("names", nargs="*", help="some of the known mutants (default: all)")
     p_known.add_argument("--no-clean", action="store_true", help="skip the run of each subset without mutants")
+    p_recheck = sub.add_parser("recheck", help="the last run's survivors against the tests as they are now")
+    p_recheck.add_argument("group", choices=sorted(GROUPS))
+    p_recheck.add_argument("tests", nargs=argparse.REMAINDER, help="pytest arguments (default: the group's tests)")
     p_try = sub.add_parser("try", help="apply one ad-hoc mutant in a scratch copy and run some tests")
     p_try.add_argument("module", help="e.g. popgrad/gaussian.py")
     p_try.add_argument("old", help="text occurring exactly once in the module")
@@ -447,6 +505,8 @@ def main(argv: list[str] | None = None) -> int:
         return report(args.group)
     if args.command == "summary":
         return summary()
+    if args.command == "recheck":
+        return recheck(args.group, [t for t in args.tests if t != "--"])
     if args.command == "try":
         return try_one(args.module, args.old, args.new, [t for t in args.tests if t != "--"])
     if args.command == "known":
