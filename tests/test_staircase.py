@@ -51,11 +51,18 @@ EDGE_STES = [
 ]
 
 
-@pytest.mark.parametrize("act", [pg.activation.binary, TWO_BIT], ids=["binary", "two_bit"])
+# one-step staircases next to the binary step: a threshold or a jump that differs from it alone
+ONE_STEP = [act_mod.staircase([1.0], [1.0]), act_mod.staircase([0.0], [1.5]), act_mod.staircase([0.5], [1.0])]
+
+
+@pytest.mark.parametrize(
+    "act", [pg.activation.binary, TWO_BIT, *ONE_STEP], ids=["binary", "two_bit", "t1_j1", "t0_j1.5", "t05_j1"]
+)
 @pytest.mark.parametrize("mu", EDGE_STES, ids=lambda s: s.name)
 def test_orthogonal_filters_and_pieces_with_infinite_or_unit_ends(act, mu):
-    """w exactly orthogonal to w* (cos theta = 0: an unclipped infinite end times cos would be NaN), and pieces
-    ending at +-1 (not the binary sigma's 0/infinite shortcut): closed forms against the quadrature engine."""
+    """w exactly orthogonal to w* (cos theta = 0: an unclipped infinite end times cos would be NaN), pieces
+    ending at +-1 (not the binary sigma's 0/infinite shortcut), and one-step staircases that are not the binary
+    step (the shortcut must not apply to them): closed forms against the quadrature engine."""
     w_star = np.array([0.0, 2.0, 0.0])
     model = pg.Model(V_STAR, w_star, activation=act)
     v = np.array([0.4, 1.1, -0.3])
