@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -231,12 +232,12 @@ def test_ties_merge_and_order_does_not_matter(tj, perm, dup):
 @pytest.mark.parametrize(
     ("thresholds", "jumps", "match"),
     [
-        ([[0.0, 1.0]], [1.0, 1.0], "thresholds"),  # two-dimensional
-        ([0.0, math.inf], [1.0, 1.0], "thresholds"),  # not finite
-        (["a"], [1.0], "thresholds"),
-        ([0.0, 1.0], [1.0], "jumps"),  # one jump per threshold
-        ([0.0], [[1.0]], "jumps"),
-        ([0.0], [math.nan], "jumps"),
+        ([[0.0, 1.0]], [1.0, 1.0], r"\bthresholds\b"),  # two-dimensional
+        ([0.0, math.inf], [1.0, 1.0], r"\bthresholds\b"),  # not finite
+        (["a"], [1.0], r"\bthresholds\b"),
+        ([0.0, 1.0], [1.0], r"\bjumps\b"),  # one jump per threshold
+        ([0.0], [[1.0]], r"\bjumps\b"),
+        ([0.0], [math.nan], r"\bjumps\b"),
         ([0.0, 0.0], [1.0, -1.0], "^jumps are all zero"),
     ],
 )
@@ -248,6 +249,21 @@ def test_staircase_bad_input_names_the_argument(thresholds, jumps, match):
 def test_staircase_names():
     assert staircase([1.0, 0.0], [2.0, 0.5]).name == "staircase([0.0, 1.0], [0.5, 2.0])"  # the normal form
     assert staircase([0.0], [1.0], name="mine").name == "mine"
+    assert binary.scaled(2.0).name == "2 * binary" and binary.scaled(1.0) is binary
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.5, -3.0])
+def test_scaled_is_factor_times_sigma(factor):
+    act = staircase([0.5, -1.0], [1.0, 0.25])
+    xs = [-2.0, -1.0, 0.0, 0.5, 0.6, 3.0]
+    assert act.scaled(factor)(xs).tolist() == [factor * y for y in act(xs).tolist()]
+
+
+def test_resolve_names_what_it_accepts():
+    assert activation.resolve(None) is binary and activation.resolve("binary") is binary
+    message = "activation must be None, 'binary' or a popgrad.activation.Activation "
+    with pytest.raises(TypeError, match="^" + re.escape(message)):
+        activation.resolve("relu")
 
 
 @pytest.mark.parametrize(

@@ -52,11 +52,11 @@ EDGE_STES = [
 
 
 # one-step staircases next to the binary step: a threshold or a jump that differs from it alone
-ONE_STEP = [act_mod.staircase([1.0], [1.0]), act_mod.staircase([0.0], [1.5]), act_mod.staircase([0.5], [1.0])]
+ONE_STEP = [act_mod.staircase([1.0], [1.0]), act_mod.staircase([0.0], [1.5]), act_mod.staircase([0.5], [0.75])]
 
 
 @pytest.mark.parametrize(
-    "act", [pg.activation.binary, TWO_BIT, *ONE_STEP], ids=["binary", "two_bit", "t1_j1", "t0_j1.5", "t05_j1"]
+    "act", [pg.activation.binary, TWO_BIT, *ONE_STEP], ids=["binary", "two_bit", "t1_j1", "t0_j1.5", "t05_j0.75"]
 )
 @pytest.mark.parametrize("mu", EDGE_STES, ids=lambda s: s.name)
 def test_orthogonal_filters_and_pieces_with_infinite_or_unit_ends(act, mu):

@@ -350,7 +350,7 @@ def recheck(group: str, tests: list[str]) -> int:
     done = _load_recheck(group)
     env = {**os.environ, "PYTHONDONTWRITEBYTECODE": "1"}
     for m in collect(group):
-        if m.status != "survived" or m.equivalent is not None or m.name in done:
+        if m.status not in ("survived", "no tests") or m.equivalent is not None or m.name in done:
             continue
         cmd = [sys.executable, "-m", "pytest", "-x", "-q", "-p", "no:cacheprovider", *tests]
         rc = subprocess.run(
