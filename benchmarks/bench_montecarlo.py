@@ -2,7 +2,7 @@
 
     python benchmarks/bench_montecarlo.py [--quick]
 
-Ratios (targets from issue 3):
+Ratios (with the targets we hold them to):
 
 1. projected / full sampler, samples per second at m = 8, n = 100            (target >= 20)
 2. projected sampler / drawing its normal variates alone with numpy          (target >= 0.4)

@@ -11,14 +11,28 @@ import random
 
 import mpmath
 import sympy as sp
-from _common import ANG, RHO, Checks, X, gauss_pdf, half_angle_simplify, log_uniform
+from _common import (
+    ANG,
+    RHO,
+    Checks,
+    X,
+    combine,
+    half_angle_simplify,
+    log_uniform,
+    mp_value,
+    one_filter_points,
+    point_values,
+    term_scale,
+)
 from coarse_gradient import STRUCTURE, A, B, C
+from gaussian_helpers import COS, SIN, arcs
 
-from popgrad.symbolic import CLIP, COARSE_W, P0_CLIP, THETA, VVS, H, Phi, R, coarse_w, p_clip, q_clip
+import popgrad as pg
+from popgrad.symbolic import CLIP, COARSE_W, P0_CLIP, THETA, VVS, H, R, coarse_w, p_clip, q_clip
+from popgrad.symbolic import kernels as kern
 
 HALF_PI = sp.pi / 2
-S = sp.Symbol("s", positive=True)  # sin(theta) on (0, pi)
-KAPPA = sp.Symbol("kappa", real=True)  # cot(theta)
+SEC_POS = sp.Symbol("C", positive=True)  # cos(varphi) on the arc, where it is > 0
 
 
 @functools.cache
@@ -27,61 +41,77 @@ def xi_closed() -> sp.Expr:
     return sp.integrate(RHO**2 * sp.exp(-(RHO**2) / 2), (RHO, 0, X))
 
 
-def polar_definition(ck: Checks) -> None:
-    """E[(x, y) 1{0 < x < c/r, z.w* > 0}] in polar coordinates is the paper's (p, q)."""
-    # For cos(varphi) > 0: 0 < rho cos(varphi) < c/r  <=>  rho < c sec(varphi)/r; the density is
-    # rho e^{-rho^2/2}/(2 pi) and x = rho cos(varphi), so the radial integral is xi(c sec(varphi)/r)/(2 pi).
-    upper = CLIP / (R * sp.cos(ANG))
-    radial = sp.integrate(RHO * RHO * sp.exp(-(RHO**2) / 2), (RHO, 0, upper)) / (2 * sp.pi)
-    ck.equal("radial integral = xi(c sec(varphi)/r)/(2 pi)", radial, xi_closed().subs(X, upper) / (2 * sp.pi))
-    ck.equal(
-        "xi(x) = -x e^{-x^2/2} + sqrt(pi/2) erf(x/sqrt 2)",
-        xi_closed(),
-        -X * sp.exp(-(X**2) / 2) + sp.sqrt(sp.pi / 2) * sp.erf(X / sp.sqrt(2)),
+def paper_integral(weight: sp.Expr, theta: sp.Expr = THETA) -> sp.Integral:
+    r"""The paper's (1/2pi) int_{theta - pi/2}^{pi/2} weight(varphi) xi(c sec(varphi)/r) d varphi, unevaluated."""
+    return sp.Integral(
+        weight * xi_closed().subs(X, CLIP / (R * sp.cos(ANG))) / (2 * sp.pi), (ANG, theta - HALF_PI, HALF_PI)
     )
 
 
-def cartesian(ck: Checks) -> tuple[sp.Expr, sp.Expr]:
-    """p and q by integrating y first, then x over (0, c/r); integration by parts for p."""
-    top = CLIP / R
-    # y-integrals over {y > -kappa x} (gaussian_helpers.py): Phi(kappa x) and phi(kappa x)
-    # q = int_0^{c/r} phi(x) phi(kappa x) dx, and phi(x)phi(kappa x) = e^{-x^2/(2 s^2)}/(2 pi)
-    product = gauss_pdf(X) * gauss_pdf(sp.cot(THETA) * X)
-    gauss2 = sp.exp(-(X**2) / (2 * S**2)) / (2 * sp.pi)
-    ck.equal("phi(x) phi(cot(theta) x) = e^{-x^2/(2 sin^2)}/(2 pi)", product, gauss2.subs(S, sp.sin(THETA)))
-    q = sp.integrate(gauss2, (X, 0, top))
-    # p = int_0^{c/r} x phi(x) Phi(kappa x) dx = [-phi Phi(kappa .)]_0^{c/r} + kappa q
-    g = gauss_pdf(X)
-    ck.zero("d/dx[-phi(x)Phi(kx)] = x phi(x)Phi(kx) - k phi(x)phi(kx)",
-            sp.diff(-g * Phi(KAPPA * X), X) - (X * g * Phi(KAPPA * X) - KAPPA * g * gauss_pdf(KAPPA * X)))  # fmt: skip
-    p = gauss_pdf(0) * Phi(0) - gauss_pdf(top) * Phi(KAPPA * top) + KAPPA * q
-    to_theta = {S: sp.sin(THETA), KAPPA: sp.cot(THETA)}
-    q_t, p_t = q.subs(to_theta), p.subs(to_theta)
-    ck.equal("q(theta, w) derived == popgrad.symbolic.q_clip", q_t, q_clip())
-    ck.equal("p(theta, w) derived == popgrad.symbolic.p_clip", p_t, p_clip())
+def polar_definition(ck: Checks) -> None:
+    """E[(x, y) 1{0 < x < c/r, z.w* > 0}] in polar coordinates is the paper's (p, q)."""
+    ck.true("the region's angles: varphi in (theta - pi/2, pi/2) (gaussian_helpers.py), where cos(varphi) > 0",
+            arcs()["wedge"] == (THETA - HALF_PI, HALF_PI), "solved")  # fmt: skip
+    radial = sp.solve(RHO * SEC_POS < CLIP / R, RHO)  # 0 < rho cos(varphi) < c/r, cos(varphi) > 0
+    ck.equal("0 < x < c/r <=> rho < c sec(varphi)/r (solved for rho)", radial.rhs, CLIP / (R * SEC_POS))
+    bound = radial.rhs.subs(SEC_POS, sp.cos(ANG))
+    inner = sp.integrate(RHO * RHO * sp.exp(-(RHO**2) / 2), (RHO, 0, bound)) / (2 * sp.pi)
+    ck.equal(
+        "radial integral of rho * density = xi(c sec(varphi)/r)/(2 pi)", inner, xi_closed().subs(X, bound) / (2 * sp.pi)
+    )
+    ck.equal("xi(x) = -x e^{-x^2/2} + sqrt(pi/2) erf(x/sqrt 2)", xi_closed(),
+             -X * sp.exp(-(X**2) / 2) + sp.sqrt(sp.pi / 2) * sp.erf(X / sp.sqrt(2)))  # fmt: skip
+
+
+@functools.cache
+def cartesian() -> dict[str, sp.Expr]:
+    r"""p, q and p(0, w): the kernels of the piece (0, c/r), as popgrad.symbolic.kernels derives them.
+
+    kernels.py solves the half-plane for y, integrates y out and finds the x-antiderivatives (by parts for the
+    w_hat part); piecewise_ste.py differentiates those antiderivatives back to the integrands.  The piece
+    mu'(r x) = 1{0 < x < c/r} has c = c_w w_hat + c* w*_hat = (c_w + cos c*) w_hat + (sin c*) u, so
+    p = c_w + cos(theta) c*, q = sin(theta) c*, and p(0, w) = alpha (= beta).
+    """
+    k = kern.piece_kernels_expr("zero", "pos", "interior")
+    at = {kern.bound("pos", "h"): CLIP / R, COS: sp.cos(THETA), SIN: sp.sin(THETA)}
+
+    def erf_form(e: sp.Expr) -> sp.Expr:
+        return e.replace(kern.Ncdf, lambda x: (1 + sp.erf(x / sp.sqrt(2))) / 2).subs(at)
+
+    return {
+        "p": sp.simplify(erf_form(k["c_w"] + COS * k["c_star"])),
+        "q": sp.simplify(erf_form(SIN * k["c_star"])),
+        "p0": sp.simplify(erf_form(k["alpha"])),
+        "p0 (beta)": sp.simplify(erf_form(k["beta"])),
+    }
+
+
+def check_cartesian(ck: Checks) -> tuple[sp.Expr, sp.Expr]:
+    d = cartesian()
+    ck.equal("q(theta, w) derived == popgrad.symbolic.q_clip", d["q"], q_clip())
+    ck.equal(
+        "p(theta, w) derived == popgrad.symbolic.p_clip", d["p"], p_clip(), lambda e: sp.simplify(e.rewrite(sp.erf))
+    )
     paper_q = sp.sin(THETA) / (2 * sp.sqrt(2 * sp.pi)) * sp.erf(1 / (sp.sqrt(2) * R * sp.sin(THETA)))
-    ck.equal("the lead's q = sin/(2 sqrt(2 pi)) erf(1/(sqrt2 |w| sin)) (c = 1)", q_t.subs(CLIP, 1), paper_q)
-    p0 = sp.integrate(X * gauss_pdf(X), (X, 0, top))
-    ck.equal("p(0, w) = E[x 1{0 < x < c/r}] = phi(0) - phi(c/r) == P0_CLIP", p0, P0_CLIP)
-    return p_t, q_t
+    ck.equal("q = sin/(2 sqrt(2 pi)) erf(1/(sqrt2 |w| sin)) (c = 1)", d["q"].subs(CLIP, 1), paper_q)
+    ck.equal("p(0, w) = E[x 1{0 < x < c/r}] = phi(0) - phi(c/r) == P0_CLIP", d["p0"], P0_CLIP)
+    ck.equal("a = b: E[x 1{0 < x < c/r} 1{x > 0}] = p(0, w)", d["p0 (beta)"], d["p0"])
+    return d["p"], d["q"]
 
 
 def paper_integrals_exact(ck: Checks) -> None:
-    r"""The paper's integrals equal the closed forms: same theta-derivative, same value at theta = pi.
+    r"""The paper's integrals equal the closed forms: the same theta-derivative, the same value at theta = pi.
 
-    p_paper(theta) = (1/2pi) int_{theta - pi/2}^{pi/2} cos(t) xi(c sec(t)/r) dt, so by the fundamental
-    theorem of calculus d p_paper/d theta = -(1/2pi) cos(theta - pi/2) xi(c sec(theta - pi/2)/r)
-    = -(1/2pi) sin(theta) xi(c/(r sin theta)), and p_paper(pi) = 0 (empty interval); q likewise with
-    sin(theta - pi/2) = -cos(theta).
+    sympy differentiates the unevaluated integrals in their lower limit (Leibniz), and evaluates them over the
+    empty interval at theta = pi; the closed forms' derivatives are compared after t = tan(theta/2).
     """
-    xi_at = xi_closed().subs(X, CLIP / (R * sp.sin(THETA)))
-    dp = sp.diff(p_clip(), THETA) + sp.sin(THETA) * xi_at / (2 * sp.pi)
-    dq = sp.diff(q_clip(), THETA) - sp.cos(THETA) * xi_at / (2 * sp.pi)
-    ck.zero("d/dtheta p_clip == d/dtheta of the paper's p integral", dp, half_angle_simplify)
-    ck.zero("d/dtheta q_clip == d/dtheta of the paper's q integral", dq, half_angle_simplify)
-    t = sp.Symbol("t", positive=True)
-    ck.equal("p_clip -> 0 = paper's p(pi, w) as theta -> pi-", sp.limit(p_clip().subs(THETA, sp.pi - t), t, 0, "+"), 0)
-    ck.equal("q_clip -> 0 = paper's q(pi, w) as theta -> pi-", sp.limit(q_clip().subs(THETA, sp.pi - t), t, 0, "+"), 0)
+    for name, weight, closed in (("p", sp.cos(ANG), p_clip()), ("q", sp.sin(ANG), q_clip())):
+        d_paper = sp.diff(paper_integral(weight), THETA).doit()
+        ck.zero(f"d/dtheta {name}_clip == d/dtheta of the paper's {name} integral (Leibniz, by sympy)",
+                sp.diff(closed, THETA) - d_paper, half_angle_simplify)  # fmt: skip
+        ck.equal(f"the paper's {name}(pi, w) = 0 (empty interval)", paper_integral(weight, sp.pi).doit(), 0)
+        t = sp.Symbol("t", positive=True)
+        ck.equal(f"{name}_clip -> 0 as theta -> pi-", sp.limit(closed.subs(THETA, sp.pi - t), t, 0, "+"), 0)
 
 
 def paper_integrals_quadrature(ck: Checks) -> None:
@@ -106,28 +136,9 @@ def paper_integrals_quadrature(ck: Checks) -> None:
     def sampler(rng: random.Random) -> dict:
         return {THETA: rng.uniform(0.01, math.pi - 0.01), R: log_uniform(rng, 0.05, 20), CLIP: log_uniform(rng, 0.2, 5)}
 
-    # a second, numerical route (the exact one is paper_integrals_exact): 10 points each, 30 digits
-    p_quad, q_quad = paper(mpmath.cos), paper(mpmath.sin)
-    ck.at_points(
-        "paper's p(theta, w) integral (quadrature) == p_clip",
-        p_quad,
-        p_clip(),
-        sampler,
-        n=10,
-        seed=1,
-        dps=30,
-        digits=25,
-    )
-    ck.at_points(
-        "paper's q(theta, w) integral (quadrature) == q_clip",
-        q_quad,
-        q_clip(),
-        sampler,
-        n=10,
-        seed=2,
-        dps=30,
-        digits=25,
-    )
+    for seed, (name, weight, closed) in enumerate((("p", mpmath.cos, p_clip()), ("q", mpmath.sin, q_clip()))):
+        ck.at_points(f"the paper's {name}(theta, w) integral (quadrature) == {name}_clip", paper(weight), closed,
+                     sampler, n=10, seed=seed + 1, dps=30, digits=25)  # fmt: skip
 
 
 def limits(ck: Checks) -> None:
@@ -148,25 +159,28 @@ def limits(ck: Checks) -> None:
     ck.true("p(pi - 1e-30, w) < 1e-59 (numeric sanity of the limit)", abs(p_clip().subs(near).evalf(60)) < 1e-59)
 
 
+def derived_coarse(p: sp.Expr, q: sp.Expr) -> dict[str, sp.Expr]:
+    """E g_crelu on (w_hat, u): a = b = p(0, w) w_hat, c = p w_hat + q u in the general structure."""
+    p0 = cartesian()["p0"]
+    return {k: STRUCTURE.subs({A: a, B: b, C: c}) for k, a, b, c in (("w_hat", p0, p0, p), ("u", 0, 0, q))}
+
+
 def lemma7(ck: Checks, p: sp.Expr, q: sp.Expr) -> None:
-    """E g_crelu: a = b = p(0, w) w_hat, c = p w_hat + q u in the general structure."""
-    pp, qq = sp.symbols("p q", real=True)
-    e = {k: STRUCTURE.subs({A: a, B: b, C: c}) for k, a, b, c in (("w_hat", P0_CLIP, P0_CLIP, pp), ("u", 0, 0, qq))}
+    e = derived_coarse(p, q)
     for basis in ("w_hat", "u"):
-        ck.equal(
-            f"Lemma 7: derived E g_crelu ({basis}) == COARSE_W",
-            e[basis].subs({pp: p, qq: q}),
-            COARSE_W["clipped_relu"][basis],
-        )
+        ck.equal(f"Lemma 7: derived E g_crelu ({basis}) == COARSE_W", e[basis], COARSE_W["clipped_relu"][basis],
+                 lambda x: sp.simplify(x.rewrite(sp.erf)))  # fmt: skip
     # the paper's form: p(0,w) h/2 w_hat - v.v* csc(theta/2) q (w_hat + w*_hat)/|w_hat + w*_hat|
     #                   - v.v* (p - cot(theta/2) q) w_hat
+    pp, qq = sp.symbols("p q", real=True)
     mid = [(1 + sp.cos(THETA)) / (2 * sp.cos(THETA / 2)), sp.sin(THETA) / (2 * sp.cos(THETA / 2))]
     paper = [
         P0_CLIP * H / 2 - VVS * qq * mid[0] / sp.sin(THETA / 2) - VVS * (pp - sp.cot(THETA / 2) * qq),
         -VVS * qq * mid[1] / sp.sin(THETA / 2),
     ]
+    symbolic = derived_coarse(pp, qq)
     for i, basis in enumerate(("w_hat", "u")):
-        ck.equal(f"Lemma 7 as stated == derived ({basis})", paper[i], e[basis])
+        ck.equal(f"Lemma 7 as stated == derived ({basis})", paper[i], symbolic[basis])
 
 
 def lemma13(ck: Checks) -> None:
@@ -176,31 +190,54 @@ def lemma13(ck: Checks) -> None:
     p0 = sp.lambdify((R,), P0_CLIP.subs(CLIP, 1), modules="mpmath")
     rng = random.Random(13)
     worst1 = worst2 = mpmath.inf
-    with mpmath.workdps(50):
-        for _ in range(400):
-            th = mpmath.mpf(rng.uniform(math.pi / 2, math.pi - 1e-9))
-            r = mpmath.mpf(log_uniform(rng, 1e-3, 1e3))
-            worst1 = min(worst1, q(th, r) - p(th, r))
-            worst2 = min(worst2, q(th, r) - (1 - th / mpmath.pi) * p0(r))
-    ck.true(
-        f"Lemma 13: p <= q on [pi/2, pi) (min q - p = {mpmath.nstr(worst1, 3)})", worst1 >= 0, "400 points @ 50 digits"
-    )
-    ck.true(
-        f"Lemma 13: (1 - theta/pi) p(0,w) <= q (min gap {mpmath.nstr(worst2, 3)})",
-        worst2 >= 0,
-        "400 points @ 50 digits",
-    )
+    for _ in range(400):
+        th = mpmath.mpf(rng.uniform(math.pi / 2, math.pi - 1e-9))
+        r = mpmath.mpf(log_uniform(rng, 1e-3, 1e3))
+        worst1 = min(worst1, q(th, r) - p(th, r))
+        worst2 = min(worst2, q(th, r) - (1 - th / mpmath.pi) * p0(r))
+    method = "400 random points @ 50 digits"
+    ck.true(f"Lemma 13: p <= q on [pi/2, pi) (min q - p = {mpmath.nstr(worst1, 3)})", worst1 >= 0, method)
+    ck.true(f"Lemma 13: (1 - theta/pi) p(0,w) <= q (min gap {mpmath.nstr(worst2, 3)})", worst2 >= 0, method)
+
+
+@functools.cache
+def derived_ends() -> dict[str, dict[str, sp.Expr]]:
+    """E g_crelu at theta = 0 and pi: the limits of the derived interior coefficients (theta = t or pi - t)."""
+    d = cartesian()
+    e = derived_coarse(d["p"], d["q"])
+    t = sp.Symbol("t", positive=True)
+    return {end: {k: sp.limit(x.subs(THETA, at), t, 0, "+") for k, x in e.items()}
+            for end, at in (("0", t), ("pi", sp.pi - t))}  # fmt: skip
+
+
+def float64_coarse(ck: Checks, p: sp.Expr, q: sp.Expr) -> None:
+    """pg.Model.coarse_grad with clipped ReLUs (levels 1 and 2.5) against the derived E g_crelu."""
+    e = derived_coarse(p, q)
+    ends = derived_ends()
+    for level in (1.0, 2.5):
+        ours, refs, scales = [], [], []
+        for v, v_star, w, w_star in one_filter_points(seed=7 + int(level), count=18):
+            values, geo = point_values(v, v_star, w, w_star)
+            values[CLIP] = mpmath.mpf(level)
+            coef = e if geo.sin != 0 else ends["0" if geo.cos > 0 else "pi"]
+            _, g = pg.Model(v_star, w_star).coarse_grad(v, w, pg.ste.clipped_relu(level))
+            ours.extend(g)
+            refs.extend(combine([mp_value(coef["w_hat"], values), mp_value(coef["u"], values)], [geo.w_hat, geo.u]))
+            scales.extend([term_scale(coef["w_hat"], values) + term_scale(coef["u"], values)] * len(g))
+        ck.float64(f"pg.Model.coarse_grad(clipped_relu({level})) == derived E g_crelu, {len(ours)} components",
+                   ours, refs, scales)  # fmt: skip
 
 
 def main() -> None:
     ck = Checks("clipped_relu")
     polar_definition(ck)
-    p, q = cartesian(ck)
+    p, q = check_cartesian(ck)
     paper_integrals_exact(ck)
     paper_integrals_quadrature(ck)
     limits(ck)
     lemma7(ck, p, q)
     lemma13(ck)
+    float64_coarse(ck, p, q)
     ck.finish()
 
 

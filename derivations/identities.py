@@ -5,12 +5,21 @@ See identities.md.  Run: python derivations/identities.py
 
 from __future__ import annotations
 
+import math
 import random
 
+import mpmath
+import numpy as np
 import sympy as sp
-from _common import Checks, explicit_v, invariants_of
+from _common import Checks, explicit_v, geometry, invariants_of, mp_value, point_values, term_scale
 
+import popgrad as pg
+from popgrad.critical import w_at_angle
 from popgrad.symbolic import GRAD_V, LOSS, SS, SV, THETA, VSS, VV, VVS, H
+
+#: Lemma 1 without cancellation near the global minimum: |v - v*|^2, 1'(v - v*) and theta are small there.
+D2, S_D = sp.symbols("d2 s_d", real=True)  # |v - v*|^2 and 1'(v - v*)
+STABLE_LOSS = (D2 + S_D**2 + 4 * THETA / sp.pi * VVS) / 8
 
 
 def main() -> None:
@@ -25,11 +34,9 @@ def main() -> None:
     by_trig = lambda e: sp.simplify(sp.expand_trig(e))  # noqa: E731
     ck.equal("|w_hat + w*_hat|^2 = (2 cos(theta/2))^2", norm2, (2 * sp.cos(THETA / 2)) ** 2, by_trig)
 
-    # closed_form.py writes f and df/dv without cancellation near the global minimum
+    # f and df/dv without cancellation near the global minimum
     d2, s_d = VV - 2 * VVS + VSS, SV - SS  # |v - v*|^2, 1'(v - v*)
-    ck.equal(
-        "Lemma 1 = (|v-v*|^2 + (1'(v-v*))^2 + (4 theta/pi) v'v*)/8", LOSS, (d2 + s_d**2 + 4 * THETA / sp.pi * VVS) / 8
-    )
+    ck.equal("Lemma 1 = (|v-v*|^2 + (1'(v-v*))^2 + (4 theta/pi) v'v*)/8", LOSS, STABLE_LOSS.subs({D2: d2, S_D: s_d}))
     for m in range(1, 5):
         v, vs = explicit_v(m)
         c = {k: e.subs(invariants_of(v, vs)) for k, e in GRAD_V.items()}
@@ -67,9 +74,37 @@ def main() -> None:
     ck.true(
         f"atan2(sqrt(Lagrange), a.b) == acos(a.b/(|a||b|)) (max diff {worst:.1e})",
         worst < 1e-45,
-        "20 points @ 50 digits",
+        "points: 20 @ 50 digits, to 45 digits",
     )
+    float64_checks(ck)
     ck.finish()
+
+
+def float64_checks(ck: Checks) -> None:
+    """pg.angle against the exact angle; pg.Model.loss near the global minimum against STABLE_LOSS's terms."""
+    rng = np.random.default_rng(12)
+    ours, refs = [], []
+    for theta in (1e-12, 1e-7, 0.4, 1.3, 2.2, math.pi - 1e-6, math.pi - 1e-12):
+        w_star = rng.normal(size=4)
+        w = w_at_angle(w_star, theta, 10 ** rng.uniform(-3, 3), direction=None)
+        ours.append(pg.angle(w, w_star))
+        refs.append(geometry(w, w_star).theta)
+    ck.float64(f"pg.angle == atan2 of the exact invariants, {len(ours)} angles near 0, between, near pi", ours, refs,
+               [abs(x) for x in refs])  # fmt: skip
+    ours, refs, scales = [], [], []
+    for k in range(8):
+        m = 1 + k % 5
+        v_star, w_star = rng.normal(size=m), rng.normal(size=3)
+        v = v_star + rng.normal(size=m) * 10.0 ** -rng.integers(3, 9)
+        w = w_at_angle(w_star, 10.0 ** -rng.integers(3, 9), 2.0)
+        values, _ = point_values(v, v_star, w, w_star)
+        dv = [mpmath.mpf(float(a)) - mpmath.mpf(float(b)) for a, b in zip(v, v_star, strict=True)]
+        values |= {D2: sum(x * x for x in dv), S_D: sum(dv)}
+        ours.append(pg.Model(v_star, w_star).loss(v, w))
+        refs.append(mp_value(LOSS, values))
+        scales.append(term_scale(STABLE_LOSS, values))
+    ck.float64(f"pg.Model.loss near the global minimum (f down to ~1e-17), {len(ours)} points: few ulps of the "
+               "terms of the cancellation-free form", ours, refs, scales)  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -7,9 +7,12 @@ See proposition1.md.  Run: python derivations/proposition1.py
 
 from __future__ import annotations
 
+import mpmath
+import numpy as np
 import sympy as sp
-from _common import Checks
+from _common import Checks, mp_value, term_scale, v_invariants
 
+from popgrad.critical import proposition1
 from popgrad.symbolic import GRAD_V, LOSS, SS, SV, THETA, VSS, VV, VVS, M
 
 V_STAR = (sp.Integer(1), sp.Integer(0))
@@ -135,7 +138,44 @@ def main() -> None:
     ck.equal("m = 3 explicit: df/dv = 0 at the saddle", grad.dot(grad), 0)
     v0e = a_exp.inv() * (one * one.T - eye) * vs
     ck.equal("m = 3 explicit: v0'v* == 2(1'v*)^2/(m+1) - |v*|^2", (v0e.T * vs)[0], SPURIOUS_VVS.subs(subs))
+    float64_proposition1(ck, root[0])
     ck.finish()
+
+
+def float64_proposition1(ck: Checks, theta_s: sp.Expr) -> None:
+    """popgrad.critical.proposition1 against the derived saddle angle and points, the spurious point, the condition.
+
+    Natural scales: for the vectors alpha v* + beta 1, |alpha v*_i| + |beta| (each entry's terms) times m + 1, the
+    condition number of I + 11'; for the condition the sum of the absolute values of its terms; for the angle (a
+    monomial over (m+1)|v*|^2 - (1'v*)^2) its value times 1 + (the denominator's terms)/|denominator|.
+    """
+    alpha_s = sp.simplify(1 - 2 * theta_s / sp.pi)
+    rng = np.random.default_rng(9)
+    got: dict[str, list] = {k: [] for k in ("condition", "saddle_theta", "saddle_v", "spurious_v")}
+    ref: dict[str, list] = {k: [] for k in got}
+    scale: dict[str, list] = {k: [] for k in got}
+    teachers = [rng.normal(size=m) + rng.normal() for m in (1, 2, 3, 4, 6, 9) for _ in range(2)]
+    teachers.append(np.array([1.0, -1.0, 0.5, -0.5]))  # 1'v* = 0
+    for v_star in teachers:
+        cp = proposition1(v_star)
+        values = v_invariants(v_star, v_star) | {M: mpmath.mpf(v_star.size)}
+        condition = (M + 1) * VSS / 2 - SS**2
+        got["condition"].append(cp.condition)
+        ref["condition"].append(mp_value(condition, values))
+        scale["condition"].append(term_scale(condition, values))
+        got["saddle_theta"].append(cp.saddle_theta)
+        den = sp.fraction(sp.together(theta_s))[1]
+        value = mp_value(theta_s, values)
+        ref["saddle_theta"].append(value)
+        scale["saddle_theta"].append(abs(value) * (1 + term_scale(den, values) / abs(mp_value(den, values))))
+        for key, vec in (("saddle_v", stationary_v(alpha_s)), ("spurious_v", stationary_v(-1))):
+            a, b = mp_value(vec[0], values), mp_value(vec[1], values)
+            got[key].extend(getattr(cp, key))
+            ref[key].extend(a * mpmath.mpf(float(x)) + b for x in v_star)
+            scale[key].extend((abs(a * mpmath.mpf(float(x))) + abs(b)) * (v_star.size + 1) for x in v_star)
+    for key in got:
+        ck.float64(f"popgrad.critical.proposition1: {key} == derived, {len(teachers)} teachers", got[key], ref[key],
+                   scale[key])  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -44,6 +44,8 @@ nb_merge_streams = True
 
 autodoc_member_order = "bysource"
 autodoc_typehints = "signature"
+# array inputs are annotated numpy.typing.ArrayLike: shown by that name, not as the union it stands for
+autodoc_type_aliases = {"ArrayLike": "numpy.typing.ArrayLike"}
 numpydoc_show_class_members = False  # autodoc's :members: lists them
 numpydoc_class_members_toctree = False
 

@@ -130,6 +130,7 @@ def committee_rows(
             pg = pair_geometry(bk, filters[k], filters[b])
             pr = pair_rows(bk, tail, activation, geos[k], geos[b], pg, weights[k], kappa=b > k, boundary=True)
             if b > k:
+                assert pr.kappa is not None  # asked for with kappa=True
                 put_kappa(k, b, pr.kappa)
             for s in names:
                 (gx[s][0][k, b], gx[s][1][k, b]), (gy[s][0][k, b], gy[s][1][k, b]) = pr.g[s]

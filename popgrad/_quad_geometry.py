@@ -21,7 +21,7 @@ import mpmath
 import numpy as np
 
 from ._exact_plane import exact_plane
-from ._quad_rule import Backend
+from ._quad_rule import Backend, Num
 
 __all__ = ["FilterGeometry", "PairGeometry", "filter_geometry", "pair_geometry", "sqrt_ratio"]
 
@@ -38,7 +38,7 @@ def _sqrt_float(q: Fraction) -> float:
         return math.inf
 
 
-def sqrt_ratio(bk: Backend, x: Fraction, y: Fraction) -> object:
+def sqrt_ratio(bk: Backend, x: Fraction, y: Fraction) -> Num:
     r""":math:`x/\sqrt{y}` (``y > 0``) in working numbers; float64: :math:`\pm\infty` beyond its range."""
     if bk.is_mp:
         return bk.num(x) / mpmath.sqrt(bk.num(y))
@@ -55,13 +55,13 @@ class FilterGeometry:
     ``inv_r`` :math:`1/\|a\|`."""
 
     W: Fraction
-    r: object
-    inv_r: object
+    r: Num
+    inv_r: Num
     w_hat: np.ndarray
     tau: np.ndarray
     phi_tau: np.ndarray
 
-    def scaled(self, bk: Backend, t: float) -> object:
+    def scaled(self, bk: Backend, t: float) -> Num:
         """A pre-activation point ``t`` in units of :math:`z^\\top\\hat a`: ``t / ||a||`` (infinite stays infinite)."""
         if math.isinf(t):
             return bk.num(t)
@@ -92,8 +92,8 @@ class PairGeometry:
     :math:`(t_b W - D t_a)/\sqrt{WG}`, rounded once.
     """
 
-    c: object
-    s: object
+    c: Num
+    s: Num
     u: np.ndarray
     parallel: bool
     W: Fraction
@@ -101,7 +101,7 @@ class PairGeometry:
     D: Fraction
     G: Fraction
 
-    def edge(self, bk: Backend, t_a: float, t_b: float) -> object:
+    def edge(self, bk: Backend, t_a: float, t_b: float) -> Num:
         return sqrt_ratio(bk, Fraction(t_b) * self.W - self.D * Fraction(t_a), self.W * self.G)
 
     def side(self, t_a: float, t_b: float) -> int:

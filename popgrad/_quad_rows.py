@@ -270,7 +270,9 @@ def pair_rows(
     return PairRows(kap, g, M, N)
 
 
-def _boundary(bk: Backend, act: Activation, geo_a: FilterGeometry, pg: PairGeometry, inner: _Inner):
+def _boundary(
+    bk: Backend, act: Activation, geo_a: FilterGeometry, pg: PairGeometry, inner: _Inner
+) -> tuple[list, list]:
     """M_k = I_0(tau_k), N_k = I_1(tau_k) where phi(tau_k) > 0 (module docstring)."""
     live = [k for k, p in enumerate(geo_a.phi_tau) if p != 0]
     M: list = [None] * len(geo_a.tau)

@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import TypeAlias
 
 import mpmath
 import numpy as np
@@ -47,6 +48,10 @@ CHUNK = 256
 
 class QuadratureError(ArithmeticError):
     """An integral whose error estimate exceeds the requested tolerance."""
+
+
+Num: TypeAlias = float | mpmath.mpf
+"""A working number: float64 (scipy backend) or ``mpmath.mpf`` (mpmath backend)."""
 
 
 @dataclass(frozen=True)
@@ -78,7 +83,7 @@ class Backend:
     def is_mp(self) -> bool:
         return self.name == "mpmath"
 
-    def num(self, x: float | int | Fraction) -> object:
+    def num(self, x: float | int | Fraction) -> Num:
         """``x`` as a working number (exactly rounded from a Fraction)."""
         if not self.is_mp:
             return float(x)
@@ -101,7 +106,7 @@ class Backend:
         return self.exp(-0.5 * x * x) * self.inv_sqrt_2pi
 
     @property
-    def inv_sqrt_2pi(self) -> object:
+    def inv_sqrt_2pi(self) -> Num:
         return 1 / mpmath.sqrt(2 * mpmath.pi) if self.is_mp else 1.0 / math.sqrt(2.0 * math.pi)
 
     def ceil_int(self, x: np.ndarray) -> np.ndarray:
@@ -172,17 +177,22 @@ class Integrals:
     scale: np.ndarray
 
 
-Integrand = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]
+Integrand = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray | float]]
 """``f(x) -> (values (R, *x.shape), spread (R, *x.shape))``: R integrands at the nodes ``x``, and a float64 bound
 on the error of each value (e.g. from an inner integral); ``spread`` may be 0."""
 
 
-def _panel_sums(bk: Backend, a: np.ndarray, b: np.ndarray, f: Integrand, sizes: bool = True) -> tuple[np.ndarray, ...]:
+def _panel_sums(
+    bk: Backend, a: np.ndarray, b: np.ndarray, f: Integrand, sizes: bool = True
+) -> tuple[np.ndarray, np.ndarray, np.ndarray | None, np.ndarray | None]:
     """Both rules on the panels ``[a_p, b_p]``: (hi (R, P), lo (R, P), |f| integral (R, P), spread (R, P));
     the last two are None unless ``sizes``."""
     if len(a) > CHUNK:
         parts = [_panel_sums(bk, a[i : i + CHUNK], b[i : i + CHUNK], f, sizes) for i in range(0, len(a), CHUNK)]
-        return tuple(None if p[0] is None else np.concatenate(p, axis=-1) for p in zip(*parts, strict=True))
+        cols = list(zip(*parts, strict=True))
+        hi, lo = (np.concatenate(c, axis=-1) for c in cols[:2])
+        sized = [None if c[0] is None else np.concatenate(c, axis=-1) for c in cols[2:]]
+        return hi, lo, sized[0], sized[1]
     half = (b - a) / 2
     mid = (a + b) / 2
     t = np.concatenate([bk.t_hi, bk.t_lo])
@@ -226,6 +236,7 @@ def integrate(bk: Backend, breaks: list, f: Integrand, names: list[str], bounds:
     count = 0
     for _ in range(MAX_ROUNDS):
         hi, lo, absint, pr = _panel_sums(bk, a, b, f)
+        assert absint is not None and pr is not None  # sizes=True
         err = np.abs(bk.floats(hi - lo))
         tol = bk.rtol * np.maximum(scale + absint.sum(axis=1), floor) + bk.atol
         failing = est + err.sum(axis=1) > tol
@@ -285,7 +296,7 @@ class GaussianTail:
         # truncation: int_L^oo t^q phi <= phi(L) (q = 1), phi(L)/L (q = 0); both ends counted
         self.tail = 2.0 * _phi_float(L)
 
-    def _moments(self, t: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def _moments(self, t: np.ndarray) -> tuple[np.ndarray, float]:
         ph = self.bk.phi(t)
         return np.stack([ph, t * ph]), 0.0
 

@@ -22,10 +22,14 @@ import json
 import os
 import sys
 from collections.abc import Callable, Sequence
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ._cli_input import UsageError, flag_of, parse_vector
+
+if TYPE_CHECKING:
+    from distributed import Client
 
 __all__ = ["main"]
 
@@ -42,12 +46,12 @@ class _Parser(argparse.ArgumentParser):
     def parse_known_args(  # type: ignore[override]
         self, args: Sequence[str] | None = None, namespace: argparse.Namespace | None = None
     ) -> tuple[argparse.Namespace, list[str]]:
-        namespace, extras = super().parse_known_args(args, namespace)
+        parsed, extras = super().parse_known_args(args, namespace)
         for action in self._actions:  # Python < 3.12 reads `--opt=--` as [], skipping the checks
-            if action.option_strings and action.nargs in (None, "+") and getattr(namespace, action.dest, None) == []:
+            if action.option_strings and action.nargs in (None, "+") and getattr(parsed, action.dest, None) == []:
                 expected = "one argument" if action.nargs is None else "at least one argument"
                 self.error(f"argument {'/'.join(action.option_strings)}: expected {expected}")
-        return namespace, extras
+        return parsed, extras
 
 
 def _integer(minimum: int, maximum: int | None = None) -> Callable[[str], int]:
@@ -165,7 +169,7 @@ def _cmd_figures(args: argparse.Namespace) -> int:
     return 0
 
 
-def _dask_client(address: str) -> object:
+def _dask_client(address: str) -> Client:
     """A ``distributed.Client`` connected to the scheduler at ``address``, or a UsageError saying why not."""
     try:
         from distributed import Client
@@ -312,7 +316,8 @@ def _cmd_descend(args: argparse.Namespace) -> int:
             f"--lr: coarse gradient descent diverged with lr {start.lr:.6g} (the iterates overflow float64); "
             f"give a smaller --lr (default 1/(m+1) = {default_lr(model):.6g}) or rescale --v-star"
         ) from None
-    steps = range(0, tr.loss.shape[0], args.every)
+    assert tr.v is not None and tr.w is not None  # record="all"
+    steps: Sequence[int] = range(0, tr.loss.shape[0], args.every)
     if tr.loss.shape[0] - 1 not in steps:
         steps = [*steps, tr.loss.shape[0] - 1]
     if args.json:
@@ -349,12 +354,19 @@ def _cmd_descend(args: argparse.Namespace) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
+    """The parser of the `popgrad` command: one sub-command per task (eval, mc, families, ...)."""
     parser = _Parser(
         prog="popgrad",
         description="The straight-through estimator theory of Yin et al. (ICLR 2019), computable and checkable.",
     )
     sub = parser.add_subparsers(dest="command", required=True, metavar="COMMAND")
+    for add in (_add_eval, _add_mc, _add_families, _add_multi_filter, _add_verify, _add_descend, _add_figures):
+        add(sub)
+    return parser
 
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    """The ``eval`` command's arguments."""
     p = sub.add_parser(
         "eval",
         help="loss, gradients, coarse gradients and cosines at given weights",
@@ -366,6 +378,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_eval)
 
+
+def _add_mc(sub: argparse._SubParsersAction) -> None:
+    """The ``mc`` command's arguments."""
     p = sub.add_parser(
         "mc",
         help="Monte Carlo estimates +- stderr next to the closed forms, with z-scores",
@@ -395,6 +410,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_mc)
 
+
+def _add_families(sub: argparse._SubParsersAction) -> None:
+    """The ``families`` command's arguments."""
     p = sub.add_parser(
         "families",
         help="which leaky-ReLU / clipped-ReLU STEs keep the correlation and vanish at the spurious minimizers",
@@ -405,6 +423,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_families)
 
+
+def _add_multi_filter(sub: argparse._SubParsersAction) -> None:
+    """The ``multi-filter`` command's arguments."""
     p = sub.add_parser(
         "multi-filter",
         help="beyond the paper: correlation, descent, critical points and dynamics with K filters (measured)",
@@ -424,6 +445,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of tables")
     p.set_defaults(func=_cmd_multi_filter)
 
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    """The ``verify`` command's arguments."""
     p = sub.add_parser(
         "verify",
         help="check every claim of the paper on a battery; one table",
@@ -442,6 +466,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--points", action="store_true", help="with --json: include the points checked")
     p.set_defaults(func=_cmd_verify)
 
+
+def _add_descend(sub: argparse._SubParsersAction) -> None:
+    """The ``descend`` command's arguments."""
     p = sub.add_parser(
         "descend",
         help="coarse gradient descent with expected gradients (Algorithm 1)",
@@ -460,6 +487,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--json", action="store_true", help="print JSON instead of a table")
     p.set_defaults(func=_cmd_descend)
 
+
+def _add_figures(sub: argparse._SubParsersAction) -> None:
+    """The ``figures`` command's arguments."""
     p = sub.add_parser(
         "figures",
         help="write every figure of the gallery as PNG (needs the plot extra)",
@@ -477,7 +507,6 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--w-star", default=None, help="teacher w* (default: 1,0,0)")
     p.add_argument("--json", action="store_true", help="print the written paths as JSON")
     p.set_defaults(func=_cmd_figures)
-    return parser
 
 
 _VECTOR_FLAGS = ("--v", "--w", "--v-star", "--w-star")

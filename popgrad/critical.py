@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import optimize
 
 from ._validate import as_vector_batch
@@ -64,7 +65,7 @@ class CriticalPoints:
     saddle_theta: float
 
 
-def proposition1(v_star: object) -> CriticalPoints:
+def proposition1(v_star: ArrayLike) -> CriticalPoints:
     r"""Proposition 1 of the paper, transcribed literally (``np.linalg.solve`` with :math:`I + 11^\top`).
 
     Parameters
@@ -106,7 +107,7 @@ def _orthogonal_direction(w_star: np.ndarray) -> np.ndarray:
     return d / np.linalg.norm(d)
 
 
-def random_orthogonal_directions(rng: np.random.Generator, w_star: object, size: int) -> np.ndarray:
+def random_orthogonal_directions(rng: np.random.Generator, w_star: ArrayLike, size: int) -> np.ndarray:
     """``size`` random unit vectors orthogonal to ``w_star`` (shape (size, n), n >= 2), uniform on that sphere.
 
     Gram--Schmidt runs twice: one pass leaves about eps/|d| of ``w_star`` in ``d`` ("twice is enough").
@@ -119,7 +120,9 @@ def random_orthogonal_directions(rng: np.random.Generator, w_star: object, size:
     return d / np.linalg.norm(d, axis=1, keepdims=True)
 
 
-def w_at_angle(w_star: object, theta: object, r: object = 1.0, direction: object = None) -> np.ndarray:
+def w_at_angle(
+    w_star: ArrayLike, theta: ArrayLike, r: ArrayLike = 1.0, direction: ArrayLike | None = None
+) -> np.ndarray:
     r""":math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)`: a filter at angle ``theta`` from ``w_star``.
 
     Parameters
@@ -181,7 +184,7 @@ class Profile:
     slope: np.ndarray
 
 
-def profile(model: Model, theta: object, r: float = 1.0) -> Profile:
+def profile(model: Model, theta: ArrayLike, r: float = 1.0) -> Profile:
     r"""Evaluate :class:`Profile` at angles ``theta`` (shape (...)), filters of norm ``r``.
 
     :math:`\partial f/\partial v` is affine in ``v``: :math:`\partial f/\partial v = Mv + c` with

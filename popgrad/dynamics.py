@@ -20,13 +20,13 @@ from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validate import as_vector_batch, broadcast_leading, positive_int, real_number
 from .models import Model, MultiFilterModel
-from .models.base import ModelFamily
 from .models.multi_filter import student_filters
 from .montecarlo import draw_inputs, per_sample
-from .ste import resolve
+from .ste import STE, resolve
 
 __all__ = ["Oracle", "Trajectory", "descend", "expected_gradient", "sampled_gradient", "true_gradient"]
 
@@ -36,7 +36,7 @@ _CHUNK = 256  # steps whose loss and angle are evaluated together
 CONVERGED, W_ZERO, COLLAPSE, STOP_WHEN, MAX_ITER = "converged", "w_zero", "w_collapse", "stop_when", "max_iter"
 
 
-def expected_gradient(model: ModelFamily, ste: object = "relu") -> Oracle:
+def expected_gradient(model: Model | MultiFilterModel, ste: str | STE = "relu") -> Oracle:
     r"""Population oracle: :math:`(E\,\partial\ell/\partial v,\ E\,g_\mu)` from ``model.coarse_grad``
     (:class:`popgrad.Model` or :class:`popgrad.MultiFilterModel`).
 
@@ -54,7 +54,7 @@ def expected_gradient(model: ModelFamily, ste: object = "relu") -> Oracle:
     return oracle
 
 
-def true_gradient(model: ModelFamily) -> Oracle:
+def true_gradient(model: Model | MultiFilterModel) -> Oracle:
     r"""Oracle of gradient descent on the population loss: :math:`(\partial f/\partial v, \partial f/\partial w)`
     from ``model.grad`` (at exactly parallel or antiparallel filters, the value ``model.grad`` defines there).
 
@@ -72,7 +72,7 @@ def true_gradient(model: ModelFamily) -> Oracle:
     return oracle
 
 
-def sampled_gradient(model: Model, ste: object = "relu", batch_size: int = 64, rows: object = "gaussian") -> Oracle:
+def sampled_gradient(model: Model, ste: str | STE = "relu", batch_size: int = 64, rows: object = "gaussian") -> Oracle:
     r"""Sampled oracle: for each run, a fresh batch :math:`Z_1..Z_N` (``N = batch_size``, rows i.i.d.
     from ``rows``, :func:`popgrad.montecarlo.draw_inputs`) and the batch means
     :math:`(\frac1N\sum_k \partial\ell/\partial v,\ \frac1N\sum_k g_\mu)` of the literal per-sample
@@ -167,7 +167,7 @@ def _dots(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     return d
 
 
-def default_lr(model: ModelFamily, k: int = 1) -> float:
+def default_lr(model: Model | MultiFilterModel, k: int = 1) -> float:
     r""":math:`\eta = 1/(m+1)`: half of :math:`2/L_v`, with :math:`L_v = (m+1)/4` the largest eigenvalue
     of :math:`\partial^2 f/\partial v^2 = \tfrac14(I + 11^\top)` (Lemma 2).
 
@@ -178,7 +178,7 @@ def default_lr(model: ModelFamily, k: int = 1) -> float:
     return 1.0 / (k * (model.m + 1))
 
 
-def _starts(model: ModelFamily, v0: object, w0: object) -> tuple[np.ndarray, np.ndarray]:
+def _starts(model: Model | MultiFilterModel, v0: ArrayLike, w0: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Validated starting points as copies ``(B, m), (B, n)``, or ``(B, K, m), (B, K, n)`` for K filters."""
     if not isinstance(model, MultiFilterModel):
         v = as_vector_batch(v0, "v0", model.m)
@@ -205,10 +205,10 @@ def _any_filter(x: np.ndarray) -> np.ndarray:
 
 
 def descend(
-    model: ModelFamily,
-    v0: object,
-    w0: object,
-    ste: object = "relu",
+    model: Model | MultiFilterModel,
+    v0: ArrayLike,
+    w0: ArrayLike,
+    ste: str | STE = "relu",
     *,
     lr: float | None = None,
     max_iter: int = 5000,
@@ -262,96 +262,144 @@ def descend(
     if np.any(~np.any(w != 0, axis=-1)):
         raise ValueError("w0 contains a zero vector: the coarse gradient is undefined at w = 0; start from w != 0")
     max_iter = positive_int(max_iter, "max_iter", 0)
-    lr = default_lr(model, 1 if unit == 1 else v.shape[1]) if lr is None else real_number(lr, "lr")
-    if not (np.isfinite(lr) and lr > 0):
-        raise ValueError(f"lr must be a positive finite number, got {lr}")
-    gtol = real_number(gtol, "gtol")
-    if not (np.isfinite(gtol) and gtol >= 0):
-        raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
+    lr = default_lr(model, 1 if unit == 1 else v.shape[1]) if lr is None else _positive_step(lr)
+    tol = _gradient_tolerance(gtol) * float(np.vdot(model.v_star, model.v_star))
     if record not in ("all", "scalars"):
         raise ValueError(f"record must be 'all' or 'scalars', got {record!r}")
     oracle = expected_gradient(model, ste) if oracle is None else oracle
     rng = np.random.default_rng(seed)
-    tol = gtol * float(np.vdot(model.v_star, model.v_star))
 
     b = v.shape[0]
     active = np.ones(b, dtype=bool)
     n_iter = np.zeros(b, dtype=int)
     reason = np.full(b, MAX_ITER, dtype=object)
-    rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
-    chunk_v: list[np.ndarray] = []
-    chunk_w: list[np.ndarray] = []
-
-    def flush() -> None:
-        """Loss, angle and norm of a chunk of steps in one batched call (not one call per step)."""
-        if not chunk_v:
-            return
-        cv, cw = np.stack(chunk_v), np.stack(chunk_w)
-        rec["loss"].append(np.asarray(model.loss(cv, cw)).reshape(-1, b))
-        theta = np.asarray(model.theta(cw))
-        rec["theta"].append(theta.reshape(-1, b, *theta.shape[2:]))
-        rec["w_norm"].append(_norms(cw))
-        if record == "all":
-            rec["v"].append(cv)
-            rec["w"].append(cw)
-        chunk_v.clear()
-        chunk_w.clear()
-
+    recorder = _Recorder(model, b, keep_points=record == "all")
     gv, gw = oracle(v, w, rng)
     for t in range(max_iter + 1):
-        gvn, gwn = _norms(gv.reshape(len(gv), -1)), _norms(gw.reshape(len(gw), -1))  # all filters together
-        rec["gv"].append(gvn)
-        rec["gw"].append(gwn)
-        chunk_v.append(v.copy())
-        chunk_w.append(w.copy())
-        if len(chunk_v) == _CHUNK:
-            flush()
-        done = active & (np.hypot(gvn, gwn) <= tol)
-        reason[done] = CONVERGED
-        active &= ~done
+        gnorm = recorder.add(v, w, gv, gw)
+        _stop(active, reason, gnorm <= tol, CONVERGED)
         if stop_when is not None:
-            hit = active & np.asarray(stop_when(v, w), dtype=bool)
-            reason[hit] = STOP_WHEN
-            active &= ~hit
+            _stop(active, reason, np.asarray(stop_when(v, w), dtype=bool), STOP_WHEN)
         if t == max_iter or not np.any(active):
             break
-        v_new = v - lr * gv
-        w_new = w - lr * gw
-        zero = active & _any_filter(~np.any(w_new != 0, axis=-1))
-        reason[zero] = W_ZERO  # the model is undefined at w = 0: stop those runs before the step
-        active &= ~zero
-        if c_w is not None:
-            small = _norms(w_new) < c_w
-            through = _dots(w_new.reshape(-1, w.shape[-1]), w.reshape(-1, w.shape[-1])).reshape(w.shape[:-1]) <= 0
-            collapse = active & _any_filter(small | through)
-        step = active.reshape(-1, *(1,) * unit)
-        v = np.where(step, v_new, v)
-        w = np.where(step, w_new, w)
+        v, w, collapse = _step(v, w, gv, gw, lr, active, reason, c_w)
         n_iter += active
-        if c_w is not None:
-            reason[collapse] = COLLAPSE
-            active &= ~collapse
+        _stop(active, reason, collapse, COLLAPSE)
         if np.any(active):  # frozen runs keep their point and their last gradient
             gv_a, gw_a = oracle(v[active], w[active], rng)
             gv, gw = gv.copy(), gw.copy()
             gv[active], gw[active] = gv_a, gw_a
-    flush()
-    stack = {
-        k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x))
-        for k, x in rec.items()
-        if x
-    }
-    return Trajectory(
-        loss=stack["loss"],
-        theta=stack["theta"],
-        w_norm=stack["w_norm"],
-        grad_v_norm=stack["gv"],
-        grad_w_norm=stack["gw"],
-        v=stack.get("v"),
-        w=stack.get("w"),
-        v_final=v,
-        w_final=w,
-        n_iter=n_iter,
-        reason=reason.astype(str),
-        lr=lr,
-    )
+    return recorder.trajectory(v_final=v, w_final=w, n_iter=n_iter, reason=reason.astype(str), lr=lr)
+
+
+def _positive_step(lr: object) -> float:
+    """``lr`` as a positive finite float, or ValueError."""
+    lr = real_number(lr, "lr")
+    if not (np.isfinite(lr) and lr > 0):
+        raise ValueError(f"lr must be a positive finite number, got {lr}")
+    return lr
+
+
+def _gradient_tolerance(gtol: object) -> float:
+    """``gtol`` as a finite float ``>= 0``, or ValueError."""
+    gtol = real_number(gtol, "gtol")
+    if not (np.isfinite(gtol) and gtol >= 0):
+        raise ValueError(f"gtol must be a finite number >= 0, got {gtol}")
+    return gtol
+
+
+def _stop(active: np.ndarray, reason: np.ndarray, hit: np.ndarray, why: str) -> None:
+    """Stop the active runs where ``hit``, with reason ``why`` (in place)."""
+    hit = active & hit
+    reason[hit] = why
+    active &= ~hit
+
+
+def _step(
+    v: np.ndarray,
+    w: np.ndarray,
+    gv: np.ndarray,
+    gw: np.ndarray,
+    lr: float,
+    active: np.ndarray,
+    reason: np.ndarray,
+    c_w: float | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """One step of the active runs; returns the new ``(v, w)`` and the runs whose ``w`` collapsed on it.
+
+    A run whose step would land on ``w = 0`` stops *before* the step (reason ``"w_zero"``, set here in place:
+    the model is undefined there); collapse (``|w| < c_w`` or ``w`` through the origin) is judged after it.
+    """
+    unit = v.ndim - 1
+    v_new = v - lr * gv
+    w_new = w - lr * gw
+    _stop(active, reason, _any_filter(~np.any(w_new != 0, axis=-1)), W_ZERO)
+    collapse = np.zeros_like(active)
+    if c_w is not None:
+        small = _norms(w_new) < c_w
+        through = _dots(w_new.reshape(-1, w.shape[-1]), w.reshape(-1, w.shape[-1])).reshape(w.shape[:-1]) <= 0
+        collapse = active & _any_filter(small | through)
+    step = active.reshape(-1, *(1,) * unit)
+    return np.where(step, v_new, v), np.where(step, w_new, w), collapse
+
+
+class _Recorder:
+    """The per-step record of a batch of runs: gradient norms every step; loss, angle and ``|w|`` of chunks
+    of ``_CHUNK`` steps in one batched call (not one call per step); the points when ``keep_points``."""
+
+    def __init__(self, model: Model | MultiFilterModel, b: int, keep_points: bool) -> None:
+        self.model, self.b, self.keep_points = model, b, keep_points
+        self.rec: dict[str, list[np.ndarray]] = {k: [] for k in ("loss", "theta", "w_norm", "gv", "gw", "v", "w")}
+        self.chunk_v: list[np.ndarray] = []
+        self.chunk_w: list[np.ndarray] = []
+
+    def add(self, v: np.ndarray, w: np.ndarray, gv: np.ndarray, gw: np.ndarray) -> np.ndarray:
+        """Record one step; returns the norm of the whole gradient ``(G_v, G_w)`` per run, shape ``(B,)``."""
+        gvn, gwn = _norms(gv.reshape(len(gv), -1)), _norms(gw.reshape(len(gw), -1))  # all filters together
+        self.rec["gv"].append(gvn)
+        self.rec["gw"].append(gwn)
+        self.chunk_v.append(v.copy())
+        self.chunk_w.append(w.copy())
+        if len(self.chunk_v) == _CHUNK:
+            self.flush()
+        return np.hypot(gvn, gwn)
+
+    def flush(self) -> None:
+        """Loss, angle and norm of the pending chunk of steps."""
+        if not self.chunk_v:
+            return
+        cv, cw = np.stack(self.chunk_v), np.stack(self.chunk_w)
+        self.rec["loss"].append(np.asarray(self.model.loss(cv, cw)).reshape(-1, self.b))
+        theta = np.asarray(self.model.theta(cw))
+        self.rec["theta"].append(theta.reshape(-1, self.b, *theta.shape[2:]))
+        self.rec["w_norm"].append(_norms(cw))
+        if self.keep_points:
+            self.rec["v"].append(cv)
+            self.rec["w"].append(cw)
+        self.chunk_v.clear()
+        self.chunk_w.clear()
+
+    def trajectory(
+        self, v_final: np.ndarray, w_final: np.ndarray, n_iter: np.ndarray, reason: np.ndarray, lr: float
+    ) -> Trajectory:
+        """The :class:`Trajectory` of the recorded steps and the runs' final state."""
+        self.flush()
+        stack = {
+            k: (np.concatenate(x) if k in ("loss", "theta", "w_norm", "v", "w") else np.stack(x))
+            for k, x in self.rec.items()
+            if x
+        }
+        return Trajectory(
+            loss=stack["loss"],
+            theta=stack["theta"],
+            w_norm=stack["w_norm"],
+            grad_v_norm=stack["gv"],
+            grad_w_norm=stack["gw"],
+            v=stack.get("v"),
+            w=stack.get("w"),
+            v_final=v_final,
+            w_final=w_final,
+            n_iter=n_iter,
+            reason=reason,
+            lr=lr,
+        )

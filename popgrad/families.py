@@ -23,13 +23,18 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import ste as ste_mod
 from .activation import Activation, uniform
 from .dynamics import Trajectory, descend
 from .models import Model
+from .ste import STE
 
 __all__ = ["FamilyMember", "StaircaseResult", "spurious_minimizer_v", "staircase_study", "ste_families"]
+
+_ALPHAS = np.linspace(0.0, 1.0, 11)  # the default leaky-ReLU slopes (a module constant: ruff B008)
+_ALPHAS.flags.writeable = False
 
 
 @dataclass(frozen=True)
@@ -60,7 +65,7 @@ def spurious_minimizer_v(v_star: np.ndarray) -> np.ndarray:
 
 def _teachers(rng: np.random.Generator, count: int, m: int, n: int) -> list[tuple[np.ndarray, np.ndarray]]:
     """Random teachers with spurious local minimizers: (1'v*)^2 < (m+1)/2 ||v*||^2 and 1'v* != 0."""
-    out = []
+    out: list[tuple[np.ndarray, np.ndarray]] = []
     while len(out) < count:
         v_star = rng.normal(size=m)
         if 0 < v_star.sum() ** 2 < 0.5 * (m + 1) * (v_star @ v_star):
@@ -69,8 +74,8 @@ def _teachers(rng: np.random.Generator, count: int, m: int, n: int) -> list[tupl
 
 
 def ste_families(
-    alphas: object = np.linspace(0.0, 1.0, 11),
-    clips: object = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0),
+    alphas: ArrayLike = _ALPHAS,
+    clips: ArrayLike = (0.05, 0.2, 0.5, 1.0, 2.0, 5.0, 20.0),
     n_teachers: int = 4,
     m: int = 4,
     n: int = 5,
@@ -139,7 +144,9 @@ class StaircaseResult:
     fig2: dict = field(default_factory=dict)
 
 
-def _descend(model: Model, v, w, ste, eta: float, steps: int, gtol: float = 0.0) -> Trajectory:
+def _descend(
+    model: Model, v: np.ndarray, w: np.ndarray, ste: str | STE, eta: float, steps: int, gtol: float = 0.0
+) -> Trajectory:
     """Coarse gradient descent with expected gradients (Algorithm 1, :func:`popgrad.dynamics.descend`) from
     the starts ``v (B, m)``, ``w (B, n)`` in lockstep: constant step ``eta``, at most ``steps`` steps, a run
     stopping where ``|(E dl/dv, E g)| <= gtol |v*|^2`` (with ``gtol = 0``, only at an exact zero);

@@ -28,6 +28,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
@@ -153,14 +154,15 @@ def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nda
 _CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation
 
 
-def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray) -> np.ndarray:
+def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray, same: np.ndarray) -> np.ndarray:
     """``|y| - |x|`` for rows of ``x, y`` (k, n): ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double.
 
     Where the norms nearly agree the plain difference of the rounded norms keeps only its last bits; the
     squares' difference is exact to first order (their leading parts are within a factor 2: Sterbenz).
+    Rows flagged ``same`` (identical ``x`` and ``y``) have the gap 0 exactly.
     """
-    gap = ry - rx
-    close = np.abs(gap) <= _CLOSE_NORMS * np.maximum(rx, ry)
+    gap = np.where(same, 0.0, ry - rx)
+    close = (np.abs(gap) <= _CLOSE_NORMS * np.maximum(rx, ry)) & ~same
     if np.any(close):
         both = np.concatenate([x[close], y[close]], axis=1)
         _, exponent = np.frexp(np.max(np.abs(both), axis=1))
@@ -193,10 +195,15 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     sin = sd / hyp
     cos = c0 / hyp
     u = np.divide(d, sd[:, None], out=np.zeros_like(d), where=sd[:, None] > 0)
-    near = sd < _NEAR_PARALLEL
+    w_star_rows = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)
+    # identical rows (e.g. each filter paired with itself) are exactly parallel: what the compensated path
+    # would return for them (sin 0, u 0, cos 1) without its cost
+    same = np.all(w2 == w_star_rows, axis=1)
+    sin[same], u[same], cos[same] = 0.0, 0.0, 1.0
+    near = (sd < _NEAR_PARALLEL) & ~same
     if np.any(near):
         ws_near = _exact_scale(w2[near])
-        wss_near = _exact_scale(np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)[near])
+        wss_near = _exact_scale(w_star_rows[near])
         s_near, u_near = _perp_sin_and_u(ws_near, wss_near)
         sin[near] = s_near
         u[near] = u_near
@@ -204,11 +211,10 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     theta = np.arctan2(sin, cos)
     vec = (*batch, n)
     r_star_rows = np.broadcast_to(r_star, batch).reshape(-1)
-    w_star_rows = np.broadcast_to(w_star, (*batch, n)).reshape(-1, n)
     return Plane(
         r=r.reshape(batch),
         r_star=np.broadcast_to(r_star, batch),
-        norm_gap=_norm_gap(w2, w_star_rows, r, r_star_rows).reshape(batch),
+        norm_gap=_norm_gap(w2, w_star_rows, r, r_star_rows, same).reshape(batch),
         w_hat=w_hat.reshape(vec),
         w_star_hat=np.broadcast_to(w_star_hat.reshape(-1, n), (np.prod(batch, dtype=int), n)).reshape(vec),
         u=u.reshape(vec),
@@ -218,7 +224,7 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     )
 
 
-def plane(w: object, w_star: object) -> Plane:
+def plane(w: ArrayLike, w_star: ArrayLike) -> Plane:
     """Invariants of the plane span{w, w_star}; see :class:`Plane`.
 
     Parameters
@@ -235,7 +241,7 @@ def plane(w: object, w_star: object) -> Plane:
     return plane_of_arrays(w, w_star)
 
 
-def angle(a: object, b: object) -> np.ndarray:
+def angle(a: ArrayLike, b: ArrayLike) -> np.ndarray:
     r"""Angle between vectors ``a`` and ``b`` in radians, in :math:`[0, \pi]`.
 
     :math:`\theta = \operatorname{atan2}(\|a \wedge b\|, a\cdot b)`, accurate to a few ulps

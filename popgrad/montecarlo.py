@@ -36,12 +36,14 @@ from __future__ import annotations
 
 import math
 import numbers
+from collections.abc import Sequence
 from concurrent.futures import Executor
 from dataclasses import dataclass, field
 from functools import partial
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, overload
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import _boundary as bnd
 from . import _sampling as smp
@@ -54,6 +56,7 @@ from .ste import STE, resolve_many
 
 if TYPE_CHECKING:
     from .engines import Expectations
+    from .models.base import ModelFamily
 
 __all__ = [
     "Estimate",
@@ -139,7 +142,7 @@ class _Spec:
     dim: int
     n_samples: int
     block: int
-    entropy: object
+    entropy: int | Sequence[int] | None
     spawn_key: tuple
     pool_size: int
     covariance: bool
@@ -198,7 +201,7 @@ def _score_axes(w: np.ndarray, w_star: np.ndarray, projected: bool) -> bnd.Score
 
 
 def _spec(
-    model: object,
+    model: ModelFamily,
     V: np.ndarray,
     W: np.ndarray,
     stes: tuple[STE, ...],
@@ -303,8 +306,8 @@ def _check_options(
     return n_samples, workers
 
 
-def _finite(est: Estimate | None, what: str) -> Estimate | None:
-    if est is not None and not (np.all(np.isfinite(est.mean)) and np.all(np.isfinite(est.stderr))):
+def _finite(est: Estimate, what: str) -> Estimate:
+    if not (np.all(np.isfinite(est.mean)) and np.all(np.isfinite(est.stderr))):
         raise ValueError(
             f"the Monte Carlo estimate of {what} is not finite: it overflows float64 at these inputs (|w| near the "
             "smallest float for gradients, or |v|, |v_star| near 1e154; rescale them), or a custom mu' returned "
@@ -314,7 +317,7 @@ def _finite(est: Estimate | None, what: str) -> Estimate | None:
 
 
 def sample_point(
-    model: object,
+    model: ModelFamily,
     V: np.ndarray,
     W: np.ndarray,
     stes: tuple[STE, ...],
@@ -359,13 +362,40 @@ def sample_point(
     )
 
 
+# the overloads of :func:`popgrad.expectations`, for the same reason (a str is also a Sequence[str])
+@overload
+def monte_carlo(  # type: ignore[overload-overlap]
+    model: ModelFamily,
+    v: ArrayLike,
+    w: ArrayLike,
+    ste: str | STE = ...,
+    n_samples: int = ...,
+    seed: int | np.random.SeedSequence = ...,
+    method: str = ...,
+    **options: object,
+) -> Expectations: ...
+
+
+@overload
 def monte_carlo(
-    model: object,
-    v: object,
-    w: object,
-    ste: object = "relu",
+    model: ModelFamily,
+    v: ArrayLike,
+    w: ArrayLike,
+    ste: Sequence[str | STE],
+    n_samples: int = ...,
+    seed: int | np.random.SeedSequence = ...,
+    method: str = ...,
+    **options: object,
+) -> dict[str, Expectations]: ...
+
+
+def monte_carlo(
+    model: ModelFamily,
+    v: Any,  # array_like (the overloads say so); Any here keeps mypy's matching of the call below to one ste union
+    w: Any,
+    ste: str | STE | Sequence[str | STE] = "relu",
     n_samples: int = 10**6,
-    seed: object = 0,
+    seed: int | np.random.SeedSequence = 0,
     method: str = "full",
     **options: object,
 ) -> Expectations | dict[str, Expectations]:
@@ -452,7 +482,13 @@ def draw_inputs(rng: np.random.Generator, n_samples: int, m: int, n: int, rows: 
     return _resolve_rows(rows).sample(rng, (n_samples, m, n))
 
 
-def per_sample(model: object, v: object, w: object, Z: object, ste: object = "relu") -> PerSample:
+def per_sample(
+    model: ModelFamily,
+    v: ArrayLike,
+    w: ArrayLike,
+    Z: ArrayLike,
+    ste: str | STE | Sequence[str | STE] = "relu",
+) -> PerSample:
     r"""Per-sample loss, :math:`\partial\ell/\partial v` and coarse gradients on the batch ``Z``.
 
     The literal definitions (the code behind ``monte_carlo(..., method="full")``), for any model:

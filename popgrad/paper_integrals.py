@@ -42,6 +42,7 @@ from __future__ import annotations
 import math
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ._validate import as_float_array
@@ -53,7 +54,7 @@ _SQRT_PI_2 = math.sqrt(math.pi / 2.0)
 _SQRT1_2 = math.sqrt(0.5)
 
 
-def _args(theta: object, w_norm: object) -> tuple[np.ndarray, np.ndarray]:
+def _args(theta: ArrayLike, w_norm: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """The arguments of :func:`p` and :func:`q`: angles in [0, pi] and norms > 0, broadcast together."""
     theta = as_float_array(theta, "theta")
     w_norm = as_float_array(w_norm, "w_norm")
@@ -77,7 +78,7 @@ def _mills(t: np.ndarray) -> np.ndarray:
     return _SQRT_PI_2 * special.erfcx(t * _SQRT1_2)
 
 
-def q(theta: object, w_norm: object) -> np.ndarray:
+def q(theta: ArrayLike, w_norm: ArrayLike) -> np.ndarray:
     r""":math:`q(\theta, w) = \frac{\sin\theta}{2\sqrt{2\pi}}\operatorname{erf}\big(1/(\sqrt2\|w\|\sin\theta)\big)`.
 
     The paper's integral of Lemma 7, in closed form; :math:`q = 0` at :math:`\theta \in \{0, \pi\}`.
@@ -92,7 +93,7 @@ def q(theta: object, w_norm: object) -> np.ndarray:
     return (0.5 * _PHI0 * s * special.erf(arg))[()]
 
 
-def p(theta: object, w_norm: object) -> np.ndarray:
+def p(theta: ArrayLike, w_norm: ArrayLike) -> np.ndarray:
     r""":math:`p(\theta, w) = \varphi(0)\cos^2\frac\theta2 - \varphi(\beta)\Phi(\beta\cot\theta)
     - \cos\theta\,\varphi(0)\bar\Phi(\beta/\sin\theta)`, :math:`\beta = 1/\|w\|`.
 

@@ -21,9 +21,10 @@ from __future__ import annotations
 
 import sys
 from collections.abc import Iterator, Sequence
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from . import critical
 from ._validate import as_vector_batch
@@ -32,6 +33,8 @@ from .models import Model
 if TYPE_CHECKING:  # pragma: no cover
     from matplotlib.axes import Axes
     from matplotlib.figure import Figure
+
+    from .families import FamilyMember
 
 __all__ = [
     "GALLERY_POINT",
@@ -110,7 +113,7 @@ def _ste_names(stes: Sequence[str] | str) -> tuple[str, ...]:
     return names
 
 
-def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
+def w_at_angle(model: Model, theta: ArrayLike, r: ArrayLike = 1.0) -> np.ndarray:
     r"""Filters :math:`w = r(\cos\theta\,\hat w^* + \sin\theta\,d)` at angle ``theta`` from ``model.w_star``:
     :func:`popgrad.critical.w_at_angle` for ``model``'s teacher (``d`` its fixed unit vector orthogonal to
     :math:`w^*`).  ``theta (...)`` in :math:`[0, \pi]`, ``r (...) > 0`` broadcast; returns ``(..., n)``.
@@ -124,7 +127,7 @@ def w_at_angle(model: Model, theta: object, r: object = 1.0) -> np.ndarray:
     return critical.w_at_angle(model.w_star, theta, r)
 
 
-def v_opt(model: Model, theta: object) -> np.ndarray:
+def v_opt(model: Model, theta: ArrayLike) -> np.ndarray:
     r"""The best second layer at angle ``theta``, the root of :math:`\partial f/\partial v` (Lemma 2):
     ``popgrad.critical.profile(model, theta).v_opt``.  At ``theta = 0`` it is :math:`v^*`, at
     :math:`\pi` Proposition 1's spurious minimizer.  ``theta (...)`` -> ``(..., m)``.
@@ -137,7 +140,7 @@ def v_opt(model: Model, theta: object) -> np.ndarray:
     return critical.profile(model, theta).v_opt
 
 
-def _v_rows(model: Model, v: object, theta: np.ndarray) -> np.ndarray:
+def _v_rows(model: Model, v: ArrayLike | None, theta: np.ndarray) -> np.ndarray:
     """``v`` broadcast to ``theta.shape + (m,)``, or :func:`v_opt` when ``v`` is None."""
     if v is None:
         return v_opt(model, theta)
@@ -145,13 +148,13 @@ def _v_rows(model: Model, v: object, theta: np.ndarray) -> np.ndarray:
     return np.broadcast_to(v, (*theta.shape, model.m))
 
 
-def _v_text(v: object) -> str:
+def _v_text(v: ArrayLike | None) -> str:
     return "v = argmin_v f(v, w)" if v is None else "v fixed"
 
 
 def landscape_curves(
     model: Model,
-    v: object = None,
+    v: ArrayLike | None = None,
     *,
     stes: Sequence[str] = STE_NAMES,
     norms: Sequence[float] = (0.5, 1.0, 2.0),
@@ -220,10 +223,10 @@ def landscape_curves(
 
 def landscape_heatmaps(
     model: Model,
-    v: object = None,
+    v: ArrayLike | None = None,
     *,
     stes: Sequence[str] = STE_NAMES,
-    theta: object = None,
+    theta: ArrayLike | None = None,
     norms: object = None,
 ) -> Figure:
     r"""Heatmaps of :math:`\cos\angle(E g_\mu, \partial f/\partial w)` over :math:`(\theta, \|w\|)`, one per STE.
@@ -249,6 +252,7 @@ def landscape_heatmaps(
         ax.set_ylabel("‖w‖")
         ax.set_title(_label(ste), fontsize=10)
         _theta_axis(ax)
+    assert mesh is not None  # stes is not empty
     fig.colorbar(mesh, ax=list(axes[0]), label="cos ∠(E g_μ, ∂f/∂w)", shrink=0.9)
     fig.suptitle(f"Alignment of the expected coarse gradient ({_v_text(v)})", fontsize=11)
     return fig
@@ -260,14 +264,14 @@ def landscape_heatmaps(
 
 def descent_trajectories(
     model: Model,
-    v0: object,
-    w0: object,
+    v0: ArrayLike,
+    w0: ArrayLike,
     *,
     stes: Sequence[str] = STE_NAMES,
     lr: float | None = None,
     max_iter: int = 400,
     title: str | None = None,
-    **descend_kwargs: object,
+    **descend_kwargs: Any,
 ) -> Figure:
     r"""Coarse gradient descent from the same starts for each STE: :math:`f`, :math:`\theta` and
     :math:`\|w\|` against the iteration.
@@ -320,8 +324,8 @@ def descent_trajectories(
 
 def finite_sample_step(
     model: Model,
-    v: object,
-    w: object,
+    v: ArrayLike,
+    w: ArrayLike,
     *,
     ste: str = "relu",
     sample_sizes: Sequence[int] = (10, 50, 1000, 10000),
@@ -370,8 +374,8 @@ def finite_sample_step(
 
 def monte_carlo_convergence(
     model: Model,
-    v: object,
-    w: object,
+    v: ArrayLike,
+    w: ArrayLike,
     *,
     stes: Sequence[str] = STE_NAMES,
     sizes: Sequence[int] = (100, 1000, 10_000, 100_000),
@@ -391,12 +395,12 @@ def monte_carlo_convergence(
     stes = _ste_names(stes)
     v = as_vector_batch(v, "v", model.m, batch=False)
     w = as_vector_batch(w, "w", model.n, batch=False)
-    sizes = np.asarray([int(n) for n in sizes])
+    ns = np.asarray([int(n) for n in sizes])
     f = float(model.loss(v, w))
     exact = {s: np.asarray(model.coarse_grad(v, w, ste=s)[1]) for s in stes}
-    err = {"loss": np.zeros((sizes.size, len(seeds)))} | {s: np.zeros((sizes.size, len(seeds))) for s in stes}
-    se = {k: np.zeros(sizes.size) for k in err}
-    for i, n_samples in enumerate(sizes):
+    err = {"loss": np.zeros((ns.size, len(seeds)))} | {s: np.zeros((ns.size, len(seeds))) for s in stes}
+    se = {k: np.zeros(ns.size) for k in err}
+    for i, n_samples in enumerate(ns):
         for j, seed in enumerate(seeds):
             r = monte_carlo(model, v, w, ste=list(stes), n_samples=int(n_samples), seed=seed, method=method)
             loss = r[stes[0]].loss
@@ -414,11 +418,11 @@ def monte_carlo_convergence(
         for k, key in enumerate(keys):
             color = "k" if key == "loss" else _color(key, k)
             name = "loss f" if key == "loss" else _label(key)
-            x = np.repeat(sizes, len(seeds))
+            x = np.repeat(ns, len(seeds))
             ax.plot(x, np.maximum(err[key].ravel(), 1e-300), "o", ms=4, color=color, alpha=0.7, label=f"{name}: error")
-            ax.plot(sizes, se[key], "-", color=color, label=f"{name}: stderr")
-        ref = se[keys[0]][0] * np.sqrt(sizes[0] / sizes)
-        ax.plot(sizes, ref, ":", color="0.5", lw=2, label="∝ 1/√N")
+            ax.plot(ns, se[key], "-", color=color, label=f"{name}: stderr")
+        ref = se[keys[0]][0] * np.sqrt(ns[0] / ns)
+        ax.plot(ns, ref, ":", color="0.5", lw=2, label="∝ 1/√N")
         ax.set_xscale("log")
         ax.set_yscale("log")
         ax.set_xlabel("number of samples N")
@@ -432,9 +436,9 @@ def monte_carlo_convergence(
 
 def precision_agreement(
     model: Model,
-    v: object,
+    v: ArrayLike,
     *,
-    theta: object = None,
+    theta: ArrayLike | None = None,
     norms: Sequence[float] = (0.3, 1.0, 3.0),
     dps: int = 50,
 ) -> Figure:
@@ -491,7 +495,7 @@ def precision_agreement(
 
 def ste_family_study(
     model: Model,
-    members: Sequence[object] | None = None,
+    members: Sequence[FamilyMember] | None = None,
     *,
     alphas: Sequence[float] = (0.0, 0.5, 1.0),
     clips: Sequence[float] = (0.2, 1.0, 5.0),

@@ -162,7 +162,15 @@ def integrate_committee(
     raise ValueError(f"unknown backend {backend!r}; expected 'scipy' or 'mpmath'")
 
 
-def _assemble(key, v_star, w_star, activation, V, W, stes) -> CommitteeResult:
+def _assemble(
+    key: tuple[str, int],
+    v_star: np.ndarray,
+    w_star: np.ndarray,
+    activation: Activation,
+    V: np.ndarray,
+    W: np.ndarray,
+    stes: tuple[STE, ...],
+) -> CommitteeResult:
     # an overflow (|v| ~ 1e200, |w| subnormal) surfaces as the ValueError of Estimate's finiteness check
     with np.errstate(over="ignore", invalid="ignore"):
         rows = committee_rows(key, activation, W, w_star, stes)
@@ -243,7 +251,9 @@ class _Assembly:
         mag = muf[:K, None] * float(_f(self.S) @ muf) + (_f(r.kappa[:K]) + np.outer(muf[:K], muf)) @ Cf
         return value, err + self.gamma * mag
 
-    def _vectors(self, own, on, e_own, e_on, mag) -> tuple[np.ndarray, np.ndarray]:
+    def _vectors(
+        self, own: np.ndarray, on: np.ndarray, e_own: np.ndarray, e_on: np.ndarray, mag: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray]:
         """own_k w_hat_k + sum_b on_kb u_kb (K, n), with the componentwise error bound."""
         r = self.r
         value = own[:, None] * r.w_hat + _sum_b(on, r.u)

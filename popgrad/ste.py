@@ -32,11 +32,12 @@ from __future__ import annotations
 
 import itertools
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ._validate import as_float_array, as_vector_batch, real_number
 
@@ -90,14 +91,14 @@ class STE:
             object.__setattr__(self, "pieces", pieces)
             _check_agrees(self.mu_prime, pieces)
 
-    def __call__(self, x: object) -> np.ndarray:
-        return self.mu_prime(x)
+    def __call__(self, x: ArrayLike) -> np.ndarray:
+        return self.mu_prime(np.asarray(x))
 
 
-def _checked_pieces(pieces: object) -> tuple[Piece, ...]:
+def _checked_pieces(pieces: Iterable[Iterable[float]]) -> tuple[Piece, ...]:
     """Pieces as float triples, validated (see :class:`STE`) and normalised (:func:`_normalise`)."""
     try:
-        rows = [tuple(p) for p in pieces]  # type: ignore[union-attr]
+        rows = [tuple(p) for p in pieces]
     except TypeError:
         raise TypeError(f"pieces must be a sequence of (lo, hi, value) triples, got {pieces!r}") from None
     out = []
@@ -311,7 +312,7 @@ def custom(mu_prime: Callable[[np.ndarray], np.ndarray], name: str | None = None
         raise ValueError(f"points must be one-dimensional (a list of numbers), got shape {pts.shape}")
     _call(mu_prime, np.linspace(-3.0, 3.0, 7))
 
-    label = name or getattr(mu_prime, "__name__", "custom")
+    label = name or str(getattr(mu_prime, "__name__", "custom"))
     return CustomSTE(label, partial(_as_float_call, fn=mu_prime), None, tuple(sorted(set(pts.tolist()))))
 
 

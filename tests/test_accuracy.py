@@ -16,7 +16,7 @@ carry a relative rounding error of order :math:`u = 2^{-53}`, cannot be more acc
   (which ``expm1`` gives without cancellation)) and of inner sums of input components, whose
   magnitude is the sum of the magnitudes of *their* terms: :math:`|1^\top v| \to V_1 = \sum|v_i|`,
   :math:`|1^\top v^*| \to S_1 = \sum|v^*_i|`, :math:`|v^\top v^*| \to P = \sum|v_i v^*_i|`,
-  except where the lead's stricter choice is kept (the loss).  Vectors are measured in the
+  except for the loss, whose scale is the stricter sum of its own terms.  Vectors are measured in the
   2-norm, :math:`\hat w, \hat w^*, u` being unit vectors.
 
 Concretely, with :math:`d = v - v^*`, :math:`\varphi_0 = 1/\sqrt{2\pi}`, :math:`\kappa = \cot\theta`,
@@ -26,7 +26,7 @@ Concretely, with :math:`d = v - v^*`, :math:`\varphi_0 = 1/\sqrt{2\pi}`, :math:`
 result             S
 =================  ==================================================================================
 loss               :math:`\tfrac18[\|d\|^2 + (1^\top d)^2 + \tfrac{4\theta}{\pi}|v^\top v^*|]`
-                   (its three non-negative-ish terms, the lead's definition; no inner-sum relaxation)
+                   (its three non-negative-ish terms; no inner-sum relaxation)
 grad_v             :math:`\tfrac14[\|d\| + \sqrt m|1^\top d| + \tfrac{2\theta}{\pi}\|v^*\|]`
 grad_w             :math:`P/(2\pi r)`
 E g identity       :math:`\varphi_0(\|v\|^2 + P)`  (:math:`E g = A\hat w + B\hat w^*`: :math:`|A| + |B|`)

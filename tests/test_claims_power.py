@@ -220,7 +220,7 @@ def test_finite_samples_fails_when_the_sampled_gradient_ascends(monkeypatch, bat
     assert result.values["mean_upward_share_N=10000"] == 1.0  # every curve rises
 
 
-# --- staircase: Monte Carlo of the literal staircase model (the engine refuses staircases until it applies one) --
+# --- staircase: Monte Carlo of the literal staircase model -----------------------------------------------------
 
 
 def _staircase_closed_forms(activation) -> Callable[[pg.Model], pg.Model]:

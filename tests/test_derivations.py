@@ -30,13 +30,40 @@ def runs() -> dict[str, Future]:
         yield futures
 
 
+DOCUMENTS = sorted(p for p in (ROOT / "derivations").glob("*.md") if p.name != "README.md")
+NO_SCRIPT = "**No script:**"
+
+
 def test_every_result_has_a_script_and_a_document():
     names = {p.stem for p in SCRIPTS}
     assert {"loss", "gradient", "gaussian_helpers", "coarse_gradient", "clipped_relu", "inner_products",
             "proposition1", "critical_points", "identities"} <= names  # fmt: skip
+    index = (ROOT / "derivations" / "README.md").read_text()
     for p in SCRIPTS:
         assert p.with_suffix(".md").exists(), f"{p.name} has no Markdown document"
-        assert p.name in (ROOT / "derivations" / "README.md").read_text(), f"{p.name} missing from the README index"
+        assert f"]({p.name})" in index, f"{p.name} missing from the README index"
+
+
+@pytest.mark.parametrize("document", [p.name for p in DOCUMENTS])
+def test_every_document_has_a_script_or_says_why_not(document):
+    """A document either has its script, or a line "**No script:** <why>" and no script in the index."""
+    path = ROOT / "derivations" / document
+    text = path.read_text()
+    assert f"]({document})" in (ROOT / "derivations" / "README.md").read_text(), f"{document} not in the README index"
+    if path.with_suffix(".py").exists():
+        assert NO_SCRIPT not in text, f"{document} has a script but says it has none"
+    else:
+        reasons = [line for line in text.splitlines() if line.startswith(NO_SCRIPT)]
+        assert reasons, f"{document} has no script and no line starting {NO_SCRIPT!r} saying why"
+        assert len(reasons[0]) > len(NO_SCRIPT) + 20, f"{document}: {NO_SCRIPT} without a reason"
+
+
+@pytest.mark.parametrize("document", [p.name for p in DOCUMENTS] + ["README.md"])
+def test_documents_stand_alone(document):
+    """No working notes: the documents do not refer to branches, people or files outside the repository."""
+    text = (ROOT / "derivations" / document).read_text().lower()
+    for phrase in ("the lead", "on main", "the brief", "shared/"):
+        assert phrase not in text, f"{document} mentions {phrase!r}"
 
 
 @pytest.mark.parametrize("script", [p.name for p in SCRIPTS])

@@ -22,10 +22,10 @@ from popgrad.multi_filter_study import (
     multi_filter_study,
     relu_identity_law,
 )
-from popgrad.multi_filter_study.battery import KINDS, Config, optimal_v, points
 from popgrad.multi_filter_study.correlation import correlation_study, inner_products, nearest_partner, rounding_bound
 from popgrad.multi_filter_study.critical import classify, settle
 from popgrad.multi_filter_study.descent import descent_study, step_test
+from popgrad.multi_filter_study.grid import KINDS, Config, optimal_v, points
 from popgrad.multi_filter_study.kinks import Manifold, snap
 from popgrad.multi_filter_study.runs import METHODS, run_pair
 

@@ -19,37 +19,13 @@ import pytest
 
 import popgrad as pg
 from popgrad import _quad_committee, _quad_geometry, _quad_rows, _quad_rule, quadrature
-from popgrad import activation as act
 from popgrad import ste as ste_mod
 from popgrad.quadrature import QuadratureError
 from tests._battery import BATTERY, IDS, STES
+from tests._committees import ACTIVATIONS, CUSTOM, NAMED, random_committee
 
 RTOL = 1e-9
 FIELDS = ("loss", "grad_v", "grad_w", "coarse_grad_w")
-ACTIVATIONS = {
-    "binary": act.binary,
-    "2-bit": act.uniform(2, 0.5),
-    "irregular": act.staircase([0.8, -0.4, 0.1], [-0.7, 1.0, 1.5]),  # a negative threshold and a negative jump
-}
-NAMED = (
-    "relu",
-    "clipped_relu",
-    "identity",
-    ste_mod.leaky_relu(-0.3),
-    ste_mod.hard_tanh(),
-    ste_mod.piecewise_constant([-0.5, 0.2, 1.1], [0.3, -1.0, 2.0, 0.5], name="four_pieces"),
-)
-
-
-def _window(x: np.ndarray) -> np.ndarray:
-    return np.where((x > -0.3) & (x < 1.2), 1.0 + 0.5 * x, 0.0)
-
-
-def _bump(x: np.ndarray) -> np.ndarray:
-    return np.exp(-0.5 * (x - 0.3) ** 2)
-
-
-CUSTOM = (ste_mod.custom(_window, name="window"), ste_mod.custom(_bump, name="bump"))
 
 
 def expectations(model, v, w, ste="relu", **options):
@@ -108,28 +84,6 @@ def test_battery_matches_closed_form_within_both_error_bounds(point):
 # Random committees
 
 
-def _random_point(rng: np.random.Generator, activation: act.Activation):
-    """K, K* in {1, 2, 3}, m in 1..4, n in 1..6; one in five points has a student filter exactly parallel
-    or antiparallel to another filter (scaled by a power of 2: exact), one in five a near-parallel one."""
-    K, Ks = (int(x) for x in rng.integers(1, 4, size=2))
-    m, n = int(rng.integers(1, 5)), int(rng.integers(1, 7))
-    v_star = rng.standard_normal((Ks, m))
-    w_star = rng.standard_normal((Ks, n)) * rng.uniform(0.3, 3.0, size=(Ks, 1))
-    V = rng.standard_normal((K, m))
-    W = rng.standard_normal((K, n)) * rng.uniform(0.3, 3.0, size=(K, 1))
-    kind = int(rng.integers(0, 5))
-    k = int(rng.integers(0, K))
-    others = [*w_star, *(W[j] for j in range(K) if j != k)]
-    b = others[int(rng.integers(0, len(others)))]
-    sign = 1.0 if rng.random() < 0.5 else -1.0
-    if kind in (1, 2):  # theta = 0 or pi exactly
-        W[k] = sign * 2.0 ** int(rng.integers(-1, 2)) * b
-    elif kind == 3:  # near-parallel: a random scale (no tie of scaled thresholds) and a perturbation 1e-12..1e-6
-        noise = rng.standard_normal(n)
-        W[k] = sign * rng.uniform(0.3, 3.0) * b + 10.0 ** rng.uniform(-12, -6) * np.linalg.norm(b) * noise
-    return pg.MultiFilterModel(v_star, w_star, activation=activation), V, W
-
-
 SWEEP = 100
 
 
@@ -138,7 +92,7 @@ def _sweep(activation_name: str, stes_of, seed: int) -> tuple[dict[str, float], 
     worst: dict[str, float] = {}
     bad = []
     for i in range(SWEEP):
-        model, V, W = _random_point(rng, ACTIVATIONS[activation_name])
+        model, V, W = random_committee(rng, ACTIVATIONS[activation_name])
         w_, b_ = _compare(model, V, W, stes_of(i))
         for key, val in w_.items():
             worst[key] = max(worst.get(key, 0.0), val)

@@ -44,7 +44,7 @@ def random_piecewise(rng: np.random.Generator) -> pg.ste.STE:
 
 
 def ste_kinds(rng: np.random.Generator) -> list[pg.ste.STE]:
-    """Every kind of piecewise-constant STE the brief names, with random parameters."""
+    """Every kind of piecewise-constant STE (named, families, general), with random parameters."""
     return [
         pg.ste.relu,
         pg.ste.identity,

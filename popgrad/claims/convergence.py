@@ -40,7 +40,8 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..critical import proposition1, random_orthogonal_directions, w_at_angle
-from ..dynamics import COLLAPSE, CONVERGED, descend
+from ..dynamics import COLLAPSE, CONVERGED, Trajectory, descend
+from ..models import Model
 from ._common import EPS
 from .battery import Battery, Case, case_points
 from .descent import loss_rounding
@@ -52,7 +53,7 @@ TOL_CLASS = 1e-5
 STES = ("relu", "clipped_relu")
 
 
-def classify(model, v: np.ndarray, theta: np.ndarray, loss: np.ndarray) -> np.ndarray:
+def classify(model: Model, v: np.ndarray, theta: np.ndarray, loss: np.ndarray) -> np.ndarray:
     """Kind of each limit point: ``"global"``, ``"spurious"``, ``"saddle"`` or ``"other"``; shapes (B,)."""
     cp = proposition1(model.v_star)
     vn = np.linalg.norm(model.v_star)
@@ -74,7 +75,7 @@ def _random_inits(case: Case, k: int, theorem2: bool) -> tuple[np.ndarray, np.nd
     model, rng = case.model, case.rng(3 if theorem2 else 4)
     m, n = model.m, model.n
     s = model.v_star.sum()
-    vs = []
+    vs: list[np.ndarray] = []
     while len(vs) < k:
         v = rng.standard_normal(m) * np.linalg.norm(model.v_star) / np.sqrt(m)
         if not theorem2 or (v @ model.v_star > 0 and s * v.sum() <= s**2):
@@ -90,7 +91,8 @@ def _random_inits(case: Case, k: int, theorem2: bool) -> tuple[np.ndarray, np.nd
     return np.array(vs), w
 
 
-def _run_stats(model, tr) -> dict[str, np.ndarray]:
+def _run_stats(model: Model, tr: Trajectory) -> dict[str, np.ndarray]:
+    assert tr.v is not None  # descend(record="all"), the default
     rounding = 8 * (loss_rounding(tr.v, model.v_star) + EPS * np.abs(tr.loss))
     rise = (
         np.max((tr.loss[1:] - tr.loss[:-1]) / rounding[:-1], axis=0)
@@ -140,6 +142,7 @@ def _descents(case: Case, max_iter: int, n_inits: int, tally: _Tally, inits: dic
     for ste in STES:
         tr = descend(model, np.vstack([v_r, v_2]), np.vstack([w_r, w_2]), ste, max_iter=max_iter)
         st = _run_stats(model, tr)
+        assert tr.v is not None and tr.w is not None  # descend(record="all"), the default
         tally.rows.append({key: x[:k] for key, x in st.items()})
         st2 = {key: x[k:] for key, x in st.items()}
         tally.thm2.append(st2)
@@ -188,6 +191,7 @@ def _near_spurious(case: Case, max_iter: int, tally: _Tally) -> None:
             tally.relu_not_converged += int(not at_spurious)
             continue
         tally.id_converged += int(at_spurious)
+        assert tr.v is not None and tr.w is not None  # descend(record="all"), the default
         tally.id_left += int(np.any(dist(tr.v[:, 0], tr.w[:, 0]) > 0.1))
         rounding = 8 * (loss_rounding(tr.v[:-1, 0], model.v_star) + EPS * np.abs(tr.loss[:-1, 0]))
         tally.id_rising += int(np.any(np.diff(tr.loss[:, 0]) > rounding))

@@ -67,6 +67,7 @@ def correlation(battery: Battery) -> ClaimResult:
             corr = model.correlation(v, w, ste=ste)
             inner = dot(g, gw)
             tol = 64 * (model.n + 4) * EPS * scale_g * norm(gw)
+            ref_err: float | np.ndarray
             if ste == "relu":
                 ref, ref_err, idx = paper.inner_lemma5(v, model.v_star, w, model.w_star), 0.0, slice(None)
             elif ste == "identity":

@@ -17,7 +17,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from ..ste import resolve
+from ..models import Model
+from ..ste import STE, resolve
 from ._common import EPS, dot
 from .battery import Battery, case_points
 from .correlation import STES
@@ -25,7 +26,8 @@ from .result import Check, ClaimResult
 
 __all__ = ["ETAS", "descent", "largest_descending_step", "largest_good_step"]
 
-ETAS = 2.0 ** np.arange(4, -51, -1)  # decreasing
+#: The step grid of the descent claim, :math:`2^4, 2^3, \dots, 2^{-50}` (decreasing).
+ETAS = 2.0 ** np.arange(4, -51, -1)
 
 
 def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
@@ -35,7 +37,9 @@ def loss_rounding(v: np.ndarray, v_star: np.ndarray) -> np.ndarray:
     return EPS * 0.125 * (dot(d, d) + d.sum(-1) ** 2 + 4 * np.abs(v @ v_star))
 
 
-def largest_descending_step(model, v: np.ndarray, w: np.ndarray, ste: object) -> tuple[np.ndarray, np.ndarray]:
+def largest_descending_step(
+    model: Model, v: np.ndarray, w: np.ndarray, ste: str | STE
+) -> tuple[np.ndarray, np.ndarray]:
     r"""``(eta_star (P,), eta_min (P,))`` for points ``v (P, m)``, ``w (P, n)``; ``eta_star = 0``
     where even :math:`\eta_{min}` does not descend.  See the module docstring."""
     gv, g = model.coarse_grad(v, w, ste=ste)
@@ -61,7 +65,7 @@ def largest_good_step(descends: np.ndarray, eta_min: np.ndarray) -> np.ndarray:
     return np.where(good.any(axis=0), np.max(np.where(good, ETAS[:, None], 0.0), axis=0), 0.0)
 
 
-def descent(battery: Battery, stes: Sequence[object] = STES) -> ClaimResult:
+def descent(battery: Battery, stes: Sequence[str | STE] = STES) -> ClaimResult:
     """Claim 4 over all battery points (angles in :math:`[0, \\pi]`), for any STEs (names or objects)."""
     by_name = {resolve(s).name: s for s in stes}
     stars: dict[str, list[np.ndarray]] = {s: [] for s in by_name}

@@ -47,12 +47,14 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Iterator
 from typing import NamedTuple
 
 import numpy as np
 
+from ..models import Model
 from ..montecarlo import draw_inputs, per_sample
-from .battery import Battery
+from .battery import Battery, Case
 from .result import Check, ClaimResult
 
 __all__ = ["SAMPLE_SIZES", "SETS", "CurveStats", "curve_stats", "eta_max", "finite_samples", "z_increase"]
@@ -65,7 +67,7 @@ FINAL_BOUND = 0.05
 Z_BOUND = 5.0
 
 
-def eta_max(model, v: np.ndarray, w: np.ndarray, ste: str, n_scan: int = 200) -> float:
+def eta_max(model: Model, v: np.ndarray, w: np.ndarray, ste: str, n_scan: int = 200) -> float:
     r"""Half the largest :math:`\eta \le 1/(m+1)` up to which the population loss decreases at every
     step of an ``n_scan``-point grid along :math:`-(\partial f/\partial v, E g_\mu)`."""
     gv, g = model.coarse_grad(v, w, ste=ste)
@@ -86,7 +88,7 @@ class CurveStats(NamedTuple):
 
 
 def curve_stats(
-    model, v: np.ndarray, w: np.ndarray, ste: str, n_samples: int, rng: np.random.Generator, eta: float
+    model: Model, v: np.ndarray, w: np.ndarray, ste: str, n_samples: int, rng: np.random.Generator, eta: float
 ) -> CurveStats:
     r"""Statistics of the empirical loss along the negative sampled coarse gradient on :math:`[0, \eta]`
     (``K`` grid steps; loss and gradient on the same ``n_samples`` inputs): the upward share
@@ -130,7 +132,7 @@ def z_increase(a: np.ndarray, b: np.ndarray) -> float:
     return diff / se
 
 
-def _points(battery: Battery, per_teacher: int):
+def _points(battery: Battery, per_teacher: int) -> Iterator[tuple[Case, int]]:
     for case in battery.cases:
         if case.model.n < 2:
             continue

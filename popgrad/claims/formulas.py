@@ -35,6 +35,7 @@ import numpy as np
 from scipy import special
 
 from ..engines import Quantity, expectations
+from ..models import Model
 from ..ste import resolve
 from ._common import EPS
 from .battery import Battery, Case
@@ -49,7 +50,7 @@ QUAD_FLOOR = 1e3 * EPS / QUAD_BOUND  # tau: errors up to 1e3 eps S (rounding of 
 MIN_HITS = 30.0
 
 
-def closed_forms(model, v: np.ndarray, w: np.ndarray, stes: tuple = STES) -> dict[str, np.ndarray]:
+def closed_forms(model: Model, v: np.ndarray, w: np.ndarray, stes: tuple = STES) -> dict[str, np.ndarray]:
     """The model's closed forms at one point: ``loss (1,)``, ``grad_v (m,)``, ``grad_w (n,)`` and, keyed by
     each STE's name, ``E g (n,)``."""
     gv, gw = model.grad(v, w)
@@ -59,7 +60,7 @@ def closed_forms(model, v: np.ndarray, w: np.ndarray, stes: tuple = STES) -> dic
     return out
 
 
-def clip_hits(model, w: np.ndarray, n_samples: int) -> float:
+def clip_hits(model: Model, w: np.ndarray, n_samples: int) -> float:
     r"""Expected number of rows with :math:`0 < z^\top w < 1` among ``n_samples`` Gaussian inputs:
     :math:`N m (\Phi(1/\|w\|) - 1/2)`."""
     return n_samples * model.m * 0.5 * float(special.erf(1.0 / (np.sqrt(2.0) * np.linalg.norm(w))))
@@ -85,7 +86,13 @@ def max_abs_z(estimate: Quantity, reference: np.ndarray, tiny: float) -> float:
 
 
 def mc_z(
-    model, v: np.ndarray, w: np.ndarray, n_samples: int, seed: np.random.SeedSequence, method: str, stes: tuple = STES
+    model: Model,
+    v: np.ndarray,
+    w: np.ndarray,
+    n_samples: int,
+    seed: int | np.random.SeedSequence,
+    method: str,
+    stes: tuple = STES,
 ) -> dict:
     r"""Largest :math:`|z|` per quantity (``loss``, ``grad_v``, ``grad_w``, each STE by name) at one point.
 
@@ -110,7 +117,7 @@ def mc_z(
     return out
 
 
-def quad_rel_err(model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
+def quad_rel_err(model: Model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
     r"""Normwise error of each closed form against quadrature at one point, relative to the larger of
     the result and :math:`\tau S` (``QUAD_FLOOR`` :math:`= 10^3\varepsilon/10^{-9}`), ``S`` its natural scale.
 
@@ -124,6 +131,7 @@ def quad_rel_err(model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
     cf = closed_forms(model, v, w)
     q = expectations(model, v, w, STES, engine="quadrature")
     first = q[STES[0]]
+    assert first.grad_w is not None  # quadrature always gives df/dw
     ref = {"loss": np.atleast_1d(first.loss.value), "grad_v": first.grad_v.value, "grad_w": first.grad_w.value}
     ref |= {s: q[s].coarse_grad_w.value for s in STES}
     out = {}
@@ -134,7 +142,7 @@ def quad_rel_err(model, v: np.ndarray, w: np.ndarray) -> dict[str, float]:
     return out
 
 
-def natural_scale(model, v: np.ndarray, w: np.ndarray, key: str) -> float:
+def natural_scale(model: Model, v: np.ndarray, w: np.ndarray, key: str) -> float:
     r"""Bound on the terms of quantity ``key``: :math:`(\|v\|_1 + \|v^*\|_1)^2 L^2`, divided by
     :math:`\|w\|` for :math:`\partial f/\partial w`; ``L`` the activation's largest level in absolute value
     (1 for the binary step)."""

@@ -32,6 +32,8 @@ Where :math:`1^\top v^* = 0` the local minimizers at :math:`\theta = \pi` are gl
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import numpy as np
 from scipy import optimize
 
@@ -49,7 +51,7 @@ F_ZERO = 1e3 * EPS
 """``f/|v*|^2`` at or below this is 0 up to rounding (a global minimum): "spurious" needs more."""
 
 
-def _teachers(cases) -> dict[str, list]:
+def _teachers(cases: list[Case] | tuple[Case, ...]) -> dict[str, list]:
     """The teachers a claim checked (labels, v*, w*), for :attr:`ClaimResult.points`."""
     return {k: v for k, v in case_points(cases).items() if k in ("teacher", "v_star", "w_star")}
 
@@ -74,7 +76,9 @@ def perturbation_rise(model: Model, v: np.ndarray, w: np.ndarray, rng: np.random
     return np.array(out)
 
 
-def _hessian_v_theta(model: Model, v: np.ndarray, theta: float, r: float, direction: np.ndarray, h: float = 1e-5):
+def _hessian_v_theta(
+    model: Model, v: np.ndarray, theta: float, r: float, direction: np.ndarray | None, h: float = 1e-5
+) -> np.ndarray:
     r"""Hessian of :math:`f(v, w_\theta)` in :math:`(v, \theta)` by central differences of the exact
     gradient (``Model.grad``), symmetrised.  Shape (m+1, m+1)."""
     m = model.m
@@ -89,7 +93,7 @@ def _hessian_v_theta(model: Model, v: np.ndarray, theta: float, r: float, direct
     return 0.5 * (hess + hess.T)
 
 
-def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_grid: int = 1025):
+def _zeros_on_curve(model: Model, ste: str, r: float, predicted: np.ndarray, n_grid: int = 1025) -> tuple[float, float]:
     r"""Zeros of :math:`\|E g_\mu\|` along ``v_opt(theta)`` (where :math:`\partial f/\partial v = 0`).
 
     Returns ``(unpredicted zeros found, smallest value of ‖E g‖/scale at grid points and refined
@@ -193,7 +197,9 @@ def _teacher_checks(case: Case, k: int) -> dict[str, float]:
     return out
 
 
-def _worst(rows: list[dict[str, float]], key: str, how: object = max, default: float = 0.0) -> float:
+def _worst(
+    rows: list[dict[str, float]], key: str, how: Callable[[list[float]], float] = max, default: float = 0.0
+) -> float:
     vals = [row[key] for row in rows if key in row]
     return float(how(vals)) if vals else default
 

@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import itertools
 import math
+from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate, special
 
 __all__ = [
@@ -42,7 +44,7 @@ def _unit(x: np.ndarray) -> np.ndarray:
     return x / np.sqrt(_dot(x, x))[..., None]
 
 
-def _broadcast_vw(v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+def _broadcast_vw(v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
     """Broadcast the leading axes of ``v (..., m)`` and ``w (..., n)``."""
     v, w = np.asarray(v, float), np.asarray(w, float)
     batch = np.broadcast_shapes(v.shape[:-1], w.shape[:-1])
@@ -114,7 +116,7 @@ def lemma9_norm_at_spurious(v_star: np.ndarray) -> float:
     return 2 * (m - 1) * float(np.sum(v_star)) ** 2 / (SQRT_2PI * (m + 1) ** 2)
 
 
-def xi(x: np.ndarray) -> np.ndarray:
+def xi(x: ArrayLike) -> np.ndarray:
     r""":math:`\xi(x) = \int_0^x r^2 e^{-r^2/2}\,dr = \sqrt{\pi/2}\;P(\tfrac32, x^2/2)` for :math:`x \ge 0`.
 
     (Substitute :math:`t = r^2/2`; :math:`P` is the regularized lower incomplete gamma function,
@@ -154,7 +156,7 @@ def pq(theta: float, r: float) -> tuple[float, float, float, float]:
     """
     xi_inf = math.sqrt(math.pi / 2)
 
-    def integrand(psi: float, trig: object) -> float:
+    def integrand(psi: float, trig: Callable[[float], float]) -> float:
         s = math.sin(psi)
         return trig(psi) * (float(xi(1.0 / (s * r))) if s * r > 0 else xi_inf)
 

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import operator
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -117,7 +117,7 @@ class ClaimResult:
     checks: tuple[Check, ...]
     n_points: int
     values: dict[str, float] = field(default_factory=dict)
-    points: dict[str, np.ndarray | list] = field(default_factory=dict, repr=False)
+    points: Mapping[str, np.ndarray | list] = field(default_factory=dict, repr=False)
     headline: int = 0
     expect: str = "holds"
     corrected_by: str = ""

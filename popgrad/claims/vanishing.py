@@ -26,6 +26,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..critical import proposition1, w_at_angle
+from ..models import Model
 from ._common import EPS, dot, norm
 from .battery import Battery, case_points
 from .correlation import gradient_scale
@@ -37,7 +38,7 @@ __all__ = ["instability_ratio", "vanishing"]
 T_PATH = 10.0 ** -np.arange(0, 8)  # times the teacher's scale tau, see approach_path
 
 
-def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
+def instability_ratio(model: Model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarray:
     r"""Lemma 10's ratio :math:`\|E g_\mu\|^2 / (\|\partial f/\partial v\|^2
     + \langle E g_\mu, \partial f/\partial w\rangle)`; shapes as ``Model.coarse_grad``.
 
@@ -54,7 +55,7 @@ def instability_ratio(model, v: np.ndarray, w: np.ndarray, ste: str) -> np.ndarr
 ASYMPTOTIC = slice(-5, None)  # the last four decades of the path: t <= 1e-3 tau
 
 
-def approach_path(model, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+def approach_path(model: Model, d: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     r"""``(t (8,), v (8, m), w (8, n))`` on :math:`\theta = \pi - t`, :math:`v = v_{sp} + t\|v^*\|d`.
 
     :math:`t = \tau 10^{-k}`, ``k = 0..7``, :math:`\tau = 10^{-3}\min(1, \|E g_{id}\|_{Lemma 9}/\|v^*\|^2)`:

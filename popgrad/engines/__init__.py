@@ -15,10 +15,18 @@ Every engine computes the model it is given -- its activation, its number of fil
 
 from __future__ import annotations
 
-from ..ste import resolve_many
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, overload
+
+from numpy.typing import ArrayLike
+
+from ..ste import STE, resolve_many
 from . import closed_form, montecarlo_engine, quadrature_engine, symbolic_engine
 from .capability import ACTIVATION_KINDS, MODEL_KINDS, STE_KINDS, Engine, capability_table, check_supported
 from .result import Expectations, Quantity
+
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
 
 __all__ = ["ENGINES", "Expectations", "Quantity", "capabilities", "expectations"]
 
@@ -37,8 +45,32 @@ def _engine(engine: object) -> Engine:
         raise ValueError(f"unknown engine {engine!r}; expected one of {sorted(ENGINES)}") from None
 
 
+# A str is also a Sequence[str]: the first overload wins for it (as at run time), which mypy calls an unsafe
+# overlap; the overloads spare every caller an isinstance check on the result, which is worth the ignore.
+@overload
+def expectations(  # type: ignore[overload-overlap]
+    model: ModelFamily, v: ArrayLike, w: ArrayLike, ste: str | STE = ..., engine: str = ..., **options: object
+) -> Expectations: ...
+
+
+@overload
 def expectations(
-    model: object, v: object, w: object, ste: object = "relu", engine: str = "closed_form", **options: object
+    model: ModelFamily,
+    v: ArrayLike,
+    w: ArrayLike,
+    ste: Sequence[str | STE],
+    engine: str = ...,
+    **options: object,
+) -> dict[str, Expectations]: ...
+
+
+def expectations(
+    model: ModelFamily,
+    v: ArrayLike,
+    w: ArrayLike,
+    ste: str | STE | Sequence[str | STE] = "relu",
+    engine: str = "closed_form",
+    **options: object,
 ) -> Expectations | dict[str, Expectations]:
     r"""Loss, true gradient and expected coarse gradient of ``model`` at ``(v, w)``, by the chosen engine.
 

@@ -3,10 +3,16 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
+
+from numpy.typing import ArrayLike
 
 from ..activation import Activation
 from ..ste import STE
+
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
+    from .result import Expectations
 
 __all__ = [
     "ACTIVATION_KINDS",
@@ -66,7 +72,9 @@ class Engine:
         """None if the engine computes this combination with these options, else the reason it does not."""
         raise NotImplementedError
 
-    def compute(self, model: object, v: object, w: object, stes: tuple[STE, ...], options: dict) -> dict:
+    def compute(
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
+    ) -> dict[str, Expectations]:
         """``{ste.name: Expectations}`` at the point(s) ``(v, w)``."""
         raise NotImplementedError
 
@@ -81,7 +89,7 @@ class Engine:
         ]
 
 
-def check_supported(engine: Engine, model: object, ste: STE, options: dict) -> None:
+def check_supported(engine: Engine, model: ModelFamily, ste: STE, options: dict) -> None:
     """Raise ``NotImplementedError`` (naming engine, model, activation, STE and what is supported) if refused."""
     kinds = (model_kind(model), activation_kind(model.activation), ste_kind(ste))
     reason = engine.refusal(*kinds, options)

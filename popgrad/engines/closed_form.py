@@ -10,9 +10,10 @@ loose where the result is much smaller than its terms (e.g. near the global mini
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..kernels.custom import DEFAULT_TOL
 from ..models.base import finite
@@ -21,6 +22,9 @@ from .bounds import term_bounds
 from .capability import Engine
 from .result import Expectations, Quantity
 
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
+
 __all__ = ["ENGINE", "ROUNDING"]
 
 ROUNDING = 2.0**-44
@@ -28,7 +32,7 @@ ROUNDING = 2.0**-44
 
 
 def _mu_max(ste: STE) -> float:
-    return max((abs(nu) for _, _, nu in ste.pieces), default=0.0)
+    return max((abs(nu) for _, _, nu in ste.pieces or ()), default=0.0)
 
 
 class ClosedFormEngine(Engine):
@@ -40,7 +44,9 @@ class ClosedFormEngine(Engine):
     def refusal(self, model: str, activation: str, ste: str, options: dict) -> str | None:
         return None  # every model family, activation and STE (custom STEs by checked quadrature)
 
-    def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
+    def compute(
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
+    ) -> dict[str, Expectations]:
         with np.errstate(all="ignore"):
             pt = model.evaluation_point(v, w, gradients=True)
             asm = model.assembly

@@ -10,15 +10,19 @@ limits, neither a refusal of a model: with ``rows`` other than ``"gaussian"`` on
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .. import montecarlo as mc
 from ..ste import STE
 from .capability import Engine
-from .pointwise import pointwise
+from .pointwise import PointResult, pointwise
 from .result import Expectations, Quantity
+
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
 
 __all__ = ["ENGINE"]
 
@@ -62,11 +66,13 @@ class MonteCarloEngine(Engine):
             )
         return None
 
-    def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
+    def compute(
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
+    ) -> dict[str, Expectations]:
         ss = mc.seed_sequence(options["seed"])
         opts = {k: val for k, val in options.items() if k != "seed"}
 
-        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
+        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int) -> tuple[PointResult, dict]:
             res = mc.sample_point(model, V, W, stes, _point_seed(ss, index), **opts)
             base = {
                 "loss": _quantity(res.loss, ()),

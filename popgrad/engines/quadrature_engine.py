@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-from typing import ClassVar
+from typing import TYPE_CHECKING, ClassVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..ste import STE
 from .capability import Engine
-from .pointwise import pointwise
+from .pointwise import PointResult, pointwise
 from .result import Expectations, Quantity
+
+if TYPE_CHECKING:
+    from ..models.base import ModelFamily
 
 __all__ = ["ENGINE"]
 
@@ -26,12 +30,14 @@ class QuadratureEngine(Engine):
             return "a custom mu' is a float64 function, which mpmath cannot evaluate at its working precision"
         return None
 
-    def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
+    def compute(
+        self, model: ModelFamily, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
+    ) -> dict[str, Expectations]:
         from .. import quadrature as qd  # mpmath set-up: loaded on first use
 
         v_star, w_star = model.teacher
 
-        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
+        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int) -> tuple[PointResult, dict]:
             res = qd.integrate_committee(v_star, w_star, model.activation, V, W, stes, **options)
 
             def q(e: qd.Estimate) -> Quantity:

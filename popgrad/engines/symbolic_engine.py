@@ -12,11 +12,12 @@ from typing import ClassVar
 
 import mpmath
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import positive_int
 from ..ste import STE
 from .capability import Engine
-from .pointwise import pointwise
+from .pointwise import ModelContract, PointResult, pointwise
 from .result import Expectations, Quantity
 
 __all__ = ["ENGINE"]
@@ -43,13 +44,15 @@ class SymbolicEngine(Engine):
             return "a custom mu' has no symbolic form (only a piecewise-constant mu' does)"
         return None
 
-    def compute(self, model, v, w, stes: tuple[STE, ...], options: dict) -> dict[str, Expectations]:
+    def compute(
+        self, model: ModelContract, v: ArrayLike, w: ArrayLike, stes: tuple[STE, ...], options: dict
+    ) -> dict[str, Expectations]:
         from ..symbolic.evaluate import evaluate_committee  # sympy / mpmath set-up: loaded on first use
 
         dps = positive_int(options["dps"], "dps")
         v_star, w_star = model.teacher
 
-        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int):
+        def point(V: np.ndarray, W: np.ndarray, index: int | None, count: int) -> tuple[PointResult, dict]:
             ev = evaluate_committee(v_star, w_star, V, W, stes, dps)
             sp = ev.spread
             base = {

@@ -30,6 +30,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import special
 
 from ..gaussian import CLIP, PHI0, ndtr_diff, phi, phi_diff, ratio
@@ -74,7 +75,9 @@ def _ends(lo: float, hi: float, r: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return np.clip(lo / r, -CLIP, CLIP), np.clip(hi / r, -CLIP, CLIP)
 
 
-def self_terms(pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r) -> CoarseSelf:
+def self_terms(
+    pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r: ArrayLike
+) -> CoarseSelf:
     r""":math:`\alpha(r), \beta(r)` of the module docstring; ``r (...)`` -> each ``(...)``."""
     r = np.asarray(r, dtype=np.float64)
     binary = _binary(thresholds, jumps)

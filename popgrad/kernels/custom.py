@@ -28,6 +28,7 @@ import math
 from collections.abc import Callable
 
 import numpy as np
+from numpy.typing import ArrayLike
 from scipy import integrate, special
 
 from .._scan import find_jumps
@@ -93,7 +94,9 @@ class _Integrals:
                 )
         return total
 
-    def cross(self, thresholds, jumps, r_b: float, cos: float, sin: float) -> tuple[float, float]:
+    def cross(
+        self, thresholds: tuple[float, ...], jumps: tuple[float, ...], r_b: float, cos: float, sin: float
+    ) -> tuple[float, float]:
         s = max(sin, _TINY)
         big_p = c_star = 0.0
         for t, j in zip(thresholds, jumps, strict=True):
@@ -101,7 +104,9 @@ class _Integrals:
             shift = tau * cos
             t_breaks = [(p / self.r - shift) / s for p in self.jumps]
             cs = _integrate(
-                lambda u, shift=shift: self.mu(self.r * (shift + s * u)) * PHI0 * math.exp(-0.5 * u * u),
+                # mypy cannot infer the type of a lambda with a default argument; the default binds the loop's
+                # shift (ruff B023), and this module is the numerical core: its body is left as it is
+                lambda u, shift=shift: self.mu(self.r * (shift + s * u)) * PHI0 * math.exp(-0.5 * u * u),  # type: ignore[misc]
                 t_breaks,
                 "c_star",
                 self.tol,
@@ -118,12 +123,12 @@ class _Integrals:
                 lambda x: self.weight(x) * special.ndtr((x * cos - tau) / sin), self.x_breaks + edge, "c_w", self.tol
             )
         # sin = 0: cos = +-1, the step is at x = tau / cos
-        edge = tau / cos
+        step = tau / cos
         if cos > 0:
-            return _integrate(self.weight, self.x_breaks, "c_w", self.tol, max(edge, -CLIP)) if edge < CLIP else 0.0
-        if edge <= -CLIP:
+            return _integrate(self.weight, self.x_breaks, "c_w", self.tol, max(step, -CLIP)) if step < CLIP else 0.0
+        if step <= -CLIP:
             return 0.0
-        return self.alpha() - (_integrate(self.weight, self.x_breaks, "c_w", self.tol, edge) if edge < CLIP else 0.0)
+        return self.alpha() - (_integrate(self.weight, self.x_breaks, "c_w", self.tol, step) if step < CLIP else 0.0)
 
 
 def _check_tol(tol: float) -> None:
@@ -131,7 +136,9 @@ def _check_tol(tol: float) -> None:
         raise ValueError(f"tol must be > 0, got {tol}")
 
 
-def self_terms(ste: STE, thresholds, jumps, r, tol: float = DEFAULT_TOL) -> CoarseSelf:
+def self_terms(
+    ste: STE, thresholds: tuple[float, ...], jumps: tuple[float, ...], r: ArrayLike, tol: float = DEFAULT_TOL
+) -> CoarseSelf:
     r""":math:`\alpha, \beta` by quadrature, one set per distinct ``r``; ``r (...)`` -> each ``(...)``."""
     _check_tol(tol)
     r = np.asarray(r, dtype=np.float64)
@@ -146,7 +153,9 @@ def self_terms(ste: STE, thresholds, jumps, r, tol: float = DEFAULT_TOL) -> Coar
     return CoarseSelf(alpha, beta)
 
 
-def cross(ste: STE, thresholds, jumps, p: Plane, tol: float = DEFAULT_TOL) -> CoarseCross:
+def cross(
+    ste: STE, thresholds: tuple[float, ...], jumps: tuple[float, ...], p: Plane, tol: float = DEFAULT_TOL
+) -> CoarseCross:
     r""":math:`c_w, c_*` by quadrature, one set per distinct ``(‖a‖, ‖b‖, θ)`` of the plane ``p``."""
     _check_tol(tol)
     shape = np.broadcast_shapes(np.shape(p.r), np.shape(p.theta), np.shape(p.r_star))

@@ -88,7 +88,9 @@ def upper_orthant(
     return np.clip(out, 0.0, 1.0)
 
 
-def _leans(a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray, diff: np.ndarray | None):
+def _leans(
+    a: np.ndarray, b: np.ndarray, cos: np.ndarray, sin: np.ndarray, diff: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray]:
     r""":math:`\rho a - b` and :math:`\rho b - a` (:math:`\rho = \cos\theta`), as
     :math:`\pm(a - b) - (1 - \rho)\,a` with :math:`1 - \rho = \sin^2\theta/(1 + \cos\theta)` for
     :math:`\rho > 0` (no cancellation near :math:`\theta = 0`) and ``diff`` for :math:`a - b` if given."""

@@ -12,13 +12,22 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, ParamSpec, TypeVar
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from ..activation import Activation
 from ..activation import resolve as resolve_activation
 from ..assembly import Assembly
+from ..ste import STE
 from ..ste import resolve as resolve_ste
+
+if TYPE_CHECKING:
+    from ..assembly import _Point  # the assembly's point type, for annotations only
+
+_P = ParamSpec("_P")
+_R = TypeVar("_R")
 
 __all__ = ["Correlation", "ModelFamily"]
 
@@ -43,11 +52,11 @@ def finite(x: np.ndarray) -> np.ndarray:
     return x[()]
 
 
-def overflow_checked(method: Callable) -> Callable:
+def overflow_checked(method: Callable[_P, _R]) -> Callable[_P, _R]:
     """Compute without floating-point warnings; :func:`finite` turns any overflow into a ValueError."""
 
     @functools.wraps(method)
-    def wrapper(*args: object, **kwargs: object) -> object:
+    def wrapper(*args: _P.args, **kwargs: _P.kwargs) -> _R:
         with np.errstate(all="ignore"):
             return method(*args, **kwargs)
 
@@ -105,7 +114,7 @@ class ModelFamily:
 
     # -- the contract with the engines --------------------------------------------------------------
 
-    def committee(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """Validated student weights as a committee: ``V (..., K, m)``, ``W (..., K, n)`` (batch broadcast)."""
         raise NotImplementedError
 
@@ -134,7 +143,7 @@ class ModelFamily:
         """The closed forms of this model (:class:`popgrad.assembly.Assembly`)."""
         return self._asm
 
-    def evaluation_point(self, v: object, w: object, *, gradients: bool):
+    def evaluation_point(self, v: ArrayLike, w: ArrayLike, *, gradients: bool) -> _Point:
         """``(v, w)`` validated and prepared for the closed forms (an assembly point).
 
         ``gradients=True`` also applies the rule of every gradient: a zero filter raises ``ValueError`` naming it.
@@ -151,12 +160,12 @@ class ModelFamily:
     # -- public closed forms -------------------------------------------------------------------------
 
     @overflow_checked
-    def loss(self, v: object, w: object) -> np.ndarray:
+    def loss(self, v: ArrayLike, w: ArrayLike) -> np.ndarray:
         """Population loss :math:`f(v, w)`; shape ``(...)``.  See the family's class docstring."""
         return finite(self._asm.loss(self.evaluation_point(v, w, gradients=False)))
 
     @overflow_checked
-    def grad(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+    def grad(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         r"""True gradient :math:`(\partial f/\partial v, \partial f/\partial w)`.  See the family's class docstring."""
         pt = self.evaluation_point(v, w, gradients=True)
         return finite(self.from_committee(self._asm.grad_v(pt))), finite(
@@ -164,7 +173,7 @@ class ModelFamily:
         )
 
     @overflow_checked
-    def coarse_grad(self, v: object, w: object, ste: object = "relu") -> tuple[np.ndarray, np.ndarray]:
+    def coarse_grad(self, v: ArrayLike, w: ArrayLike, ste: str | STE = "relu") -> tuple[np.ndarray, np.ndarray]:
         r"""Expected coarse gradient :math:`(E\,\partial\ell/\partial v, E\,g_\mu)`; see the class docstring."""
         s = resolve_ste(ste)
         pt = self.evaluation_point(v, w, gradients=True)
@@ -172,7 +181,7 @@ class ModelFamily:
         return finite(gv), finite(self.from_committee(self._asm.coarse_w(pt, s).vector))
 
     @overflow_checked
-    def correlation(self, v: object, w: object, ste: object = "relu") -> Correlation:
+    def correlation(self, v: ArrayLike, w: ArrayLike, ste: str | STE = "relu") -> Correlation:
         r"""Inner products and cosines between expected coarse and true gradients (:class:`Correlation`).
 
         .. math:: \langle E g_\mu, \partial f/\partial w\rangle = \frac{(v^\top v^*)^2}{2\pi\|w\|}\sin\theta\; c^*_\mu

@@ -21,6 +21,7 @@ A student filter at 0 outputs the constant :math:`\sigma(0)`: the loss is define
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_float_array, check_nonzero_rows, teacher_copy
 from ..assembly import Assembly
@@ -73,7 +74,7 @@ class MultiFilterModel(ModelFamily):
 
     per_filter = True
 
-    def __init__(self, v_star: object, w_star: object, activation: object = None) -> None:
+    def __init__(self, v_star: ArrayLike, w_star: ArrayLike, activation: object = None) -> None:
         v_star = teacher_copy(v_star, "v_star", ndim=2)
         w_star = teacher_copy(w_star, "w_star", ndim=2)
         if v_star.shape[0] != w_star.shape[0]:
@@ -112,7 +113,7 @@ class MultiFilterModel(ModelFamily):
         act = "" if self.activation.is_binary else f", activation={self.activation.name}"
         return f"MultiFilterModel(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()}{act})"
 
-    def committee(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``v (..., K, m)``, ``w (..., K, n)`` validated and broadcast to a common batch shape."""
         v = student_filters(v, "v", self.m)
         w = student_filters(w, "w", self.n)
@@ -132,7 +133,7 @@ class MultiFilterModel(ModelFamily):
         return x
 
     @overflow_checked
-    def theta(self, w: object) -> np.ndarray:
+    def theta(self, w: ArrayLike) -> np.ndarray:
         r"""Angles between each student filter and every filter, students first then teachers: ``(..., K, K + K*)``."""
         w = student_filters(w, "w", self.n)
         check_nonzero_rows(w, "w", "the angle of a zero filter is undefined")

@@ -23,6 +23,7 @@ Degenerate geometry (documented behaviour, tested):
 from __future__ import annotations
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_vector_batch, broadcast_leading, check_nonzero_rows, teacher_copy
 from ..assembly import Assembly
@@ -71,7 +72,7 @@ class Model(ModelFamily):
     [-0.797885, 0.797885]
     """
 
-    def __init__(self, v_star: object, w_star: object, activation: object = None) -> None:
+    def __init__(self, v_star: ArrayLike, w_star: ArrayLike, activation: object = None) -> None:
         v_star = teacher_copy(v_star, "v_star")
         w_star = teacher_copy(w_star, "w_star")
         check_nonzero_rows(w_star, "w_star", "the teacher's direction is undefined; give w_star != 0")
@@ -101,7 +102,7 @@ class Model(ModelFamily):
         act = "" if self.activation.is_binary else f", activation={self.activation.name}"
         return f"Model(v_star={self.v_star.tolist()}, w_star={self.w_star.tolist()}{act})"
 
-    def committee(self, v: object, w: object) -> tuple[np.ndarray, np.ndarray]:
+    def committee(self, v: ArrayLike, w: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         """``v (..., m)``, ``w (..., n)`` -> ``V (..., 1, m)``, ``W (..., 1, n)`` with a common batch shape."""
         v = as_vector_batch(v, "v", self.m)
         w = as_vector_batch(w, "w", self.n)
@@ -115,7 +116,7 @@ class Model(ModelFamily):
         return x[..., 0, :]
 
     @overflow_checked
-    def theta(self, w: object) -> np.ndarray:
+    def theta(self, w: ArrayLike) -> np.ndarray:
         r""":math:`\theta(w, w^*) \in [0, \pi]`, shape (...) for ``w`` of shape (..., n)."""
         w = as_vector_batch(w, "w", self.n)
         check_nonzero_rows(w, "w", "the angle to the teacher is undefined at w = 0")

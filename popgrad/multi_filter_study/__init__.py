@@ -5,7 +5,7 @@ fixed seeds (a measurement, not a proof, and not a claim of the paper -- ``popgr
 claims), what of the paper's one-filter picture survives with several filters:
 
 * **correlation** (:mod:`.correlation`): is :math:`\langle E g_\mu, \partial f/\partial W\rangle \ge 0`, for the whole
-  of :math:`W` and per filter, on a battery of ``(K, K*, m, n)`` (:mod:`.battery`); failures counted only beyond
+  of :math:`W` and per filter, on a battery of ``(K, K*, m, n)`` (:mod:`.grid`); failures counted only beyond
   the rounding bound, located by the nearest collision;
 * **descent** (:mod:`.descent`): do small steps along the negative expected coarse gradient decrease f;
 * **critical points and dynamics** (:mod:`.runs`, :mod:`.critical`, :mod:`.kinks`): gradient descent on f and
@@ -20,13 +20,14 @@ from __future__ import annotations
 
 import time
 from dataclasses import asdict, dataclass, field
+from typing import Any
 
 import numpy as np
 
 from .._validate import positive_int
-from .battery import Points, configs, points
 from .correlation import STES, CorrelationRow, correlation_study, inner_products
 from .descent import DescentRow, descent_study
+from .grid import Points, configs, points
 from .runs import METHODS, PairRun, run_pair
 
 __all__ = [
@@ -68,7 +69,7 @@ class MultiFilterStudy:
         return _plain(asdict(self))
 
 
-def _plain(x: object) -> object:
+def _plain(x: object) -> Any:
     """JSON-ready copy: numpy scalars and arrays to Python, tuples to lists, dict keys to strings."""
     if isinstance(x, dict):
         return {str(k): _plain(v) for k, v in x.items()}
@@ -82,7 +83,7 @@ def _plain(x: object) -> object:
 
 
 def battery(seed: int = 0, thorough: bool = False, per_kind: int = 8) -> list[Points]:
-    """The correlation/descent battery (:mod:`.battery`): 64 configurations (1216 if ``thorough``), ``per_kind``
+    """The correlation/descent battery (:mod:`.grid`): 64 configurations (1216 if ``thorough``), ``per_kind``
     points of each of the four kinds each, from ``np.random.default_rng([seed, 0])``."""
     rng = np.random.default_rng([seed, 0])
     return [points(rng, c, per_kind) for c in configs(rng, thorough)]
@@ -179,20 +180,20 @@ def format_report(study: MultiFilterStudy) -> str:
         "descent along -(E dl/dV, E g)",
         f"{'STE':<14}{'points':>8}{'no descent':>12}{'rate > 0':>10}{'(max sin)':>11}",
     ]
-    for r in study.descent:
+    for d in study.descent:
         lines.append(
-            f"{r.ste:<14}{r.n_points - r.critical - r.undecided:>8}{r.no_descent:>12}{r.positive_rate:>10}"
-            f"{r.positive_rate_max_sin:>11.2g}"
+            f"{d.ste:<14}{d.n_points - d.critical - d.undecided:>8}{d.no_descent:>12}{d.positive_rate:>10}"
+            f"{d.positive_rate_max_sin:>11.2g}"
         )
     lines += ["", "runs from the same starts (one row per teacher): reached a global minimum (stalled elsewhere)"]
     lines.append(f"{'K':>3}{'K*':>4}{'starts':>8}{'steps':>7}" + "".join(f"{mt:>16}" for mt in METHODS))
-    for r in study.runs:
-        cells = "".join(f"{f'{r.reached_global[mt]} ({r.stalled[mt]})':>16}" for mt in METHODS)
-        lines.append(f"{r.k:>3}{r.k_star:>4}{r.starts:>8}{r.steps:>7}{cells}")
+    for run in study.runs:
+        cells = "".join(f"{f'{run.reached_global[mt]} ({run.stalled[mt]})':>16}" for mt in METHODS)
+        lines.append(f"{run.k:>3}{run.k_star:>4}{run.starts:>8}{run.steps:>7}{cells}")
     lines += ["", "gradient descent end points, settled: labels; spurious minima: |E g| / max(1, |V*|^2)"]
-    for r in study.runs:
-        lines.append(f"K={r.k} K*={r.k_star}: {r.settled}")
-        for s in r.spurious:
+    for run in study.runs:
+        lines.append(f"K={run.k} K*={run.k_star}: {run.settled}")
+        for s in run.spurious:
             norms = ", ".join(
                 f"{ste} {s['coarse_norm'][ste]:.3g}{' (0)' if s['coarse_vanishes'][ste] else ''}" for ste in STES
             )

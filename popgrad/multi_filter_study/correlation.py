@@ -25,12 +25,14 @@ per bin shows whether failures concentrate near collisions.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
 from ..engines import expectations
-from ..ste import resolve
-from .battery import KINDS, Points
+from ..models.multi_filter import MultiFilterModel
+from ..ste import STE, resolve
+from .grid import KINDS, Points
 
 __all__ = [
     "SIN_BINS",
@@ -94,13 +96,14 @@ class CorrelationRow:
         return self.fail_filters / self.n_filters
 
 
-def inner_products(model, v: np.ndarray, w: np.ndarray, ste: object) -> dict[str, np.ndarray]:
+def inner_products(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, ste: str | STE) -> dict[str, Any]:
     r""":math:`\langle E g_\mu, \partial f/\partial w_k\rangle` per filter and over :math:`W`, their rounding bounds and
     cosines (module docstring): ``inner_f, bound_f, cos_f`` of shape ``(P, K)`` and ``inner_w, bound_w, cos_w`` of shape
     ``(P,)``, for ``v (P, K, m)``, ``w (P, K, n)``; also the engine's ``loss``, ``grad_v``, ``grad_w`` and ``coarse_w``
     (:class:`popgrad.Quantity`)."""
     e = expectations(model, v, w, ste, engine="closed_form")
     g, h = e.coarse_grad_w, e.grad_w
+    assert h is not None  # the closed forms always give df/dw
     n, k = w.shape[-1], w.shape[-2]
     prod = g.value * h.value
     mag = np.abs(prod)
@@ -120,13 +123,13 @@ def _cos(inner: np.ndarray, a_sq: np.ndarray, b_sq: np.ndarray) -> np.ndarray:
     return np.divide(inner, den, out=np.zeros_like(inner), where=den > 0)
 
 
-def rounding_bound(model, v: np.ndarray, w: np.ndarray, ste: object) -> np.ndarray:
+def rounding_bound(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, ste: str | STE) -> np.ndarray:
     r"""Per-filter bound ``(P, K)`` on the rounding error of :math:`\langle E g_k, \partial f/\partial w_k\rangle`
     (module docstring); ``inner_products(...)["bound_f"]``."""
     return inner_products(model, v, w, ste)["bound_f"]
 
 
-def nearest_partner(model, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def nearest_partner(model: MultiFilterModel, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""For each filter of ``w (P, K, n)``: the smallest :math:`\sin\theta` to any other filter ``(P, K)`` and whether
     that partner is a teacher filter ``(P, K)`` bool."""
     k = w.shape[-2]

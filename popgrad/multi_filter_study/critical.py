@@ -32,6 +32,7 @@ import numpy as np
 
 from ..dynamics import descend, true_gradient
 from ..engines import expectations
+from ..models.multi_filter import MultiFilterModel
 from .correlation import STES
 from .kinks import Manifold, snap
 
@@ -76,7 +77,9 @@ def _unit_rows(x: np.ndarray) -> np.ndarray:
     return x / np.linalg.norm(x, axis=-1, keepdims=True)
 
 
-def _directions(rng: np.random.Generator, count: int, v: np.ndarray, w: np.ndarray, scale_v: float):
+def _directions(
+    rng: np.random.Generator, count: int, v: np.ndarray, w: np.ndarray, scale_v: float
+) -> tuple[np.ndarray, np.ndarray]:
     """``count`` random directions (δV, δW), uniform on the unit sphere of the scaled coordinates
     (δV / scale_v, δw_k / |w_k|)."""
     d = _unit_rows(rng.standard_normal((count, v.size + w.size)))
@@ -85,7 +88,9 @@ def _directions(rng: np.random.Generator, count: int, v: np.ndarray, w: np.ndarr
     return dv, dw
 
 
-def _slopes(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale_v: float) -> np.ndarray:
+def _slopes(
+    model: MultiFilterModel, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale_v: float
+) -> np.ndarray:
     """One-sided derivatives :math:`(f(x + t d) - f(x))/t` along random directions and, per filter, along minus the
     component of its (smooth) gradient orthogonal to it."""
     dv, dw = _directions(rng, 64, v, w, scale_v)
@@ -103,7 +108,7 @@ def _slopes(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale
     return (model.loss(v + _SLOPE_T * dv, w + _SLOPE_T * dw) - f0) / _SLOPE_T
 
 
-def _rise(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale_v: float) -> float:
+def _rise(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale_v: float) -> float:
     f0 = model.loss(v, w)
     rises = []
     for rho in _RADII:
@@ -112,7 +117,7 @@ def _rise(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator, scale_v
     return float(min(rises))
 
 
-def _coarse(model, v: np.ndarray, w: np.ndarray, scale: float) -> tuple[dict, dict]:
+def _coarse(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, scale: float) -> tuple[dict, dict]:
     norms, vanish = {}, {}
     for name, e in expectations(model, v, w, list(STES), engine="closed_form").items():
         g = e.coarse_grad_w
@@ -157,7 +162,9 @@ def _minimise(man: Manifold, tol: float, steps: int) -> np.ndarray:
     return x
 
 
-def settle(model, v: np.ndarray, w: np.ndarray, rounds: int = 6, steps: int = 25) -> tuple[np.ndarray, np.ndarray]:
+def settle(
+    model: MultiFilterModel, v: np.ndarray, w: np.ndarray, rounds: int = 6, steps: int = 25
+) -> tuple[np.ndarray, np.ndarray]:
     """Continue a descent that has not converged: ``rounds`` times, snap onto the kinks nearby
     (:func:`.kinks.snap`) and minimise on the smooth piece through them (:func:`_minimise`); a filter that
     reaches another's line is snapped in the next round.  Returns ``(v (K, m), w (K, n))``."""
@@ -171,7 +178,7 @@ def settle(model, v: np.ndarray, w: np.ndarray, rounds: int = 6, steps: int = 25
     return v, w
 
 
-def classify(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> Endpoint:
+def classify(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> Endpoint:
     """Snap, polish and classify one end point ``v (K, m)``, ``w (K, n)`` (module docstring)."""
     scale = max(1.0, float(np.sum(model.v_star**2)))
     scale_v = float(np.linalg.norm(model.v_star))
@@ -201,7 +208,9 @@ def classify(model, v: np.ndarray, w: np.ndarray, rng: np.random.Generator) -> E
     return Endpoint("spurious minimum" if ok else "unresolved", hess_min=hmin, slope_min=slope, rise_min=rise, **common)
 
 
-def search(model, k: int, starts: int, rng: np.random.Generator, max_iter: int = 2000) -> list[Endpoint]:
+def search(
+    model: MultiFilterModel, k: int, starts: int, rng: np.random.Generator, max_iter: int = 2000
+) -> list[Endpoint]:
     """Gradient descent on :math:`f` from ``starts`` random points with ``k`` student filters, then
     :func:`classify` on each end point."""
     v0 = rng.standard_normal((starts, k, model.m))

@@ -25,9 +25,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..claims.descent import ETAS, largest_good_step
-from ..ste import resolve
-from .battery import KINDS, Points
+from ..models.multi_filter import MultiFilterModel
+from ..ste import STE, resolve
 from .correlation import STES, inner_products, nearest_partner
+from .grid import KINDS, Points
 
 __all__ = ["DescentRow", "descent_study", "step_test"]
 
@@ -61,7 +62,7 @@ class DescentRow:
     by_kind: dict = field(default_factory=dict)
 
 
-def step_test(model, v: np.ndarray, w: np.ndarray, ste: object) -> dict[str, np.ndarray]:
+def step_test(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, ste: str | STE) -> dict[str, np.ndarray]:
     """The step grid at ``v (P, K, m)``, ``w (P, K, n)``: arrays ``(P,)`` ``eta_star``, ``eta_min``, ``rate``,
     ``nearest_sin`` (the smallest sin of an angle between two filters) and the masks ``critical``, ``undecided``,
     ``no_descent`` (module docstring)."""

@@ -27,7 +27,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .battery import optimal_v
+from ..models.multi_filter import MultiFilterModel
+from .grid import optimal_v
 
 __all__ = ["SNAP_ANGLE", "Group", "Manifold", "snap"]
 
@@ -46,7 +47,7 @@ class Group:
     base: np.ndarray
 
 
-def _groups(model, w: np.ndarray, angle: float) -> list[list[int]]:
+def _groups(model: MultiFilterModel, w: np.ndarray, angle: float) -> list[list[int]]:
     """Union-find over filters 0..K-1 (students) and K.. (teachers): edges where an angle is within ``angle`` of
     0 or pi, taken from the tightest; an edge that would put two teacher filters in one group is skipped."""
     k = w.shape[0]
@@ -73,9 +74,11 @@ def _groups(model, w: np.ndarray, angle: float) -> list[list[int]]:
     return [g for g in out.values() if g[0] < k]  # groups holding at least one student filter
 
 
-def snap(model, v: np.ndarray, w: np.ndarray, angle: float = SNAP_ANGLE) -> tuple[np.ndarray, np.ndarray, list[Group]]:
+def snap(
+    model: MultiFilterModel, v: np.ndarray, w: np.ndarray, angle: float = SNAP_ANGLE
+) -> tuple[np.ndarray, np.ndarray, list[Group]]:
     """``(V, W, groups)``: ``w (K, n)`` with every near-collision made exact (module docstring) and ``V`` the
-    minimiser of :math:`f(\\cdot, W)` there (:func:`popgrad.multi_filter_study.battery.optimal_v`)."""
+    minimiser of :math:`f(\\cdot, W)` there (:func:`popgrad.multi_filter_study.grid.optimal_v`)."""
     k = w.shape[0]
     w_new = np.array(w, dtype=float)
     groups = []
@@ -99,7 +102,7 @@ class Manifold:
     :math:`\\|b_g\\|` (so :math:`|t_g|` is about the angle turned).  ``x = 0`` in the ``t`` part is the snapped point.
     """
 
-    def __init__(self, model, v: np.ndarray, w: np.ndarray, groups: list[Group]) -> None:
+    def __init__(self, model: MultiFilterModel, v: np.ndarray, w: np.ndarray, groups: list[Group]) -> None:
         self.model, self.v, self.w = model, np.asarray(v, float), np.asarray(w, float)
         self.groups = groups
         self.free = [g for g in groups if g.teacher < 0]

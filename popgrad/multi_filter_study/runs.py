@@ -1,6 +1,6 @@
 r"""Algorithm 1 against gradient descent on f, from the same random starts, and the critical points they find.
 
-For each ``(K, K*)``: one random teacher (:func:`.battery.teacher`), ``starts`` random starts (:math:`V, W` standard
+For each ``(K, K*)``: one random teacher (:func:`.grid.teacher`), ``starts`` random starts (:math:`V, W` standard
 normal), and from each of them ``steps`` steps (step :math:`1/(K(m+1))`, :func:`popgrad.dynamics.default_lr`) of
 
 * ``gradient``: plain gradient descent on :math:`f` (:func:`popgrad.dynamics.true_gradient`);
@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..dynamics import descend, true_gradient
-from .battery import teacher
+from ..models.multi_filter import MultiFilterModel
 from .correlation import STES
 from .critical import classify, settle
+from .grid import teacher
 from .kinks import snap
 
 __all__ = ["METHODS", "PairRun", "run_pair"]
@@ -75,7 +76,7 @@ class PairRun:
         return self.reached_global[method] / self.starts
 
 
-def _is_global(model, v: np.ndarray, w: np.ndarray, scale: float) -> bool:
+def _is_global(model: MultiFilterModel, v: np.ndarray, w: np.ndarray, scale: float) -> bool:
     v1, w1, _ = snap(model, v, w)
     return float(model.loss(v1, w1)) <= 1e-10 * scale
 
@@ -87,7 +88,7 @@ def run_pair(k: int, k_star: int, m: int, n: int, starts: int, steps: int, rng: 
     v0 = rng.standard_normal((starts, k, m))
     w0 = rng.standard_normal((starts, k, n))
     out: dict = {key: {} for key in ("reached_global", "stalled", "rises", "median_loss", "median_growth")}
-    ends = None
+    ends: tuple[np.ndarray, np.ndarray] | None = None
     lr = 0.0
     for method in METHODS:
         oracle = true_gradient(model) if method == "gradient" else None
@@ -112,6 +113,7 @@ def run_pair(k: int, k_star: int, m: int, n: int, starts: int, steps: int, rng: 
         out["median_growth"][method] = float(np.median(np.max(tr.w_norm[-1] / tr.w_norm[0], axis=-1)))
         if method == "gradient":
             ends = (tr.v_final, tr.w_final)
+    assert ends is not None  # METHODS starts with "gradient"
     raw = [classify(model, ends[0][i], ends[1][i], rng) for i in range(starts)]
     settled = [classify(model, *settle(model, ends[0][i], ends[1][i]), rng) for i in range(starts)]
     distinct: dict[float, dict] = {}

@@ -10,11 +10,13 @@ closed forms: a model is used only through its public ``committee``, ``teacher``
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any, cast
 
 import mpmath
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._validate import as_float_array, as_vector_batch, check_nonzero_rows, positive_int
 from ..ste import STE, resolve_many
@@ -22,6 +24,9 @@ from .committee import Committee, committee, pair_index
 from .exact import Geometry, fractions, mpf
 from .kernels import kernel_values
 from .paper import STES
+
+if TYPE_CHECKING:
+    from ..engines.pointwise import ModelContract
 
 __all__ = ["STES", "Evaluation", "evaluate", "evaluate_committee"]
 
@@ -105,6 +110,7 @@ def _compute(geo: Geometry, V: list, V_star: list, stes: tuple[STE, ...], comm: 
     geometry = {(k, b): (geo.region(k, b), *geo.cos_sin(k, b)) for k in range(K) for b in others[k]}
     coarse, inner = {}, {}
     for s in stes:
+        assert s.pieces is not None  # piecewise_stes
         pair = {(k, b): kernel_values(s.pieces, r[k], *geometry[k, b]) for k in range(K) for b in others[k]}
         own = [pair[k, others[k][0]][:2] for k in range(K)]  # alpha, beta: of filter k alone
         cross = [pair[k, b][2:] for k in range(K) for b in others[k]]
@@ -141,7 +147,7 @@ def _leaves(x: object) -> list:
     return [x]
 
 
-def _map(fn: Callable, *xs: object) -> object:
+def _map(fn: Callable, *xs: Any) -> Any:
     """Apply ``fn`` leafwise to structures of the same shape; lists become object arrays."""
     first = xs[0]
     if isinstance(first, dict):
@@ -154,7 +160,7 @@ def _map(fn: Callable, *xs: object) -> object:
     return fn(*xs)
 
 
-def _item(x: list, idx: tuple) -> object:
+def _item(x: Any, idx: tuple) -> Any:
     for i in idx:
         x = x[i]
     return x
@@ -203,7 +209,7 @@ def evaluate_committee(
 # -- the public entry point -------------------------------------------------------------------------------
 
 
-def _from_model(model: object, v: object, w: object) -> tuple:
+def _from_model(model: ModelContract, v: ArrayLike, w: ArrayLike) -> tuple:
     if not model.activation.is_binary:
         raise NotImplementedError(
             f"popgrad.symbolic computes the binary activation only, not {model.activation.name} "
@@ -219,7 +225,7 @@ def _from_model(model: object, v: object, w: object) -> tuple:
     return v_star, w_star, np.asarray(V), np.asarray(W), model.from_committee
 
 
-def _from_pair(teacher: object, v: object, w: object) -> tuple:
+def _from_pair(teacher: tuple | list, v: ArrayLike, w: ArrayLike) -> tuple:
     v_star, w_star = (as_float_array(x, name) for x, name in zip(teacher, ("v_star", "w_star"), strict=True))
     if v_star.ndim == 1 and w_star.ndim == 1:
         v_star = as_vector_batch(v_star, "v_star", batch=False)
@@ -239,9 +245,9 @@ def _from_pair(teacher: object, v: object, w: object) -> tuple:
     return v_star, w_star, V, W, lambda x: x
 
 
-def _teacher_parts(teacher: object, v: object, w: object) -> tuple:
+def _teacher_parts(teacher: object, v: ArrayLike, w: ArrayLike) -> tuple:
     if all(hasattr(teacher, a) for a in ("committee", "teacher", "activation", "from_committee")):
-        return _from_model(teacher, v, w)
+        return _from_model(cast("ModelContract", teacher), v, w)  # duck-typed: any object with these four
     if isinstance(teacher, (tuple, list)) and len(teacher) == 2:
         return _from_pair(teacher, v, w)
     raise TypeError(
@@ -250,7 +256,7 @@ def _teacher_parts(teacher: object, v: object, w: object) -> tuple:
     )
 
 
-def piecewise_stes(ste: object) -> tuple[STE, ...]:
+def piecewise_stes(ste: str | STE | Sequence[str | STE]) -> tuple[STE, ...]:
     """The STEs of ``ste`` (names, STEs or a sequence), each with a piecewise-constant :math:`\\mu'`."""
     stes, _ = resolve_many(ste)
     for s in stes:
@@ -262,7 +268,14 @@ def piecewise_stes(ste: object) -> tuple[STE, ...]:
     return stes
 
 
-def evaluate(teacher: object, v: object, w: object, dps: int = 50, *, ste: object = STES) -> Evaluation:
+def evaluate(
+    teacher: ModelContract | tuple | list,
+    v: ArrayLike,
+    w: ArrayLike,
+    dps: int = 50,
+    *,
+    ste: str | STE | Sequence[str | STE] = STES,
+) -> Evaluation:
     r"""Loss, true gradient and expected coarse gradients at one point, to ``dps`` significant digits.
 
     Parameters
@@ -314,7 +327,7 @@ def evaluate(teacher: object, v: object, w: object, dps: int = 50, *, ste: objec
     if not one_filter:
         return ev
 
-    def field(key: str, x: object) -> object:
+    def field(key: str, x: Any) -> Any:
         if key in ("loss", "inner_w"):
             return x
         if key == "theta":

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from fractions import Fraction
+from typing import Any
 
 import mpmath
 import numpy as np
@@ -19,8 +20,9 @@ import numpy as np
 __all__ = ["Geometry", "fractions", "mpf"]
 
 
-def fractions(x: np.ndarray) -> list:
-    """A float64 array as nested lists of exact :class:`~fractions.Fraction` (same nesting as ``x.tolist()``)."""
+def fractions(x: np.ndarray) -> Any:
+    """A float64 array as nested lists of exact :class:`~fractions.Fraction` (same nesting as ``x.tolist()``; a 0-d
+    array gives one Fraction)."""
     if np.ndim(x) == 0:
         return Fraction(float(x))
     return [fractions(row) for row in x]
@@ -46,15 +48,15 @@ class Geometry:
 
     @classmethod
     def of(cls, w: Sequence[Sequence[Fraction]]) -> Geometry:
-        w = tuple(tuple(row) for row in w)
-        sq = tuple(_dot(x, x) for x in w)
+        rows = tuple(tuple(row) for row in w)
+        sq = tuple(_dot(x, x) for x in rows)
         dot, wedge = {}, {}
-        for a in range(len(w)):
-            for b in range(len(w)):
+        for a in range(len(rows)):
+            for b in range(len(rows)):
                 if a != b:
-                    dot[a, b] = _dot(w[a], w[b])
+                    dot[a, b] = _dot(rows[a], rows[b])
                     wedge[a, b] = sq[a] * sq[b] - dot[a, b] ** 2
-        return cls(w, sq, dot, wedge)
+        return cls(rows, sq, dot, wedge)
 
     def region(self, a: int, b: int) -> str:
         """``"interior"``, ``"parallel"`` (θ = 0) or ``"antiparallel"`` (θ = π), decided exactly."""

@@ -64,7 +64,7 @@ class Points:
 def configs(rng: np.random.Generator, thorough: bool = False) -> list[Config]:
     """Every ``(K, K*)`` in {1..4}^2 and ``m`` in {1, 2, 4, 8}; ``n`` one uniform draw from 2..20 per pair
     ``((K, K*), m)``, or every ``n`` in 2..20 when ``thorough`` (1216 configurations instead of 64)."""
-    out = []
+    out: list[Config] = []
     for k, ks in PAIRS:
         for m in PATCHES:
             dims = DIMS if thorough else (int(rng.integers(DIMS[0], DIMS[-1] + 1)),)
