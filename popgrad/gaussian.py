@@ -74,7 +74,7 @@ def ndtr(x):
     return _special.ndtr(namespace(x), x)
 
 
-def ratio(num, s):
+def ratio(num: np.ndarray, s: np.ndarray) -> np.ndarray:
     r""":math:`num/s` for :math:`s \ge 0`; at :math:`s = 0` the limit :math:`\operatorname{sign}(num)\,\infty`
     (0 where :math:`num = 0`), as :math:`\Phi(num/s)` needs at :math:`\sin\theta = 0`."""
     xp = namespace(num, s)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import re
 
 import numpy as np
 import pytest
@@ -223,3 +224,73 @@ def test_ties_merge_and_order_does_not_matter(tj, perm, dup):
     split = staircase([*ts, ts[i]], [*js[:i], js[i] / 2, *js[i + 1 :], js[i] / 2])
     assert split.thresholds == act.thresholds
     np.testing.assert_allclose(split.jumps, act.jumps, rtol=1e-15, atol=1e-15 * max(map(abs, js)))
+
+
+# --- bad input names the argument; names and reprs say what sigma is -------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("thresholds", "jumps", "match"),
+    [
+        ([[0.0, 1.0]], [1.0, 1.0], r"\bthresholds\b"),  # two-dimensional
+        ([0.0, math.inf], [1.0, 1.0], r"\bthresholds\b"),  # not finite
+        (["a"], [1.0], r"\bthresholds\b"),
+        ([0.0, 1.0], [1.0], r"\bjumps\b"),  # one jump per threshold
+        ([0.0], [[1.0]], r"\bjumps\b"),
+        ([0.0], [math.nan], r"\bjumps\b"),
+        ([0.0, 0.0], [1.0, -1.0], "^jumps are all zero"),
+    ],
+)
+def test_staircase_bad_input_names_the_argument(thresholds, jumps, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        staircase(thresholds, jumps)
+
+
+def test_staircase_names():
+    assert staircase([1.0, 0.0], [2.0, 0.5]).name == "staircase([0.0, 1.0], [0.5, 2.0])"  # the normal form
+    assert staircase([0.0], [1.0], name="mine").name == "mine"
+    assert binary.scaled(2.0).name == "2 * binary" and binary.scaled(1.0) is binary
+
+
+@pytest.mark.parametrize("factor", [2.0, 0.5, -3.0])
+def test_scaled_is_factor_times_sigma(factor):
+    act = staircase([0.5, -1.0], [1.0, 0.25])
+    xs = [-2.0, -1.0, 0.0, 0.5, 0.6, 3.0]
+    assert act.scaled(factor)(xs).tolist() == [factor * y for y in act(xs).tolist()]
+
+
+def test_resolve_names_what_it_accepts():
+    assert activation.resolve(None) is binary and activation.resolve("binary") is binary
+    message = "activation must be None, 'binary' or a popgrad.activation.Activation "
+    with pytest.raises(TypeError, match="^" + re.escape(message)):
+        activation.resolve("relu")
+
+
+@pytest.mark.parametrize(
+    ("bits", "step", "match"),
+    [
+        (0, 1.0, "^bits"),
+        (2.5, 1.0, "^bits"),
+        (17, 1.0, "^bits must be <= 16"),
+        (2, 0.0, "^step"),
+        (2, math.inf, "^step"),
+        (2, "x", "^step"),
+    ],
+)
+def test_uniform_bad_input_names_the_argument(bits, step, match):
+    with pytest.raises((ValueError, TypeError), match=match):
+        uniform(bits, step)
+
+
+def test_uniform_sixteen_bits_is_allowed_and_named():
+    act = uniform(16, 2.0**-10)
+    assert len(act.thresholds) == 2**16 - 1 and act.thresholds[-1] == (2**16 - 2) * 2.0**-10
+    assert uniform(2, 0.5).name == "uniform(2, 0.5)"
+
+
+def test_repr_lists_up_to_eight_thresholds_then_their_range():
+    eight = staircase(list(range(8)), [1.0] * 8)
+    assert repr(eight) == f"Activation({eight.name!r}, thresholds={eight.thresholds}, jumps={eight.jumps})"
+    assert repr(uniform(4, 0.5)) == "Activation('uniform(4, 0.5)', 15 thresholds in [0, 7])"  # 0, 0.5, .., 14 * 0.5
+    nine = staircase([-3.0, *range(8)], [1.0] * 9)
+    assert repr(nine) == f"Activation({nine.name!r}, 9 thresholds in [-3, 7])"

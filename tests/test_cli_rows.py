@@ -1,6 +1,7 @@
 """The command line prints what the Python API computes, row by row: each STE's row holds that STE's
 numbers (a row printed under another STE's name fails here), and the table agrees with --json to
-the printed precision.  STEs are requested out of their default order so that a positional mix-up
+the printed precision.  STEs are requested in an order that is neither their default order nor sorted
+(either way), so that a positional mix-up -- or rows printed in sorted order under names in another --
 cannot pass."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from popgrad.families import ste_families
 from tests._cli import POINT, run
 
 V_STAR, W_STAR, V, W = [1, -0.5, 2], [1, 0, 0], [0.3, 1, -0.7], [0.2, 1, -0.4]
-STES = ["clipped_relu", "identity", "relu"]
+STES = ["relu", "clipped_relu", "identity"]
 PRINTED = {"rel": 1e-5, "abs": 1e-6}  # %.6g and %.6f round to within these
 
 

@@ -158,6 +158,48 @@ def test_error_shrinks_like_inverse_sqrt_n():
     assert abs(slope + 0.5) <= 0.1, f"slope {slope:.3f}, rms {rms}"
 
 
+def test_standard_error_is_the_definition():
+    """``Estimate.stderr`` is sqrt(s^2/N) with s^2 the unbiased sample variance, vector (cov) and scalar paths."""
+    from popgrad._moments import estimate_of, moments_of
+
+    x = np.random.default_rng(3).standard_normal((500, 3)) * [1.0, 10.0, 0.1] + [0.0, 5.0, -2.0]
+    want = np.std(x, axis=0, ddof=1) / np.sqrt(500)
+    for full in (True, False):
+        est = estimate_of(moments_of(x, full=full))
+        np.testing.assert_allclose(est.stderr, want, rtol=1e-12)
+        np.testing.assert_allclose(est.mean, x.mean(axis=0), rtol=1e-12)
+    np.testing.assert_allclose(estimate_of(moments_of(x, full=True)).cov, np.cov(x.T) / 500, rtol=1e-12)
+
+
+@pytest.mark.parametrize("n_samples", [2, 8191, 8193, 20000])
+def test_every_requested_sample_is_drawn(n_samples):
+    """Each estimate counts exactly ``n_samples`` samples, also when the last block is partial (blocks hold
+    8192 samples at this size: m = 3, n = 2, the projected method)."""
+    p = BATTERY[3]
+    mc = pg.monte_carlo(p.model, p.v, p.w, ste="relu", n_samples=n_samples, seed=0, method="projected")
+    assert {q.n for q in mc.fields.values() if q is not None} == {n_samples}
+
+
+@pytest.mark.parametrize("method", ["full", "projected"])
+def test_standard_errors_are_the_spread_over_seeds(method):
+    """The reported errors of every field are the standard deviation of the estimates over independent seeds.
+
+    S = 64 seeds of N = 2000 samples: (spread over seeds / root-mean-square reported error)^2 is about
+    chi^2_63 / 63, so the ratio lies in [0.6, 1.5] except with probability below 1e-7 per component
+    (P(chi^2_63 < 22.7) ~ 2e-9, P(chi^2_63 > 141.8) ~ 1e-8; 8 components per method).  An error sqrt(N) too
+    large or too small, or one computed from the wrong variance, is far outside.
+    """
+    p = BATTERY[3]
+    runs = [pg.monte_carlo(p.model, p.v, p.w, ste="relu", n_samples=2000, seed=s, method=method) for s in range(64)]
+    for field in ("loss", "grad_v", "grad_w", "coarse_grad_w"):
+        values = np.array([np.atleast_1d(getattr(r, field).value) for r in runs])
+        errors = np.array([np.atleast_1d(getattr(r, field).error) for r in runs])
+        known = np.all(errors == 0, axis=0)  # components the estimator knows exactly (out of plane): spread 0 too
+        assert np.all(np.ptp(values[:, known], axis=0) == 0), field
+        ratio = np.std(values[:, ~known], axis=0, ddof=1) / np.sqrt(np.mean(errors[:, ~known] ** 2, axis=0))
+        assert np.all((ratio > 0.6) & (ratio < 1.5)), f"{method} {field}: spread / error = {np.round(ratio, 3)}"
+
+
 # ---------------------------------------------------------------------------------------------
 # Determinism, chunking, workers
 

@@ -42,6 +42,37 @@ CASES = [
 ]
 
 
+# pieces with infinite ends (relu, identity, a piece (-inf, 1)) and finite ends at +-1 (where no shortcut applies)
+EDGE_STES = [
+    ste.relu,
+    ste.identity,
+    ste.piecewise_constant([1.0], [1.0, 0.0]),
+    ste.piecewise_constant([-1.0, 1.0], [0.5, -1.0, 2.0]),
+]
+
+
+# one-step staircases next to the binary step: a threshold or a jump that differs from it alone
+ONE_STEP = [act_mod.staircase([1.0], [1.0]), act_mod.staircase([0.0], [1.5]), act_mod.staircase([0.5], [0.75])]
+
+
+@pytest.mark.parametrize(
+    "act", [pg.activation.binary, TWO_BIT, *ONE_STEP], ids=["binary", "two_bit", "t1_j1", "t0_j1.5", "t05_j0.75"]
+)
+@pytest.mark.parametrize("mu", EDGE_STES, ids=lambda s: s.name)
+def test_orthogonal_filters_and_pieces_with_infinite_or_unit_ends(act, mu):
+    """w exactly orthogonal to w* (cos theta = 0: an unclipped infinite end times cos would be NaN), pieces
+    ending at +-1 (not the binary sigma's 0/infinite shortcut), and one-step staircases that are not the binary
+    step (the shortcut must not apply to them): closed forms against the quadrature engine."""
+    w_star = np.array([0.0, 2.0, 0.0])
+    model = pg.Model(V_STAR, w_star, activation=act)
+    v = np.array([0.4, 1.1, -0.3])
+    for w in (np.array([0.7, 0.0, 0.0]), np.array([0.7, 0.3, -0.5])):
+        ref = pg.expectations(model, v, w, mu, engine="quadrature")
+        closed = pg.expectations(model, v, w, mu)
+        assert _close(closed.coarse_grad_w.value, ref.coarse_grad_w.value), (w, closed.coarse_grad_w.value)
+        assert _close(closed.coarse_grad_v.value, ref.coarse_grad_v.value)
+
+
 @pytest.mark.parametrize(("act", "v", "w", "mu"), CASES)
 def test_staircase_matches_quadrature(act, v, w, mu):
     model = pg.Model(V_STAR, W_STAR, activation=act)
