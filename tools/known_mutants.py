@@ -71,8 +71,8 @@ KNOWN: tuple[KnownMutant, ...] = (
     KnownMutant(
         "variogram_gradient_2pi",
         "popgrad/kernels/binary.py",
-        "-1.0 / (np.pi * p.r)",
-        "-1.0 / (2.0 * np.pi * p.r)",
+        "-1.0 / (math.pi * p.r)",
+        "-1.0 / (2.0 * math.pi * p.r)",
         ("tests/test_core_exact.py", "tests/test_core_properties.py"),
         "tests/test_core_exact.py::test_toy_loss_and_grad",
         "grad of theta/pi with 2 pi for pi: df/dw half its value",
@@ -80,8 +80,8 @@ KNOWN: tuple[KnownMutant, ...] = (
     KnownMutant(
         "loss_variogram_sign",
         "popgrad/assembly.py",
-        "_dot(T, omega) - 0.5 * gh)",
-        "_dot(T, omega) + 0.5 * gh)",
+        "T, omega) - 0.5 * gh)",
+        "T, omega) + 0.5 * gh)",
         ("tests/test_core_exact.py", "tests/test_core_properties.py"),
         "tests/test_core_exact.py::test_toy_loss_and_grad",
         "a sign in the loss's variogram term",
@@ -89,8 +89,8 @@ KNOWN: tuple[KnownMutant, ...] = (
     KnownMutant(
         "theta_is_pi_minus_theta",
         "popgrad/geometry.py",
-        "theta = np.arctan2(sin, cos)",
-        "theta = np.arctan2(sin, -cos)",
+        "theta = xp.atan2(sin, cos)",
+        "theta = xp.atan2(sin, -cos)",
         ("tests/test_geometry.py",),
         "tests/test_geometry.py::test_near_parallel_and_antiparallel_match_mpmath",
         "the angle computed as pi - theta",
