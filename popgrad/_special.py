@@ -17,7 +17,7 @@ from types import ModuleType
 
 import array_api_compat
 
-from ._xp import is_numpy
+from ._xp import Array, is_numpy
 
 __all__ = ["erf", "erfc", "ndtr", "portable_erf", "portable_erfc"]
 
@@ -42,7 +42,7 @@ _Q = (2.56852019228982242e00, 1.87295284992346047e00, 5.27905102951428412e-1, 6.
 _THRESH, _BIG = 0.46875, 26.543  # erfc(x) underflows to 0 above _BIG
 
 
-def _ratio(y, num: tuple[float, ...], den: tuple[float, ...]):
+def _ratio(y: Array, num: tuple[float, ...], den: tuple[float, ...]) -> Array:
     """Cody's evaluation order: ``num[-1] y`` and ``y`` seed the Horner schemes of numerator and denominator."""
     k = len(den)
     xnum, xden = num[-1] * y, y
@@ -52,14 +52,14 @@ def _ratio(y, num: tuple[float, ...], den: tuple[float, ...]):
     return (xnum + num[k - 1]) / (xden + den[k - 1])
 
 
-def _exp_minus_square(xp: ModuleType, y):
+def _exp_minus_square(xp: ModuleType, y: Array) -> Array:
     """:math:`e^{-y^2}` as :math:`e^{-s^2}e^{-(y-s)(y+s)}` with :math:`s = \\lfloor 16y\\rfloor/16` (Cody): the
     rounding of :math:`y^2` is not amplified by the exponential."""
     s = xp.floor(y * 16.0) / 16.0
     return xp.exp(-s * s) * xp.exp(-(y - s) * (y + s))
 
 
-def _erfc_tail(xp: ModuleType, y):
+def _erfc_tail(xp: ModuleType, y: Array) -> Array:
     """erfc(y) for y >= 0.46875 (the middle and the far range), 0 beyond the underflow."""
     mid = _ratio(xp.where(y <= 4.0, y, 4.0), _C, _D)
     yf = xp.where(y > 4.0, y, 4.0)
@@ -70,7 +70,7 @@ def _erfc_tail(xp: ModuleType, y):
     return xp.where(big, 0.0, scale * xp.where(y <= 4.0, mid, far))
 
 
-def portable_erf(xp: ModuleType, x):
+def portable_erf(xp: ModuleType, x: Array) -> Array:
     r""":math:`\operatorname{erf}(x)` in Array API operations (module docstring)."""
     y = xp.abs(x)
     small = y <= _THRESH
@@ -80,7 +80,7 @@ def portable_erf(xp: ModuleType, x):
     return xp.where(small, inner, xp.where(x < 0, -tail, tail))
 
 
-def portable_erfc(xp: ModuleType, x):
+def portable_erfc(xp: ModuleType, x: Array) -> Array:
     r""":math:`\operatorname{erfc}(x)` in Array API operations (module docstring)."""
     y = xp.abs(x)
     small = y <= _THRESH
@@ -112,17 +112,17 @@ def _library(xp: ModuleType) -> tuple[Callable, Callable, Callable | None]:
     return functools.partial(portable_erf, xp), functools.partial(portable_erfc, xp), None
 
 
-def erf(xp: ModuleType, x):
+def erf(xp: ModuleType, x: Array) -> Array:
     r""":math:`\operatorname{erf}(x)` by the library behind ``xp``."""
     return _library(xp)[0](x)
 
 
-def erfc(xp: ModuleType, x):
+def erfc(xp: ModuleType, x: Array) -> Array:
     r""":math:`\operatorname{erfc}(x)` by the library behind ``xp``."""
     return _library(xp)[1](x)
 
 
-def ndtr(xp: ModuleType, x):
+def ndtr(xp: ModuleType, x: Array) -> Array:
     r""":math:`\Phi(x)`: the library's ``ndtr``, else :math:`\tfrac12\operatorname{erfc}(-x/\sqrt2)`."""
     own = _library(xp)[2]
     return own(x) if own is not None else 0.5 * erfc(xp, -x * _SQRT1_2)

@@ -17,6 +17,7 @@ users expect, and the closed forms document what a zero filter gives.
 from __future__ import annotations
 
 import numbers
+from typing import Any
 
 import numpy as np
 
@@ -79,7 +80,7 @@ def as_float_array(x: object, name: str) -> np.ndarray:
 _NON_FINITE = "contains NaN or infinite entries; all entries must be finite"
 
 
-def as_array(x: object, name: str, like: tuple = ()):
+def as_array(x: Any, name: str, like: tuple = ()) -> Any:
     """``x`` as a float64 array of the namespace of the non-numpy arrays among ``like`` (numpy's if none).
 
     numpy: :func:`as_float_array`.  Another namespace: its arrays are checked for dtype (real floating float64;

@@ -26,13 +26,16 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from types import ModuleType
+from typing import Any, TypeAlias
 
 import array_api_compat
 import numpy as np
 
 __all__ = [
     "NUMPY",
+    "Array",
     "constant",
     "device_of",
     "einsum",
@@ -47,6 +50,9 @@ __all__ = [
     "safe_divide",
     "safe_sqrt",
 ]
+
+Array: TypeAlias = Any
+"""An array of any Array API namespace (numpy, JAX, PyTorch, CuPy, ``array-api-strict``); typed as ``Any``."""
 
 NUMPY: ModuleType = array_api_compat.array_namespace(np.empty(0))
 """numpy's Array API namespace (``array_api_compat.numpy``: numpy's own functions, a few wrapped)."""
@@ -117,7 +123,7 @@ def numpy_only(xp: ModuleType, what: str) -> None:
 _SUBSCRIPT = re.compile(r"^(\.\.\.)?([a-z]*)$")
 
 
-def einsum(xp: ModuleType, spec: str, *operands):
+def einsum(xp: ModuleType, spec: str, *operands: Array) -> Array:
     """``einsum`` with explicit output, the letters of each operand optionally after a leading ``...``.
 
     The namespace's own ``einsum`` where it has one (numpy, JAX, PyTorch, CuPy); otherwise every operand is laid
@@ -152,7 +158,7 @@ def einsum(xp: ModuleType, spec: str, *operands):
     return product
 
 
-def exponent(xp: ModuleType, x):
+def exponent(xp: ModuleType, x: Array) -> Array:
     """``e`` with ``x / 2**e`` in ``[0.5, 1)`` for ``x > 0`` (0 at ``x = 0``); numpy's ``frexp``.
 
     Elsewhere ``floor(log2(x)) + 1`` (a float array): a rounded ``log2`` can leave ``x / 2**e`` in
@@ -164,7 +170,7 @@ def exponent(xp: ModuleType, x):
     return xp.where(positive, xp.floor(xp.log2(xp.where(positive, x, 1.0))) + 1.0, 0.0)
 
 
-def ldexp(xp: ModuleType, x, e):
+def ldexp(xp: ModuleType, x: Array, e: Array) -> Array:
     """``x * 2**e``, exactly (barring underflow and overflow of the result); ``e`` from :func:`exponent`.
 
     Elsewhere than numpy: two factors ``pow(2, k)`` with ``k`` in the normal range, each exact.
@@ -175,7 +181,7 @@ def ldexp(xp: ModuleType, x, e):
     return (x * xp.pow(2.0, half)) * xp.pow(2.0, e - half)
 
 
-def safe_sqrt(xp: ModuleType, x):
+def safe_sqrt(xp: ModuleType, x: Array) -> Array:
     r""":math:`\sqrt{x}` for :math:`x \ge 0`; elsewhere than numpy with derivative 0 (not inf) at 0."""
     if is_numpy(xp):
         return xp.sqrt(x)
@@ -183,12 +189,12 @@ def safe_sqrt(xp: ModuleType, x):
     return xp.where(positive, xp.sqrt(xp.where(positive, x, 1.0)), 0.0)
 
 
-def safe_divide(xp: ModuleType, num, den, where, fill: float = 0.0):
+def safe_divide(xp: ModuleType, num: Array, den: Array, where: Array, fill: float | Array = 0.0) -> Array:
     """``num / den`` where ``where`` holds, ``fill`` elsewhere (no division by the discarded denominators)."""
     return xp.where(where, num / xp.where(where, den, 1.0), fill)
 
 
-def device_of(*objects: object):
+def device_of(*objects: object) -> Any:
     """The device of the first non-numpy array among ``objects`` (None if there is none, or the library says none)."""
     for x in objects:
         if _foreign(x):
@@ -196,7 +202,7 @@ def device_of(*objects: object):
     return None
 
 
-def constant(xp: ModuleType, value: object, device: object = None):
+def constant(xp: ModuleType, value: object, device: object = None) -> Array:
     """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is)."""
     if is_numpy(xp):
         return np.asarray(value, dtype=np.float64)
@@ -206,7 +212,7 @@ def constant(xp: ModuleType, value: object, device: object = None):
 _JAX_ROWS_SHARE = 16  # the block of rows gathered for a rare accurate path: at most 1/16 of the rows
 
 
-def jax_rows(mask, current: tuple, compute, inputs: tuple) -> tuple:
+def jax_rows(mask: Array, current: tuple, compute: Callable[..., tuple], inputs: tuple) -> tuple:
     """``current`` (JAX arrays, rows on axis 0) with the rows in ``mask`` replaced by ``compute(*inputs)``'s.
 
     ``compute`` maps rows to rows (each output row depends on the same input rows only).  When at most
@@ -228,13 +234,13 @@ def jax_rows(mask, current: tuple, compute, inputs: tuple) -> tuple:
         return tuple(c.at[idx].set(v) for c, v in zip(current, new, strict=True))
     cap = max(1, k // _JAX_ROWS_SHARE)
 
-    def some(current, inputs):
+    def some(current: tuple, inputs: tuple) -> tuple:
         idx = jnp.nonzero(mask, size=cap, fill_value=k)[0]
         rows = jnp.minimum(idx, k - 1)
         new = compute(*(x[rows] for x in inputs))
         return tuple(c.at[idx].set(v, mode="drop") for c, v in zip(current, new, strict=True))
 
-    def every(current, inputs):
+    def every(current: tuple, inputs: tuple) -> tuple:
         out = []
         for c, v in zip(current, compute(*inputs), strict=True):
             out.append(jnp.where(jnp.reshape(mask, mask.shape + (1,) * (c.ndim - mask.ndim)), v, c))

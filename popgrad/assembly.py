@@ -58,12 +58,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import cached_property
-from types import SimpleNamespace
+from types import ModuleType, SimpleNamespace
 
 import numpy as np
 
 from . import kernels
-from ._xp import constant, device_of, einsum, is_numpy, namespace
+from ._xp import Array, constant, device_of, einsum, is_numpy, namespace
 from .activation import Activation
 from .geometry import Plane, plane_of_arrays
 from .kernels.base import UnitMoments
@@ -107,7 +107,7 @@ class _Point:
         # zero filters get a stand-in direction for the plane computations; their terms are overridden
         self.Wsafe = xp.where(self.zero[..., None], self.teacher.w_star[:1, :], W) if self.has_zero else W
 
-    def eye(self, k: int):
+    def eye(self, k: int) -> Array:
         """The boolean identity of size ``k`` in the point's namespace."""
         mask = np.eye(k, dtype=bool)
         return mask if is_numpy(self.xp) else self.xp.asarray(mask, device=device_of(self.V, self.W))
@@ -238,7 +238,7 @@ class Assembly:
                 gamma_h=np.sum(teacher_gamma * (v_star @ v_star.T)),
             )
 
-    def constants(self, xp, device: object = None) -> SimpleNamespace:
+    def constants(self, xp: ModuleType, device: object = None) -> SimpleNamespace:
         """The teacher's quantities (``w_star``, ``v_star`` scaled, ``var``, ``mean``, ``u``, ``T``, ``omega``,
         ``gamma_h``) as arrays of ``xp`` on ``device``; computed once, in numpy."""
         if is_numpy(xp):

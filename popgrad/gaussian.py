@@ -18,7 +18,7 @@ import math
 import numpy as np
 
 from . import _special
-from ._xp import namespace, safe_divide
+from ._xp import Array, namespace, safe_divide
 
 __all__ = ["CLIP", "PHI0", "ndtr", "ndtr_diff", "phi", "phi_diff", "ratio"]
 
@@ -31,13 +31,13 @@ CLIP = 40.0
 _SQRT1_2 = math.sqrt(0.5)
 
 
-def phi(x):
+def phi(x: Array) -> Array:
     r""":math:`\varphi(x) = e^{-x^2/2}/\sqrt{2\pi}`."""
     xp = namespace(x)
     return PHI0 * xp.exp(-0.5 * x * x)
 
 
-def phi_diff(lo, hi):
+def phi_diff(lo: Array, hi: Array) -> Array:
     r""":math:`\varphi(lo) - \varphi(hi)` without cancellation: the larger density is factored out,
 
     .. math:: \varphi(lo) - \varphi(hi) = -\varphi(lo)\,\operatorname{expm1}\big(\tfrac{lo^2 - hi^2}{2}\big)
@@ -53,7 +53,7 @@ def phi_diff(lo, hi):
     return xp.where(small_lo, left, phi(hi) * xp.expm1(xp.where(small_lo, 0.0, -e)))
 
 
-def ndtr_diff(lo, hi):
+def ndtr_diff(lo: Array, hi: Array) -> Array:
     r""":math:`\Phi(hi) - \Phi(lo)` for either order of the arguments, without cancellation.
 
     Both arguments above 1: a difference of upper tails (``erfc``); both below -1: of lower tails;
@@ -69,12 +69,12 @@ def ndtr_diff(lo, hi):
     return sign * xp.where(a >= 1.0, upper, xp.where(b <= -1.0, lower, mid))
 
 
-def ndtr(x):
+def ndtr(x: Array) -> Array:
     r""":math:`\Phi(x)` (``scipy.special.ndtr`` for numpy; :mod:`popgrad._special`)."""
     return _special.ndtr(namespace(x), x)
 
 
-def ratio(num: np.ndarray, s: np.ndarray) -> np.ndarray:
+def ratio(num: Array, s: Array) -> Array:
     r""":math:`num/s` for :math:`s \ge 0`; at :math:`s = 0` the limit :math:`\operatorname{sign}(num)\,\infty`
     (0 where :math:`num = 0`), as :math:`\Phi(num/s)` needs at :math:`\sin\theta = 0`."""
     xp = namespace(num, s)

@@ -43,7 +43,7 @@ from numpy.typing import ArrayLike
 
 from ._compensated import dot2, two_prod
 from ._validate import as_vector_batch, check_nonzero_rows
-from ._xp import einsum, exponent, is_jax, is_numpy, jax_rows, ldexp, namespace, safe_divide, safe_sqrt
+from ._xp import Array, einsum, exponent, is_jax, is_numpy, jax_rows, ldexp, namespace, safe_divide, safe_sqrt
 
 __all__ = ["Plane", "angle", "plane"]
 
@@ -79,7 +79,7 @@ class Plane:
     sin_theta: np.ndarray
 
 
-def _replace_rows(mask, current: tuple, compute: Callable[..., tuple], *inputs) -> tuple:
+def _replace_rows(mask: Array, current: tuple, compute: Callable[..., tuple], *inputs: Array) -> tuple:
     """``current`` (arrays with rows on axis 0, fresh: numpy's are changed in place) with the rows in ``mask``
     replaced by ``compute(*inputs)`` on those rows.
 

@@ -35,6 +35,7 @@ import math
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import partial
+from typing import Any
 
 import numpy as np
 from numpy.typing import ArrayLike
@@ -243,7 +244,7 @@ class ArraySTE(STE):
             raise TypeError(f"name must be a non-empty string, got {self.name!r}")
 
 
-def _array_parameter(x: object, name: str):
+def _array_parameter(x: object, name: str) -> Any:
     """A 0-d float64 array of a non-numpy namespace, checked where readable (finite); None for anything else."""
     from . import _xp
     from ._validate import as_array
@@ -256,13 +257,13 @@ def _array_parameter(x: object, name: str):
     return arr
 
 
-def _array_label(family: str, x: object) -> str:
+def _array_label(family: str, x: Any) -> str:
     from ._xp import readable
 
     return f"{family}({float(x):g})" if readable(x) else f"{family}(traced)"
 
 
-def _array_pieces_value(x: object, pieces: tuple[Piece, ...]) -> object:
+def _array_pieces_value(x: Any, pieces: tuple[Piece, ...]) -> Any:
     from ._xp import namespace
 
     arrays = [p for piece in pieces for p in piece if not isinstance(p, (int, float))]

@@ -17,8 +17,12 @@ per shape ``(m, n)``: the default run checks the first ``DEFAULT_TEACHERS`` teac
 from __future__ import annotations
 
 import importlib.util
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from ..models import Model
 
 __all__ = ["BOUND", "DEFAULT_TEACHERS", "FLOOR", "MIN_SIN", "autodiff_gap", "available"]
 
@@ -33,14 +37,14 @@ def available() -> bool:
     return importlib.util.find_spec("jax") is not None
 
 
-def _scales(model, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def _scales(model: Model, v: np.ndarray, w: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     r"""Per point the natural scales of ``df/dv`` and ``df/dw``:
     :math:`S = (\|v\|_1 + \|v^*\|_1)^2`, :math:`S/\|w\|`."""
     s = (np.abs(v).sum(axis=-1) + np.abs(model.v_star).sum()) ** 2
     return s, s / np.linalg.norm(w, axis=-1)
 
 
-def autodiff_gap(model, v: np.ndarray, w: np.ndarray) -> tuple[float, int] | None:
+def autodiff_gap(model: Model, v: np.ndarray, w: np.ndarray) -> tuple[float, int] | None:
     """Largest relative difference of ``jax.grad(model.loss)`` from ``model.grad`` over points ``v (P, m)``,
     ``w (P, n)`` with :math:`\\sin\\theta > 10^{-6}`, and the number of such points; ``None`` without JAX.
 

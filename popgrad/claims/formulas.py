@@ -169,7 +169,9 @@ def _autodiff_checks(battery: Battery) -> list[Check]:
     cases = battery.cases if battery.thorough else battery.cases[: autodiff.DEFAULT_TEACHERS]
     worst, points = 0.0, 0
     for case in cases:
-        gap, n = autodiff.autodiff_gap(case.model, case.v, case.w)
+        result = autodiff.autodiff_gap(case.model, case.v, case.w)
+        assert result is not None  # JAX is available (checked above)
+        gap, n = result
         worst, points = max(worst, gap), points + n
     note = f"{points} points with sin(theta) > {autodiff.MIN_SIN:g}, {len(cases)} teachers"
     return [Check(_AUTODIFF_CHECK, worst, "<=", autodiff.BOUND, note=note)]

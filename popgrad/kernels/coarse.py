@@ -34,11 +34,12 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass
+from types import ModuleType
+from typing import Any
 
 import numpy as np
-from numpy.typing import ArrayLike
 
-from .._xp import constant, device_of, namespace
+from .._xp import Array, constant, device_of, namespace
 from ..gaussian import CLIP, PHI0, ndtr, ndtr_diff, phi, phi_diff, ratio
 from ..geometry import Plane
 from ..ste import Piece
@@ -79,12 +80,12 @@ def _phi_end(x: float) -> float:  # phi at x in {-inf, 0, inf}
     return PHI0 if x == 0 else 0.0
 
 
-def _clip(xp, x: np.ndarray) -> np.ndarray:
+def _clip(xp: ModuleType, x: Array) -> Array:
     """``x`` clipped to [-40, 40] (``minimum(maximum(...))``: numpy's ``clip`` values, without the wrappers' cost)."""
     return xp.minimum(xp.maximum(x, -CLIP), CLIP)
 
 
-def _end(x: object, r: np.ndarray) -> np.ndarray:
+def _end(x: Any, r: Array) -> Array:
     """A piece's end in units of x = z.a_hat, clipped to [-40, 40]."""
     xp = namespace(x, r)
     if _number(x) and math.isinf(x):
@@ -98,7 +99,7 @@ def _pieces_arrays(pieces: tuple[Piece, ...]) -> list:
 
 
 def self_terms(
-    pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r: ArrayLike
+    pieces: tuple[Piece, ...], thresholds: tuple[float, ...], jumps: tuple[float, ...], r: Array
 ) -> CoarseSelf:
     r""":math:`\alpha(r), \beta(r)` of the module docstring; ``r (...)`` -> each ``(...)``."""
     xp = namespace(r, *_pieces_arrays(pieces))

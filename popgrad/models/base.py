@@ -191,7 +191,7 @@ class ModelFamily:
         return pt
 
     @staticmethod
-    def _out(pt, x: np.ndarray, trailing: int = 0) -> np.ndarray:
+    def _out(pt: _Point, x: np.ndarray, trailing: int = 0) -> np.ndarray:
         """A gradient result ``x`` (batch axes, then ``trailing`` axes) checked by :func:`finite`; where a zero
         filter could not be refused (values not readable, e.g. under ``jax.jit``) its points are NaN."""
         xp = pt.xp
