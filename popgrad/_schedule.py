@@ -16,14 +16,13 @@ along a fixed dyadic tree, so the result does not depend on the chunking, the po
 from __future__ import annotations
 
 import math
-import os
 import pickle
-import sys
 from collections import deque
 from collections.abc import Callable, Iterator
 from concurrent.futures import Executor, ProcessPoolExecutor
 
 from ._moments import TreeMerger
+from ._progress import enabled as progress_enabled
 from ._validate import positive_int
 
 __all__ = ["Plan", "plan", "run"]
@@ -92,11 +91,9 @@ class _Progress:
     """A tqdm bar over samples, or nothing."""
 
     def __init__(self, total: int, enabled: bool | None) -> None:
-        delay = 0.0
-        if enabled is None:  # automatic: on a terminal outside CI, and only for runs longer than a second
-            enabled, delay = sys.stderr.isatty() and "CI" not in os.environ, 1.0
+        show, delay = progress_enabled(enabled)  # automatic: on a terminal outside CI, after a second
         self.bar = None
-        if enabled:
+        if show:
             from tqdm.auto import tqdm
 
             self.bar = tqdm(total=total, unit="sample", unit_scale=True, desc="popgrad monte_carlo", delay=delay)

@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ._cli_input import UsageError, flag_of, parse_vector
+from ._progress import bar
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -152,7 +153,8 @@ def _cmd_figures(args: argparse.Namespace) -> int:
         raise UsageError(f"--out: cannot create the directory {args.out!r}: {exc.strerror or exc}") from None
     written = []
     try:
-        for stem, fig in plot.gallery(model):
+        figures = plot.gallery(model)
+        for stem, fig in bar(figures, "popgrad figures", False if args.json else None, unit="figure"):
             path = out / f"{stem}.png"
             try:
                 fig.savefig(path, dpi=args.dpi, metadata={"Software": None})
@@ -253,7 +255,7 @@ def _cmd_mc(args: argparse.Namespace) -> int:
 def _cmd_families(args: argparse.Namespace) -> int:
     from .families import ste_families
 
-    rows = ste_families(seed=args.seed)
+    rows = ste_families(seed=args.seed, progress=False if args.json else None)
     if args.json:
         print(json.dumps([r.__dict__ for r in rows], indent=2))
         return 0
@@ -271,7 +273,9 @@ def _cmd_multi_filter(args: argparse.Namespace) -> int:
 
     keys = ("per_kind", "teachers", "starts", "steps")
     sizes = {k: getattr(args, k) for k in keys if getattr(args, k) is not None}
-    result = study.multi_filter_study(seed=args.seed, thorough=args.thorough, **sizes)
+    result = study.multi_filter_study(
+        seed=args.seed, thorough=args.thorough, progress=False if args.json else None, **sizes
+    )
     print(json.dumps(result.to_dict(), indent=2) if args.json else study.format_report(result))
     return 0
 
@@ -280,7 +284,7 @@ def _cmd_verify(args: argparse.Namespace) -> int:
     from .verify import format_table, summary_line, verify
 
     keys = tuple(args.claim) if args.claim else None
-    report = verify(seed=args.seed, thorough=args.thorough, keys=keys)
+    report = verify(seed=args.seed, thorough=args.thorough, keys=keys, progress=False if args.json else None)
     if args.json:
         print(json.dumps(report.to_dict(points=args.points, strict=args.strict), indent=2))
     else:

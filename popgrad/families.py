@@ -26,6 +26,7 @@ import numpy as np
 from numpy.typing import ArrayLike
 
 from . import ste as ste_mod
+from ._progress import bar
 from .activation import Activation, uniform
 from .dynamics import Trajectory, descend
 from .models import Model
@@ -81,8 +82,11 @@ def ste_families(
     n: int = 5,
     seed: int = 0,
     teachers: list[tuple[np.ndarray, np.ndarray]] | None = None,
+    progress: bool | None = None,
 ) -> list[FamilyMember]:
     """Measure every leaky-ReLU (``alphas``) and clipped-ReLU (``clips``) STE; see the module docstring.
+
+    ``progress``: a tqdm bar over the members (``None``: on a terminal only; :mod:`popgrad._progress`).
 
     Grid: :math:`\\theta` in 33 points of :math:`[0, \\pi]` (ends included), :math:`\\|w\\|` in
     ``geomspace(0.05, 20, 9)``, ``n_teachers`` random teachers (with spurious minimizers), one random
@@ -98,7 +102,7 @@ def ste_families(
     members = [("leaky_relu", float(a), ste_mod.leaky_relu(float(a))) for a in np.atleast_1d(alphas)]
     members += [("clipped_relu", float(c), ste_mod.clipped_relu(float(c))) for c in np.atleast_1d(clips)]
     out = []
-    for family, param, s in members:
+    for family, param, s in bar(members, "popgrad families", progress, unit="STE"):
         worst_inner, worst_norm = np.inf, 0.0
         for v_star, w_star in teachers:
             model = Model(v_star, w_star)

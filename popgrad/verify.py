@@ -76,11 +76,16 @@ class VerifyReport:
         }
 
 
-def verify(seed: int = 0, thorough: bool = False, keys: tuple[str, ...] | None = None) -> VerifyReport:
-    """Run the registered claims (or those in ``keys``) on the default or thorough battery."""
+def verify(
+    seed: int = 0, thorough: bool = False, keys: tuple[str, ...] | None = None, progress: bool | None = None
+) -> VerifyReport:
+    """Run the registered claims (or those in ``keys``) on the default or thorough battery.
+
+    ``progress``: a tqdm bar over the claims (``None``: on a terminal only).
+    """
     t0 = time.perf_counter()
     battery = make_battery(seed, thorough)
-    results = tuple(run(battery, keys))
+    results = tuple(run(battery, keys, progress=progress))
     return VerifyReport(
         results=results,
         seed=seed,

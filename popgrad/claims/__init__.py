@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass
 
+from .._progress import bar
 from .battery import Battery, Case, make_battery
 from .beyond import leaky_relu, staircase
 from .convergence import convergence
@@ -79,8 +80,10 @@ REGISTRY: tuple[ClaimSpec, ...] = (
 )
 
 
-def run(battery: Battery, keys: tuple[str, ...] | None = None) -> list[ClaimResult]:
+def run(battery: Battery, keys: tuple[str, ...] | None = None, progress: bool | None = None) -> list[ClaimResult]:
     """Check the registered claims (all, or those in ``keys``, in registry order) on ``battery``.
+
+    ``progress``: a tqdm bar over the claims (``None``: on a terminal only; :mod:`popgrad._progress`).
 
     A claim refuting the paper's statement as written (``expect="refuted"``) must name a registered
     claim stating the corrected statement, registered right after it (checked here; a
@@ -92,15 +95,15 @@ def run(battery: Battery, keys: tuple[str, ...] | None = None) -> list[ClaimResu
         if unknown:
             raise ValueError(f"unknown claim(s) {unknown}; registered: {order}")
     results = []
-    for spec in REGISTRY:
-        if keys is None or spec.key in keys:
-            result = spec.check(battery)
-            if result.key != spec.key:
-                raise RuntimeError(f"claim registered as {spec.key!r} returned a result keyed {result.key!r}")
-            if result.expect == "refuted" and order[order.index(spec.key) + 1 :][:1] != [result.corrected_by]:
-                raise RuntimeError(
-                    f"refuted claim {spec.key!r} names {result.corrected_by!r} as its corrected statement, "
-                    "which must be registered right after it"
-                )
-            results.append(result)
+    chosen = [spec for spec in REGISTRY if keys is None or spec.key in keys]
+    for spec in bar(chosen, "popgrad verify", progress, unit="claim"):
+        result = spec.check(battery)
+        if result.key != spec.key:
+            raise RuntimeError(f"claim registered as {spec.key!r} returned a result keyed {result.key!r}")
+        if result.expect == "refuted" and order[order.index(spec.key) + 1 :][:1] != [result.corrected_by]:
+            raise RuntimeError(
+                f"refuted claim {spec.key!r} names {result.corrected_by!r} as its corrected statement, "
+                "which must be registered right after it"
+            )
+        results.append(result)
     return results

@@ -24,6 +24,7 @@ from typing import Any
 
 import numpy as np
 
+from .._progress import counter
 from .._validate import positive_int
 from .correlation import STES, CorrelationRow, correlation_study, inner_products
 from .descent import DescentRow, descent_study
@@ -114,6 +115,7 @@ def multi_filter_study(
     steps: int | None = None,
     m: int = 4,
     n: int = 6,
+    progress: bool | None = None,
 ) -> MultiFilterStudy:
     """Run the whole study (package docstring).
 
@@ -126,6 +128,8 @@ def multi_filter_study(
     per_kind, teachers, starts, steps : override the sizes.
     pairs : the ``(K, K*)`` of the runs (default (1, 1) -- the paper's model, a control -- (2, 2), (3, 3), (4, 2)).
     m, n : patches and patch dimension of the runs.
+    progress : a tqdm bar over the study's steps (battery, correlation, descent, each run; ``None``: on a
+        terminal only).
     """
     t0 = time.perf_counter()
     sizes = dict(SIZES[bool(thorough)])
@@ -136,15 +140,20 @@ def multi_filter_study(
     for pair in pairs:
         if len(pair) != 2 or positive_int(pair[0], "K") < positive_int(pair[1], "K*"):
             raise ValueError(f"pairs must be (K, K*) with K >= K* >= 1 (a global minimum has f = 0), got {pair}")
+    jobs = [(k, ks, t) for k, ks in pairs for t in range(sizes["teachers"])]
+    done = counter(3 + len(jobs), "popgrad multi-filter", progress, unit="step")
     bat = battery(seed, thorough, sizes["per_kind"])
+    done.update()
     corr = correlation_study(bat)
     law = relu_identity_law(bat)
+    done.update()
     desc = descent_study(bat)
-    runs = [
-        run_pair(k, ks, m, n, sizes["starts"], sizes["steps"], np.random.default_rng([seed, 1, k, ks, t]))
-        for k, ks in pairs
-        for t in range(sizes["teachers"])
-    ]
+    done.update()
+    runs = []
+    for k, ks, t in jobs:
+        runs.append(run_pair(k, ks, m, n, sizes["starts"], sizes["steps"], np.random.default_rng([seed, 1, k, ks, t])))
+        done.update()
+    done.close()
     return MultiFilterStudy(
         seed=seed,
         thorough=bool(thorough),
