@@ -77,14 +77,19 @@ class VerifyReport:
 
 
 def verify(
-    seed: int = 0, thorough: bool = False, keys: tuple[str, ...] | None = None, progress: bool | None = None
+    seed: int = 0,
+    thorough: bool = False,
+    keys: tuple[str, ...] | None = None,
+    progress: bool | None = None,
+    mc_options: dict | None = None,
 ) -> VerifyReport:
     """Run the registered claims (or those in ``keys``) on the default or thorough battery.
 
-    ``progress``: a tqdm bar over the claims (``None``: on a terminal only).
+    ``progress``: a tqdm bar over the claims (``None``: on a terminal only).  ``mc_options``: options of every
+    Monte Carlo run (``workers``, ``executor`` -- e.g. a Dask cluster's); the results do not depend on them.
     """
     t0 = time.perf_counter()
-    battery = make_battery(seed, thorough)
+    battery = make_battery(seed, thorough, mc_options)
     results = tuple(run(battery, keys, progress=progress))
     return VerifyReport(
         results=results,

@@ -277,6 +277,24 @@ def test_cli_mc_on_a_dask_scheduler(dask_cluster, capsys, monkeypatch):
     assert "pip install 'popgrad[dask]'" in capsys.readouterr().err
 
 
+def test_cli_verify_on_a_dask_scheduler(dask_cluster, capsys):
+    """``popgrad verify --scheduler ADDRESS``: the claims' Monte Carlo runs on the cluster and every number is
+    the local run's (the rows that sample: leaky ReLU and staircase, full sampler; remark2, t rows)."""
+    import json
+
+    from popgrad.cli import main
+
+    args = ["verify", "--json", "--claim", "leaky_relu", "staircase", "remark2"]
+    assert main(args) == 0
+    local = json.loads(capsys.readouterr().out)
+    assert main([*args, "--scheduler", dask_cluster.scheduler_address]) == 0
+    remote = json.loads(capsys.readouterr().out)
+    assert [c["worst"] for c in remote["claims"]] == [c["worst"] for c in local["claims"]]
+    assert [c["values"] for c in remote["claims"]] == [c["values"] for c in local["claims"]]
+    assert main([*args, "--scheduler", "tcp://127.0.0.1:1"]) == 2
+    assert "--scheduler: cannot connect" in capsys.readouterr().err
+
+
 def test_seed_sequence_and_int_seed_agree():
     p = BATTERY[3]
     a = pg.monte_carlo(p.model, p.v, p.w, n_samples=1000, seed=7)

@@ -10,7 +10,7 @@ teachers on both sides of Proposition 1's condition :math:`(1^\top v^*)^2 < \tfr
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
@@ -46,6 +46,7 @@ class Battery:
     n_inits: int  # random initialisations per teacher and STE (convergence)
     n_quad: int  # points per teacher compared with the quadrature transcription of Lemma 7
     n_perturb: int  # random perturbations per radius (local-minimum check)
+    mc_options: dict = field(default_factory=dict)  # passed to every Monte Carlo run (e.g. workers, executor)
 
 
 def random_teacher(rng: np.random.Generator, m: int, n: int, kind: str = "mixed") -> Model:
@@ -151,8 +152,13 @@ def case_points(cases: list[Case] | tuple[Case, ...], masks: list[np.ndarray] | 
     }
 
 
-def make_battery(seed: int = 0, thorough: bool = False) -> Battery:
-    """The default battery (9 teachers x 48 points) or the thorough one (18 teachers x 400 points)."""
+def make_battery(seed: int = 0, thorough: bool = False, mc_options: dict | None = None) -> Battery:
+    """The default battery (9 teachers x 48 points) or the thorough one (18 teachers x 400 points).
+
+    ``mc_options``: options of every Monte Carlo run of the claims, e.g. ``{"workers": 2}`` or
+    ``{"executor": client.get_executor()}`` (a Dask cluster); results do not depend on them (Monte Carlo is
+    bitwise the same for any workers and executor).
+    """
     root = np.random.SeedSequence(seed)
     shapes = _THOROUGH if thorough else _DEFAULT
     size = 400 if thorough else 48
@@ -169,4 +175,5 @@ def make_battery(seed: int = 0, thorough: bool = False) -> Battery:
         n_inits=64 if thorough else 8,
         n_quad=60 if thorough else 8,
         n_perturb=400 if thorough else 64,
+        mc_options=dict(mc_options or {}),
     )

@@ -62,7 +62,7 @@ def _mc_row(
         seeds = case.rng(purpose).integers(0, 2**63, size=per_teacher)
         for i, seed in zip(_points(case.w, per_teacher), seeds, strict=False):
             try:
-                zs = mc_z(model, case.v[i], case.w[i], n_samples, int(seed), "full", stes)
+                zs = mc_z(model, case.v[i], case.w[i], n_samples, int(seed), "full", stes, battery.mc_options)
             except NotImplementedError as exc:
                 refused = Check("points the Monte Carlo engine computes", 0, ">", 0, note=str(exc))
                 return ClaimResult(key, title, REFERENCE, METHOD, (refused,), 0, values={"refused": 1.0})

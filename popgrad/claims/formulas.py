@@ -97,8 +97,11 @@ def mc_z(
     seed: int | np.random.SeedSequence,
     method: str,
     stes: tuple = STES,
+    options: dict | None = None,
 ) -> dict:
     r"""Largest :math:`|z|` per quantity (``loss``, ``grad_v``, ``grad_w``, each STE by name) at one point.
+
+    ``options``: further options of the Monte Carlo engine (``workers``, ``executor``; not ``seed`` and sizes).
 
     Closed forms from the model's methods; Monte Carlo estimates and their standard errors from
     ``pg.expectations(..., engine="monte_carlo")`` (:func:`max_abs_z`), in the model's coordinates.  A
@@ -108,7 +111,9 @@ def mc_z(
     """
     cf = closed_forms(model, v, w, stes)
     resolved = tuple(s for s in stes if s != "clipped_relu" or clip_hits(model, w, n_samples) >= MIN_HITS)
-    mc = expectations(model, v, w, resolved, engine="monte_carlo", n_samples=n_samples, seed=seed, method=method)
+    mc = expectations(
+        model, v, w, resolved, engine="monte_carlo", n_samples=n_samples, seed=seed, method=method, **(options or {})
+    )
     first = mc[resolve(resolved[0]).name]
     est = {"loss": first.loss, "grad_v": first.grad_v, "grad_w": first.grad_w}
     est |= {name: e.coarse_grad_w for name, e in mc.items()}
@@ -201,7 +206,7 @@ def formulas(battery: Battery) -> ClaimResult:
         idx = _indices(case, k_proj)
         to_quad = set(_indices(case, k_quad).tolist())
         for j, i in enumerate(idx):
-            zs = mc_z(model, case.v[i], case.w[i], n_proj, int(seeds[j]), "projected")
+            zs = mc_z(model, case.v[i], case.w[i], n_proj, int(seeds[j]), "projected", options=battery.mc_options)
             if "clipped_relu" not in zs:
                 unresolved += 1
                 to_quad.add(int(i))
@@ -210,7 +215,7 @@ def formulas(battery: Battery) -> ClaimResult:
             n_comp += 1 + model.m + (len(zs) - 2) * model.n  # loss, grad_v; grad_w and each STE in R^n
         n_points += idx.size
         if t < full_teachers:
-            zs = mc_z(model, case.v[idx[0]], case.w[idx[0]], n_full, int(seeds[-1]), "full")
+            zs = mc_z(model, case.v[idx[0]], case.w[idx[0]], n_full, int(seeds[-1]), "full", options=battery.mc_options)
             worst_full = max(worst_full, *zs.values())
             n_comp += 1 + model.m + (len(zs) - 2) * model.n
         for i in sorted(to_quad):

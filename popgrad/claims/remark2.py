@@ -168,7 +168,16 @@ def remark2(battery: Battery) -> ClaimResult:
         seeds = case.rng(80).integers(0, 2**63, size=len(pts))
         for (kind, v, w), seed in zip(pts, seeds, strict=True):
             mc = expectations(
-                model, v, w, STES, engine="monte_carlo", n_samples=n_samples, seed=int(seed), method="full", rows=rows
+                model,
+                v,
+                w,
+                STES,
+                engine="monte_carlo",
+                n_samples=n_samples,
+                seed=int(seed),
+                method="full",
+                rows=rows,
+                **battery.mc_options,
             )
             tally.add(model, kind, v, w, mc)
     values = {"c_nu": tally.c, "nu": NU, "samples_per_point": n_samples}
