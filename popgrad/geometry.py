@@ -227,6 +227,19 @@ def _norm_gap(x: np.ndarray, y: np.ndarray, rx: np.ndarray, ry: np.ndarray, same
     return _replace_rows(close, (gap,), _accurate_gap, x, y)[0]
 
 
+def _identical_rows(x: Array, y: Array, candidates: Array) -> Array:
+    """Rows (k,) where ``x`` and ``y`` (k, n) are identical; only ``candidates`` can be (numpy compares those rows
+    only: identical rows are exactly parallel, so they are among the near-parallel ones)."""
+    xp = namespace(x, y)
+    if not is_numpy(xp):
+        return xp.all(x == y, axis=1)
+    same = np.zeros_like(candidates)
+    idx = np.flatnonzero(candidates)
+    if idx.size:
+        same[idx] = np.all(x[idx] == y[idx], axis=1)
+    return same
+
+
 def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     """:func:`plane` without validation; ``w (..., n)``, ``w_star (n,)`` or ``(..., n)``, non-zero."""
     xp = namespace(w, w_star)
@@ -253,10 +266,15 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     w_star_rows = xp.reshape(xp.broadcast_to(w_star, (*batch, n)), (-1, n))
     # identical rows (e.g. each filter paired with itself) are exactly parallel: what the compensated path
     # would return for them (sin 0, u 0, cos 1) without its cost
-    same = xp.all(w2 == w_star_rows, axis=1)
-    sin, cos = xp.where(same, 0.0, sin), xp.where(same, 1.0, cos)
-    u = xp.where(same[:, None], 0.0, u)
-    near = (sd < _NEAR_PARALLEL) & ~same
+    near = sd < _NEAR_PARALLEL
+    same = _identical_rows(w2, w_star_rows, near)
+    if is_numpy(xp):
+        if np.any(same):
+            sin[same], cos[same], u[same] = 0.0, 1.0, 0.0
+    else:
+        sin, cos = xp.where(same, 0.0, sin), xp.where(same, 1.0, cos)
+        u = xp.where(same[:, None], 0.0, u)
+    near = near & ~same
     sin, u, cos = _replace_rows(near, (sin, u, cos), _near_parallel, w2, w_star_rows, c0)
     theta = xp.atan2(sin, cos)
     vec = (*batch, n)
