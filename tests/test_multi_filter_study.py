@@ -339,7 +339,7 @@ def test_cli_multi_filter(monkeypatch, capsys):
     full = study.multi_filter_study
 
     def tiny(**kwargs):
-        assert kwargs == {"seed": 2, "thorough": False, "starts": 2, "steps": 10, "per_kind": 1}
+        assert kwargs == {"seed": 2, "thorough": False, "progress": False, "starts": 2, "steps": 10, "per_kind": 1}
         return full(**kwargs, pairs=((1, 1),), m=2, n=3)
 
     monkeypatch.setattr(study, "multi_filter_study", tiny)
