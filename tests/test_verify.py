@@ -347,3 +347,12 @@ def test_golden_convergence_counts(seed0):
     # the smallest |w| of a run that does not collapse, min_|w|_without_collapse, is 0.115)
     values = seed0["convergence"].values
     assert values["runs"] == 144 and values["runs_w_collapse (Thm 1 assumption violated)"] == 43
+
+
+def test_verify_mc_options_are_checked():
+    """Only how the claims' Monte Carlo runs may be set, not what it computes."""
+    with pytest.raises(ValueError, match="mc_options may set only"):
+        make_battery(0, False, {"seed": 3})
+    with pytest.raises(TypeError, match="mc_options must be a dict"):
+        make_battery(0, False, [("workers", 2)])
+    assert make_battery(0, False, {"workers": 2}).mc_options == {"workers": 2}

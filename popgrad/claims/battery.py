@@ -175,5 +175,23 @@ def make_battery(seed: int = 0, thorough: bool = False, mc_options: dict | None 
         n_inits=64 if thorough else 8,
         n_quad=60 if thorough else 8,
         n_perturb=400 if thorough else 64,
-        mc_options=dict(mc_options or {}),
+        mc_options=_mc_options(mc_options),
     )
+
+
+#: Monte Carlo options a caller may set for the claims' runs (how to run, not what: the claims choose the rest)
+MC_OPTIONS = ("workers", "executor", "chunk_size", "progress")
+
+
+def _mc_options(options: dict | None) -> dict:
+    """``options`` checked: a dict with keys among :data:`MC_OPTIONS` (ValueError/TypeError naming them)."""
+    if options is None:
+        return {}
+    if not isinstance(options, dict):
+        raise TypeError(f"mc_options must be a dict of Monte Carlo options, got {type(options).__name__}")
+    other = sorted(set(options) - set(MC_OPTIONS))
+    if other:
+        raise ValueError(
+            f"mc_options may set only {list(MC_OPTIONS)} (the claims choose seeds, sizes and samplers), got {other}"
+        )
+    return dict(options)
