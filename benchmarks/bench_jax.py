@@ -9,7 +9,8 @@ run (best of ``--repeat``), for loss + grad + coarse_grad(relu) at m = n = 8:
   nearly cancels, :math:`\partial f/\partial w \propto v^\top v^*` differs in its last digits with the summation order;
 * **numpy before/after** (with ``--reference DIR``, a checkout of the previous code, e.g.
   ``git worktree add /tmp/popgrad-main main``): this tree's numpy time / the reference's, each timed in its own
-  subprocess (``PYTHONPATH``), alternating, on the same points, by the wall clock and by CPU time (less
+  subprocess (``PYTHONPATH``; best of 3 there), ``--repeat`` subprocesses each, alternating, on the same points,
+  by the wall clock and by CPU time (less
   sensitive to other load on a shared machine); their results must be bit for bit identical.
 """
 
@@ -77,8 +78,8 @@ def numpy_before_after(reference: Path, points: int, repeat: int) -> None:
     with tempfile.TemporaryDirectory() as tmp:
         after, before = [], []
         for _ in range(repeat):  # alternating, so that both see the same load
-            after.append(run_child(ROOT, points, 1, f"{tmp}/after.npz"))
-            before.append(run_child(reference, points, 1, f"{tmp}/before.npz"))
+            after.append(run_child(ROOT, points, 3, f"{tmp}/after.npz"))
+            before.append(run_child(reference, points, 3, f"{tmp}/before.npz"))
         a, b = np.load(f"{tmp}/after.npz"), np.load(f"{tmp}/before.npz")
         same = all(np.array_equal(a[k], b[k]) for k in a.files)
     (wall_a, cpu_a), (wall_b, cpu_b) = (tuple(min(t) for t in zip(*times, strict=True)) for times in (after, before))

@@ -18,15 +18,20 @@ Valid while no product or partial sum overflows and no product underflows to a s
 negligible next to the result).
 
 Arrays of any Array API namespace (:mod:`popgrad._xp`).  The transformations need every operation rounded
-once, as written: no fused multiply-add contracted from ``a * b - c``, no reassociation (XLA on the CPU keeps
-them exact; ``tests/test_jax.py`` checks it under ``jit``).
+once, as written: no reassociation, and no fused multiply-add contracted from a rounded product and the sum
+it feeds.  XLA on the CPU always allows that contraction (``a * b + c`` under ``jax.jit`` becomes one
+``fma`` in about a quarter of the elements, depending on how the operations are fused), so on JAX the rounded
+products of :func:`two_prod` (``a * b`` and Veltkamp's ``(2**27 + 1) * a``) pass through
+:func:`popgrad._xp.rounded`, an identity the compiler cannot contract through.  The other
+products are exact (halves of at most 27 bits) and lose nothing to a contraction.  ``tests/test_jax.py``
+checks :func:`dot2` under ``jit`` against numpy, at the shapes where XLA contracted.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from ._xp import namespace
+from ._xp import namespace, rounded
 
 __all__ = ["dot2", "two_prod", "two_sum"]
 
@@ -35,11 +40,12 @@ _SPLITTER = 134217729.0  # 2**27 + 1, Veltkamp's constant for float64
 
 def two_prod(a: np.ndarray, b: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Error-free product: ``p + e == a * b`` exactly, ``p = fl(a * b)`` (broadcasting)."""
-    p = a * b
-    ca = _SPLITTER * a
+    xp = namespace(a, b)
+    p = rounded(xp, a * b)
+    ca = rounded(xp, _SPLITTER * a)
     a_hi = ca - (ca - a)
     a_lo = a - a_hi
-    cb = _SPLITTER * b
+    cb = rounded(xp, _SPLITTER * b)
     b_hi = cb - (cb - b)
     b_lo = b - b_hi
     e = ((a_hi * b_hi - p) + a_hi * b_lo + a_lo * b_hi) + a_lo * b_lo

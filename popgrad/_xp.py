@@ -17,6 +17,9 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`safe_sqrt`, :func:`safe_divide` -- ``sqrt`` and ``/`` whose derivatives stay finite where the value is
   taken as a limit (``sqrt(0)``, ``x/0``): under automatic differentiation the branch :func:`where` discards
   must not produce ``0 * inf = NaN``.  On numpy they are the plain operations.
+* :func:`rounded` -- a product kept rounded: on JAX the identity in a form XLA cannot contract with the sum
+  it feeds into a fused multiply-add (the error-free transformations of :mod:`popgrad._compensated`
+  need the rounded value);
 * :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
 * :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
   values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
@@ -47,6 +50,7 @@ __all__ = [
     "namespace",
     "numpy_only",
     "readable",
+    "rounded",
     "safe_divide",
     "safe_sqrt",
 ]
@@ -161,24 +165,53 @@ def einsum(xp: ModuleType, spec: str, *operands: Array) -> Array:
 def exponent(xp: ModuleType, x: Array) -> Array:
     """``e`` with ``x / 2**e`` in ``[0.5, 1)`` for ``x > 0`` (0 at ``x = 0``); numpy's ``frexp``.
 
-    Elsewhere ``floor(log2(x)) + 1`` (a float array): a rounded ``log2`` can leave ``x / 2**e`` in
-    ``[0.25, 1]``, which is all the callers need (the scaling by ``2**-e`` is exact either way).
+    JAX: read from the bits of ``x`` (XLA flushes subnormal numbers to zero: they give 0), a float array
+    without derivative.  Elsewhere ``floor(log2(x)) + 1`` (a float array): a rounded ``log2`` can leave
+    ``x / 2**e`` in ``[0.25, 1]``, which is all the callers need (the scaling by ``2**-e`` is exact either way).
     """
     if is_numpy(xp):
         return np.frexp(x)[1]
+    if is_jax(xp):
+        import jax
+
+        bits = jax.lax.bitcast_convert_type(jax.lax.stop_gradient(x), xp.int64)
+        biased = (bits >> 52) & 0x7FF
+        return xp.where(biased > 0, biased - 1022, 0).astype(xp.float64)
     positive = x > 0
     return xp.where(positive, xp.floor(xp.log2(xp.where(positive, x, 1.0))) + 1.0, 0.0)
+
+
+def _pow2(xp: ModuleType, k: Array) -> Array:
+    """``2**k`` for integer-valued floats ``k`` in [-1022, 1023], exactly (JAX: assembled from its bits)."""
+    if is_jax(xp):
+        import jax
+
+        return jax.lax.bitcast_convert_type((k.astype(xp.int64) + 1023) << 52, xp.float64)
+    return xp.pow(2.0, k)
 
 
 def ldexp(xp: ModuleType, x: Array, e: Array) -> Array:
     """``x * 2**e``, exactly (barring underflow and overflow of the result); ``e`` from :func:`exponent`.
 
-    Elsewhere than numpy: two factors ``pow(2, k)`` with ``k`` in the normal range, each exact.
+    Elsewhere than numpy: two factors ``2**k`` with ``k`` in the normal range, each exact.
     """
     if is_numpy(xp):
         return np.ldexp(x, e)
     half = xp.floor(e * 0.5)
-    return (x * xp.pow(2.0, half)) * xp.pow(2.0, e - half)
+    return (x * _pow2(xp, half)) * _pow2(xp, e - half)
+
+
+def rounded(xp: ModuleType, x: Array) -> Array:
+    """``x`` as computed, never contracted with the operations that use it; on numpy ``x`` itself.
+
+    XLA on the CPU contracts a product and the sum it feeds into one fused multiply-add whenever both land in
+    one kernel (it always allows that fusion, and ``lax.optimization_barrier`` is gone by then).  On JAX the
+    value passes through ``where(isnan(x), nan, x)``, the identity, which the compiler keeps and which separates
+    the product from the sum (``tests/test_jax.py`` measures it: no contracted element in 10^5).
+    """
+    if is_jax(xp):
+        return xp.where(xp.isnan(x), xp.nan, x)
+    return x
 
 
 def safe_sqrt(xp: ModuleType, x: Array) -> Array:
@@ -209,36 +242,41 @@ def constant(xp: ModuleType, value: object, device: object = None) -> Array:
     return xp.asarray(np.asarray(value, dtype=np.float64), device=device)
 
 
-_JAX_ROWS_SHARE = 16  # the block of rows gathered for a rare accurate path: at most 1/16 of the rows
+_JAX_ROWS_FEW = 64  # the block of rows computed for a rare accurate path whatever the mask (no control flow)
+_JAX_ROWS_SHARE = 16  # the next block, under lax.cond: at most 1/16 of the rows
 
 
 def jax_rows(mask: Array, current: tuple, compute: Callable[..., tuple], inputs: tuple) -> tuple:
     """``current`` (JAX arrays, rows on axis 0) with the rows in ``mask`` replaced by ``compute(*inputs)``'s.
 
-    ``compute`` maps rows to rows (each output row depends on the same input rows only).  When at most
-    ``k // 16`` rows are masked (the common case: the accurate paths are for rare rows), they are gathered into a
-    block of that static size (padded with copies of the last row, whose results are dropped), computed, and
-    scattered back; otherwise ``compute`` runs on every row and ``where`` selects.  Both branches give the same
-    numbers; ``jit``, ``grad`` and ``vmap`` go through ``lax.cond`` (under ``vmap`` both branches run).  Outside
-    a trace (eager JAX) the mask is known and exactly its rows are computed.
+    ``compute`` maps rows to rows (each output row depends on the same input rows only); an input with one row is
+    shared by every row (passed as it is; ``compute`` broadcasts it).  Under a trace (``jit``, ``grad``,
+    ``vmap``) shapes cannot depend on the mask, so the masked rows are gathered into blocks of static size
+    (padded with copies of the last row, whose results are dropped), computed, and scattered back:
+
+    * the first :data:`_JAX_ROWS_FEW` masked rows always (the common case: the accurate paths are for rare rows;
+      no control flow, which would keep XLA from fusing the arrays around it);
+    * if there are more, under ``lax.cond``: up to ``k // 16`` masked rows as one block, or else every row
+      computed and ``where`` selecting.
+
+    Every route gives the same numbers (under ``vmap`` both branches of the ``cond`` run).  Outside a trace
+    (eager JAX) the mask is known and exactly its rows are computed.  With at most :data:`_JAX_ROWS_FEW` rows in
+    all, every row is computed.
     """
     import jax
     import jax.numpy as jnp
 
     k = mask.shape[0]
-    if not isinstance(mask, jax.core.Tracer):  # eager: the rows are known, gathered exactly (as on numpy)
-        idx = jnp.nonzero(mask)[0]
-        if not idx.shape[0]:
-            return tuple(current)
-        new = compute(*(x[idx] for x in inputs))
-        return tuple(c.at[idx].set(v) for c, v in zip(current, new, strict=True))
-    cap = max(1, k // _JAX_ROWS_SHARE)
 
-    def some(current: tuple, inputs: tuple) -> tuple:
-        idx = jnp.nonzero(mask, size=cap, fill_value=k)[0]
-        rows = jnp.minimum(idx, k - 1)
-        new = compute(*(x[rows] for x in inputs))
-        return tuple(c.at[idx].set(v, mode="drop") for c, v in zip(current, new, strict=True))
+    def gather(idx: Array) -> tuple:
+        return compute(*(x if x.shape[0] == 1 else x[jnp.minimum(idx, k - 1)] for x in inputs))
+
+    def block(size: int) -> Callable[[tuple, tuple], tuple]:
+        def replace(current: tuple, inputs: tuple) -> tuple:
+            idx = jnp.nonzero(mask, size=size, fill_value=k)[0]  # k: a padding row, dropped by the scatter
+            return tuple(c.at[idx].set(v, mode="drop") for c, v in zip(current, gather(idx), strict=True))
+
+        return replace
 
     def every(current: tuple, inputs: tuple) -> tuple:
         out = []
@@ -246,4 +284,17 @@ def jax_rows(mask: Array, current: tuple, compute: Callable[..., tuple], inputs:
             out.append(jnp.where(jnp.reshape(mask, mask.shape + (1,) * (c.ndim - mask.ndim)), v, c))
         return tuple(out)
 
-    return jax.lax.cond(jnp.sum(mask) <= cap, some, every, tuple(current), tuple(inputs))
+    if not isinstance(mask, jax.core.Tracer):  # eager: the rows are known, gathered exactly (as on numpy)
+        idx = jnp.nonzero(mask)[0]
+        if not idx.shape[0]:
+            return tuple(current)
+        return tuple(c.at[idx].set(v) for c, v in zip(current, gather(idx), strict=True))
+    if k <= _JAX_ROWS_FEW:
+        return every(tuple(current), tuple(inputs))
+    current = block(_JAX_ROWS_FEW)(tuple(current), tuple(inputs))
+    count = jnp.sum(mask)
+    share = max(_JAX_ROWS_FEW, k // _JAX_ROWS_SHARE)
+
+    # 0: no row left; 1: the rest in one block of k // 16; 2: every row
+    branch = (count > _JAX_ROWS_FEW).astype(jnp.int32) + (count > share).astype(jnp.int32)
+    return jax.lax.switch(branch, [lambda c, i: c, block(share), every], current, tuple(inputs))

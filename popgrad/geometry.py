@@ -60,7 +60,9 @@ class Plane:
     ----------
     r : (...)           norm of ``w``
     r_star : (...)      norm of ``w_star`` (broadcast to the batch)
-    norm_gap : (...)    ``r_star - r``, to a few ulps of itself even when the norms nearly agree
+    norm_gap : (...)    ``r_star - r``: to a few ulps of itself where the norms agree to a relative 2**-20 (computed
+                        from the squares' difference), to an ulp or two of the larger norm elsewhere (so to a
+                        relative 2**-32 of itself at worst)
     w_hat : (..., n)    ``w / ‖w‖``
     w_star_hat : (..., n)  ``w_star / ‖w_star‖`` (broadcast to the batch)
     u : (..., n)        unit vector of the component of ``w_star_hat`` orthogonal to ``w``;
@@ -81,7 +83,8 @@ class Plane:
 
 def _replace_rows(mask: Array, current: tuple, compute: Callable[..., tuple], *inputs: Array) -> tuple:
     """``current`` (arrays with rows on axis 0, fresh: numpy's are changed in place) with the rows in ``mask``
-    replaced by ``compute(*inputs)`` on those rows.
+    replaced by ``compute(*inputs)`` on those rows.  An input with one row (e.g. the one teacher filter of a
+    whole batch) is shared by every row: passed as it is, and ``compute`` broadcasts it.
 
     numpy: ``compute`` sees the masked rows only (and is not called when there are none).  JAX:
     :func:`popgrad._xp.jax_rows` (the masked rows gathered into a block of static size).  Other namespaces
@@ -94,7 +97,8 @@ def _replace_rows(mask: Array, current: tuple, compute: Callable[..., tuple], *i
     if is_numpy(xp):
         if not np.any(mask):
             return current
-        for c, new in zip(current, compute(*(x[mask] for x in inputs)), strict=True):
+        rows = (x if x.shape[0] == 1 else x[mask] for x in inputs)
+        for c, new in zip(current, compute(*rows), strict=True):
             c[mask] = new
         return current
     out = []
@@ -137,6 +141,8 @@ def _scaled_unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 def _unit_rows(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """Norms and unit vectors of the rows of ``x`` (k, n), for any magnitude of the entries."""
     xp = namespace(x)
+    if not is_numpy(xp):  # no control flow under jit: every row scaled (the same roundings in the normal range)
+        return _scaled_unit_rows(x)
     sq = einsum(xp, "ki,ki->k", x, x)
     unsafe = ~((sq > _SAFE_SQ[0]) & (sq < _SAFE_SQ[1]))
     r = safe_sqrt(xp, sq)
@@ -196,7 +202,7 @@ def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nda
 def _near_parallel(w: np.ndarray, w_star: np.ndarray, c0: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """sin(theta), u and cos(theta) of rows (k, n) by the compensated path; ``c0`` gives the sign of the cosine."""
     xp = namespace(w, w_star)
-    sin, u = _perp_sin_and_u(_exact_scale(w), _exact_scale(w_star))
+    sin, u = _perp_sin_and_u(_exact_scale(w), _exact_scale(xp.broadcast_to(w_star, w.shape)))
     return sin, u, xp.copysign(xp.sqrt((1.0 - sin) * (1.0 + sin)), c0)
 
 
@@ -206,6 +212,7 @@ _CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed wit
 def _accurate_gap(x: np.ndarray, y: np.ndarray) -> tuple[np.ndarray]:
     """``|y| - |x|`` of rows (k, n) as ``(|y|^2 - |x|^2)/(|x| + |y|)``, the squares in double-double."""
     xp = namespace(x, y)
+    y = xp.broadcast_to(y, x.shape)
     e = exponent(xp, xp.max(xp.abs(xp.concat([x, y], axis=1)), axis=1))
     xs, ys = ldexp(xp, x, -e[:, None]), ldexp(xp, y, -e[:, None])  # exact
     x_hi, x_lo = dot2(xs, xs)
@@ -236,7 +243,7 @@ def _identical_rows(x: Array, y: Array, candidates: Array) -> Array:
     same = np.zeros_like(candidates)
     idx = np.flatnonzero(candidates)
     if idx.size:
-        same[idx] = np.all(x[idx] == y[idx], axis=1)
+        same[idx] = np.all(x[idx] == (y if y.shape[0] == 1 else y[idx]), axis=1)
     return same
 
 
@@ -263,7 +270,12 @@ def plane_of_arrays(w: np.ndarray, w_star: np.ndarray) -> Plane:
     sin = sd / hyp
     cos = c0 / hyp
     u = safe_divide(xp, d, sd[:, None], sd[:, None] > 0)
-    w_star_rows = xp.reshape(xp.broadcast_to(w_star, (*batch, n)), (-1, n))
+    # the teacher's rows: one row when one vector serves the whole batch (not copied k times)
+    w_star_rows = (
+        xp.reshape(w_star, (1, n))
+        if math.prod(w_star.shape) == n
+        else xp.reshape(xp.broadcast_to(w_star, (*batch, n)), (-1, n))
+    )
     # identical rows (e.g. each filter paired with itself) are exactly parallel: what the compensated path
     # would return for them (sin 0, u 0, cos 1) without its cost
     near = sd < _NEAR_PARALLEL
