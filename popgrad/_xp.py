@@ -20,6 +20,9 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`rounded` -- a product kept rounded: on JAX the identity in a form XLA cannot contract with the sum
   it feeds into a fused multiply-add (the error-free transformations of :mod:`popgrad._compensated`
   need the rounded value);
+* :func:`constant`, :func:`into` -- numbers and numpy arrays as float64 arrays of a namespace (copies: PyTorch
+  would share a numpy array's memory), arrays of the namespace left as they are; :func:`to_float` reads a 0-d
+  array;
 * :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
 * :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
   values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
@@ -43,6 +46,7 @@ __all__ = [
     "device_of",
     "einsum",
     "exponent",
+    "into",
     "is_jax",
     "is_numpy",
     "jax_rows",
@@ -53,6 +57,7 @@ __all__ = [
     "rounded",
     "safe_divide",
     "safe_sqrt",
+    "to_float",
 ]
 
 Array: TypeAlias = Any
@@ -236,10 +241,27 @@ def device_of(*objects: object) -> Any:
 
 
 def constant(xp: ModuleType, value: object, device: object = None) -> Array:
-    """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is)."""
+    """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is;
+    elsewhere a copy, never sharing memory with ``value``)."""
     if is_numpy(xp):
         return np.asarray(value, dtype=np.float64)
-    return xp.asarray(np.asarray(value, dtype=np.float64), device=device)
+    # a copy: PyTorch shares the memory of a numpy array (and warns, once per process, when it is read-only, as the
+    # model's teacher arrays are); the other libraries copy anyway
+    return xp.asarray(np.array(value, dtype=np.float64), device=device)
+
+
+def into(xp: ModuleType, x: object, device: object = None) -> Array:
+    """``x`` as an array of ``xp``: an array of another namespace than numpy's unchanged if it is of ``xp`` (never
+    ``asarray`` on a tensor that requires grad: PyTorch warns), else a float64 :func:`constant` on ``device``."""
+    if is_numpy(xp) or namespace(x) is not xp:
+        return constant(xp, x, device)
+    return x
+
+
+def to_float(x: Any) -> float:
+    """The value of a 0-d array (readable: :func:`readable`) as a Python float; PyTorch's detached first (``float`` of
+    a tensor that requires grad warns)."""
+    return float(x.detach() if array_api_compat.is_torch_array(x) else x)
 
 
 _JAX_ROWS_FEW = 64  # the block of rows computed for a rare accurate path whatever the mask (no control flow)
