@@ -8,7 +8,8 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`namespace` -- the namespace of a call: the one of its non-numpy arrays, numpy's when there are none
   (lists, floats and numpy arrays are then converted into it);
 * :func:`readable` -- whether values can be read (for the value checks): not for traced JAX arrays (under
-  ``jit``/``grad``/``vmap``) nor other lazy arrays (``array_api_compat.is_lazy_array``);
+  ``jit``/``grad``/``vmap``), PyTorch tensors under ``torch.func`` transforms or on the ``meta`` device, nor other
+  lazy arrays (``array_api_compat.is_lazy_array``);
 * :func:`einsum` -- the namespace's own ``einsum`` where it has one (numpy's keeps its results bit for bit), a
   broadcast product and sum otherwise;
 * :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, elsewhere
@@ -110,14 +111,30 @@ def is_jax(xp: ModuleType) -> bool:
 
 def readable(x: object) -> bool:
     """Whether the values of ``x`` (and of what is computed from it) can be read to check them: JAX arrays outside a
-    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; other lazy arrays
+    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; PyTorch tensors yes, except
+    under ``torch.func`` transforms and on the ``meta`` device; other lazy arrays
     (``array_api_compat.is_lazy_array``) no."""
     if array_api_compat.is_jax_array(x):
         import jax
 
         # inside jit even the operations on a concrete array are traced: a fresh array tells
         return not isinstance(x, jax.core.Tracer) and not isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+    if array_api_compat.is_torch_array(x):
+        return _torch_readable(x)
     return not array_api_compat.is_lazy_array(x)
+
+
+def _torch_readable(x: Any) -> bool:
+    """A PyTorch tensor's values can be read, as JAX arrays outside a trace, except under the ``torch.func``
+    transforms (``grad``, ``vmap``, ``jacrev``, ...: a wrapped tensor, and under ``vmap`` ``bool`` raises
+    "data-dependent control flow") and on the ``meta`` device (shapes only).  Plain autograd
+    (``requires_grad=True``) reads them.  ``array_api_compat.is_lazy_array`` calls every tensor eager."""
+    import torch
+
+    if x.device.type == "meta":
+        return False
+    wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return not (wrapped is not None and wrapped(x))
 
 
 def numpy_only(xp: ModuleType, what: str) -> None:

@@ -158,3 +158,29 @@ def test_autograd_through_accurate_rows() -> None:
     ref = model.grad(v[keep], w[keep])[1]
     scale = np.max(np.abs(ref), axis=-1, keepdims=True)  # |df/dw| ~ 1/|w| reaches 1e200: its square overflows
     assert _relative(got[keep] / scale, ref / scale, (-1,)) <= AUTODIFF
+
+
+def test_torch_func_transforms() -> None:
+    """Under ``torch.func`` values are not read (``vmap`` raises on data-dependent control flow): ``vmap`` equals the
+    batch, ``vmap(grad)`` the closed-form gradient; a zero filter, which cannot be refused there, gives NaN."""
+    from torch.func import grad, vmap
+
+    model, v, w = _problem("paper")
+    vt, wt = _tensor(v[:50]), _tensor(w[:50])
+    for method in (model.loss, lambda a, b: model.grad(a, b)[1], lambda a, b: model.coarse_grad(a, b, "relu")[1]):
+        assert _per_point(vmap(method)(vt, wt), method(vt, wt)) <= EQUAL  # batched kernels round otherwise
+    got = _numpy(vmap(grad(model.loss, argnums=1))(vt, wt))
+    assert _relative(got, model.grad(v[:50], w[:50])[1], (-1,)) <= AUTODIFF
+    committee, V, W = _problem("committee")
+    assert _per_point(vmap(committee.loss)(_tensor(V[:50]), _tensor(W[:50])), committee.loss(V[:50], W[:50])) <= EQUAL
+    zero = _numpy(vmap(lambda a, b: model.grad(a, b)[1])(vt[:2], torch.zeros((2, 5), dtype=torch.float64)))
+    assert np.all(np.isnan(zero))
+    with pytest.raises(ValueError, match="zero vector"):  # outside torch.func the values are read
+        model.grad(vt[:2], torch.zeros((2, 5), dtype=torch.float64))
+
+
+def test_meta_device_shapes() -> None:
+    """On the ``meta`` device (shapes only) nothing is read: the shapes of the results."""
+    model, _, _ = _problem("paper")
+    v, w = (torch.empty((7, k), dtype=torch.float64, device="meta") for k in (4, 5))
+    assert model.loss(v, w).shape == (7,) and model.coarse_grad(v, w, "relu")[1].shape == (7, 5)
