@@ -21,7 +21,7 @@ from typing import Any
 
 import numpy as np
 
-from ._xp import NUMPY, device_of, is_numpy, namespace, readable
+from ._xp import NUMPY, constant, device_of, is_numpy, namespace, readable
 
 __all__ = [
     "as_array",
@@ -91,7 +91,7 @@ def as_array(x: Any, name: str, like: tuple = ()) -> Any:
     if is_numpy(xp):
         return as_float_array(x, name)
     if namespace(x) is NUMPY:
-        return xp.asarray(as_float_array(x, name), device=device_of(*like))
+        return constant(xp, as_float_array(x, name), device_of(*like))
     dtype = x.dtype
     if dtype == xp.bool:
         raise TypeError(f"{name} must be an array of real numbers, got booleans")
@@ -104,7 +104,8 @@ def as_array(x: Any, name: str, like: tuple = ()) -> Any:
     if x.dtype != xp.float64:
         raise TypeError(
             f"{name} has dtype {x.dtype}: popgrad's closed forms compute in float64 (their compensated arithmetic "
-            "assumes it); pass float64 arrays (JAX: jax.config.update('jax_enable_x64', True) first)"
+            "assumes it); pass float64 arrays (JAX: jax.config.update('jax_enable_x64', True) first; PyTorch: "
+            "dtype=torch.float64 or x.double())"
         )
     if readable(x) and not bool(xp.all(xp.isfinite(x))):
         raise ValueError(f"{name} {_NON_FINITE}")

@@ -8,7 +8,8 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`namespace` -- the namespace of a call: the one of its non-numpy arrays, numpy's when there are none
   (lists, floats and numpy arrays are then converted into it);
 * :func:`readable` -- whether values can be read (for the value checks): not for traced JAX arrays (under
-  ``jit``/``grad``/``vmap``) nor other lazy arrays (``array_api_compat.is_lazy_array``);
+  ``jit``/``grad``/``vmap``), PyTorch tensors under ``torch.func`` transforms or on the ``meta`` device, nor other
+  lazy arrays (``array_api_compat.is_lazy_array``);
 * :func:`einsum` -- the namespace's own ``einsum`` where it has one (numpy's keeps its results bit for bit), a
   broadcast product and sum otherwise;
 * :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, elsewhere
@@ -20,6 +21,9 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
 * :func:`rounded` -- a product kept rounded: on JAX the identity in a form XLA cannot contract with the sum
   it feeds into a fused multiply-add (the error-free transformations of :mod:`popgrad._compensated`
   need the rounded value);
+* :func:`constant`, :func:`into` -- numbers and numpy arrays as float64 arrays of a namespace (copies: PyTorch
+  would share a numpy array's memory), arrays of the namespace left as they are; :func:`to_float` reads a 0-d
+  array;
 * :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
 * :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
   values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
@@ -43,6 +47,7 @@ __all__ = [
     "device_of",
     "einsum",
     "exponent",
+    "into",
     "is_jax",
     "is_numpy",
     "jax_rows",
@@ -53,6 +58,7 @@ __all__ = [
     "rounded",
     "safe_divide",
     "safe_sqrt",
+    "to_float",
 ]
 
 Array: TypeAlias = Any
@@ -105,14 +111,30 @@ def is_jax(xp: ModuleType) -> bool:
 
 def readable(x: object) -> bool:
     """Whether the values of ``x`` (and of what is computed from it) can be read to check them: JAX arrays outside a
-    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; other lazy arrays
+    trace (``jit``, ``grad``, ``vmap``) yes, traced ones and any inside ``jit`` no; PyTorch tensors yes, except
+    under ``torch.func`` transforms and on the ``meta`` device; other lazy arrays
     (``array_api_compat.is_lazy_array``) no."""
     if array_api_compat.is_jax_array(x):
         import jax
 
         # inside jit even the operations on a concrete array are traced: a fresh array tells
         return not isinstance(x, jax.core.Tracer) and not isinstance(jax.numpy.zeros(()), jax.core.Tracer)
+    if array_api_compat.is_torch_array(x):
+        return _torch_readable(x)
     return not array_api_compat.is_lazy_array(x)
+
+
+def _torch_readable(x: Any) -> bool:
+    """A PyTorch tensor's values can be read, as JAX arrays outside a trace, except under the ``torch.func``
+    transforms (``grad``, ``vmap``, ``jacrev``, ...: a wrapped tensor, and under ``vmap`` ``bool`` raises
+    "data-dependent control flow") and on the ``meta`` device (shapes only).  Plain autograd
+    (``requires_grad=True``) reads them.  ``array_api_compat.is_lazy_array`` calls every tensor eager."""
+    import torch
+
+    if x.device.type == "meta":
+        return False
+    wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+    return not (wrapped is not None and wrapped(x))
 
 
 def numpy_only(xp: ModuleType, what: str) -> None:
@@ -236,10 +258,27 @@ def device_of(*objects: object) -> Any:
 
 
 def constant(xp: ModuleType, value: object, device: object = None) -> Array:
-    """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is)."""
+    """A float64 constant (a Python number or numpy array) as an array of ``xp`` on ``device`` (numpy: as is;
+    elsewhere a copy, never sharing memory with ``value``)."""
     if is_numpy(xp):
         return np.asarray(value, dtype=np.float64)
-    return xp.asarray(np.asarray(value, dtype=np.float64), device=device)
+    # a copy: PyTorch shares the memory of a numpy array (and warns, once per process, when it is read-only, as the
+    # model's teacher arrays are); the other libraries copy anyway
+    return xp.asarray(np.array(value, dtype=np.float64), device=device)
+
+
+def into(xp: ModuleType, x: object, device: object = None) -> Array:
+    """``x`` as an array of ``xp``: an array of another namespace than numpy's unchanged if it is of ``xp`` (never
+    ``asarray`` on a tensor that requires grad: PyTorch warns), else a float64 :func:`constant` on ``device``."""
+    if is_numpy(xp) or namespace(x) is not xp:
+        return constant(xp, x, device)
+    return x
+
+
+def to_float(x: Any) -> float:
+    """The value of a 0-d array (readable: :func:`readable`) as a Python float; PyTorch's detached first (``float`` of
+    a tensor that requires grad warns)."""
+    return float(x.detach() if array_api_compat.is_torch_array(x) else x)
 
 
 _JAX_ROWS_FEW = 64  # the block of rows computed for a rare accurate path whatever the mask (no control flow)

@@ -258,17 +258,17 @@ def _array_parameter(x: object, name: str) -> Any:
 
 
 def _array_label(family: str, x: Any) -> str:
-    from ._xp import readable
+    from ._xp import readable, to_float
 
-    return f"{family}({float(x):g})" if readable(x) else f"{family}(traced)"
+    return f"{family}({to_float(x):g})" if readable(x) else f"{family}(traced)"
 
 
 def _array_pieces_value(x: Any, pieces: tuple[Piece, ...]) -> Any:
-    from ._xp import namespace
+    from ._xp import device_of, into, namespace
 
     arrays = [p for piece in pieces for p in piece if not isinstance(p, (int, float))]
     xp = namespace(*arrays)
-    x = xp.asarray(x)
+    x = into(xp, x, device_of(*arrays))
     out = xp.zeros_like(x * arrays[0])
     for lo, hi, value in pieces:
         out = xp.where((x > lo) & (x < hi), value, out)
@@ -288,10 +288,10 @@ def clipped_relu(c: float = 1.0) -> STE:
     """
     arr = _array_parameter(c, "c")
     if arr is not None:
-        from ._xp import readable
+        from ._xp import readable, to_float
 
         if readable(arr) and not bool(arr > 0):
-            raise ValueError(f"c must be > 0 (the clipping level), got {float(arr)}")
+            raise ValueError(f"c must be > 0 (the clipping level), got {to_float(arr)}")
         return _array_ste(_array_label("clipped_relu", arr), ((0.0, arr, 1.0),))
     c = real_number(c, "c")
     if not c > 0:

@@ -39,7 +39,7 @@ from typing import Any
 
 import numpy as np
 
-from .._xp import Array, constant, device_of, namespace
+from .._xp import Array, constant, device_of, into, namespace
 from ..gaussian import CLIP, PHI0, ndtr, ndtr_diff, phi, phi_diff, ratio
 from ..geometry import Plane
 from ..ste import Piece
@@ -103,7 +103,7 @@ def self_terms(
 ) -> CoarseSelf:
     r""":math:`\alpha(r), \beta(r)` of the module docstring; ``r (...)`` -> each ``(...)``."""
     xp = namespace(r, *_pieces_arrays(pieces))
-    r = xp.asarray(r, dtype=xp.float64)
+    r = into(xp, r, device_of(*_pieces_arrays(pieces)))
     binary = _binary(thresholds, jumps)
     t = constant(xp, thresholds, device_of(r))
     j = constant(xp, jumps, device_of(r))

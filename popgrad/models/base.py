@@ -11,10 +11,11 @@ default, and the only input of the engines), or JAX, PyTorch, CuPy, ``array-api-
 arrays of that namespace on that device -- under ``jax.jit``, ``jax.grad``, ``jax.vmap`` and ``jax.hessian``
 too -- for the binary activation and every piecewise-constant STE (including STEs whose parameters are arrays,
 :func:`popgrad.ste.clipped_relu`); staircases and custom STEs raise ``NotImplementedError`` there.  Values are
-checked where they can be read (:mod:`popgrad._validate`): numpy, PyTorch, CuPy and ``array-api-strict`` raise
-the same errors as numpy.  JAX arrays are not read (traced under ``jit``/``grad``; on an accelerator): a NaN or
-infinite input propagates, an overflowing result is ``inf``, and the gradient methods return NaN at the points
-where a student filter is zero (where numpy raises ``ValueError``); the loss is defined there.
+checked where they can be read (:mod:`popgrad._validate`): numpy, PyTorch (outside ``torch.func`` transforms;
+float64 tensors, ``tests/test_torch.py``), CuPy and ``array-api-strict`` raise the same errors as numpy.  JAX arrays
+are not read (traced under ``jit``/``grad``; on an accelerator): a NaN or infinite input propagates, an overflowing
+result is ``inf``, and the gradient methods return NaN at the points where a student filter is zero (where numpy
+raises ``ValueError``); the loss is defined there.
 """
 
 from __future__ import annotations
