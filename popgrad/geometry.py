@@ -203,7 +203,7 @@ def _near_parallel(w: np.ndarray, w_star: np.ndarray, c0: np.ndarray) -> tuple[n
     """sin(theta), u and cos(theta) of rows (k, n) by the compensated path; ``c0`` gives the sign of the cosine."""
     xp = namespace(w, w_star)
     sin, u = _perp_sin_and_u(_exact_scale(w), _exact_scale(xp.broadcast_to(w_star, w.shape)))
-    return sin, u, xp.copysign(xp.sqrt((1.0 - sin) * (1.0 + sin)), c0)
+    return sin, u, xp.copysign(safe_sqrt(xp, (1.0 - sin) * (1.0 + sin)), c0)
 
 
 _CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation

@@ -130,3 +130,25 @@ def test_tiny_angles_survive_end_to_end() -> None:
     got = jax.jit(lambda a, b: model.grad(a, b)[1])(jnp.asarray(v), jnp.asarray(w))
     diff = np.max(np.abs(np.asarray(got) - ref), axis=-1)  # max norms: |df/dw| ~ 1/|w| reaches 1e200
     assert np.all(diff <= EQUAL * np.max(np.abs(ref), axis=-1))
+
+
+@pytest.mark.parametrize("total", [1, 10, 1000], ids=["one-row", "every-row", "padding-row"])
+def test_gradient_finite_at_right_angles_under_jit(total: int) -> None:
+    """The accurate rows are computed for rows that do not need them too (every row of a small batch; the last row as
+    the padding of a block), and discarded; their derivatives must stay finite there, or the discarded branch's
+    ``0 * inf`` poisons the gradient.  At theta = pi/2 (sin rounds to 1 for |cos| < 1e-8) ``sqrt(1 - sin^2)`` has an
+    infinite derivative: jax.grad under jit gave NaN for w orthogonal to the teacher."""
+    rng = np.random.default_rng(4)
+    w_star = np.array([1.0, 0.0, 0.0])
+    model = pg.Model([1.0, -0.5, 2.0], w_star)
+    w = rng.normal(size=(total, 3))
+    w[-1] = [0.0, 1.0, -0.4]  # exactly orthogonal
+    w[0] = [1e-9, 0.7, 0.2]  # cos ~ 1e-9: sin rounds to 1
+    v = rng.normal(size=(total, 3))
+    ref = model.grad(v, w)[1]
+    got = jax.jit(jax.grad(lambda b: jnp.sum(model.loss(jnp.asarray(v), b))))(jnp.asarray(w))
+    assert np.all(np.abs(np.asarray(got) - ref) <= EQUAL * np.max(np.abs(ref), axis=-1, keepdims=True))
+    # theta's derivative is -u/|w| (u = the teacher's direction here)
+    d_theta = jax.jit(jax.grad(lambda b: jnp.sum(pg.angle(b, jnp.asarray(w_star)))))(jnp.asarray(w))
+    expected = -plane_of_arrays(w, w_star).u / np.linalg.norm(w, axis=-1, keepdims=True)
+    np.testing.assert_allclose(np.asarray(d_theta), expected, rtol=1e-13, atol=0)
