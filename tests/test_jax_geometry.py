@@ -5,8 +5,8 @@ antiparallel vectors, norms beyond 1e140, nearly equal norms) cannot be selected
 :func:`popgrad._xp.jax_rows` gathers them into blocks of static size: the first 64 always, the rest in a block of
 a sixteenth of the rows or, beyond that, by computing every row.  Each route is taken here on purpose, with the
 special rows scattered among ordinary ones, and the JAX results are compared with the numpy path (measured against
-50-digit mpmath in ``tests/test_geometry.py``).  A row left on the cheap path shows at once: its angle of 1e-100
-would come out as about 1e-8, or 0.
+50-digit mpmath in ``tests/test_geometry.py``).  A row left on the cheap path shows at once: its angle of about
+1e-17 would come out as about 1e-8, or 0.
 """
 
 from __future__ import annotations
@@ -39,7 +39,8 @@ def _special_rows(rng: np.random.Generator, count: int, w_star: np.ndarray) -> n
         perp -= (perp @ w_star) / (w_star @ w_star) * w_star
         perp /= np.linalg.norm(perp)
         kind = i % 4
-        if kind in (0, 1):  # nearly parallel (0) or antiparallel (1), angle 1e-15 .. 1e-250
+        if kind in (0, 1):  # nearly parallel (0) or antiparallel (1), offset 1e-15 .. 1e-250 (below
+            # about 1e-16 it is rounded away: the angles are those of the rounding, 1e-17 .. 1e-16)
             t = 10.0 ** -rng.uniform(15, 250)
             sign = 1.0 if kind == 0 else -1.0
             rows.append(sign * rng.uniform(0.5, 2.0) * w_star + t * np.linalg.norm(w_star) * perp)
@@ -120,7 +121,7 @@ def test_special_rows_eager_equal_numpy() -> None:
 
 
 def test_tiny_angles_survive_end_to_end() -> None:
-    """At angles of 1e-15 .. 1e-250 the model's true gradient in w has direction u, found only on the accurate
+    """At angles of 1e-15 .. 1e-17 the model's true gradient in w has direction u, found only on the accurate
     path (the cheap one gives u to a relative 1e-16 / theta, or 0)."""
     rng = np.random.default_rng(3)
     w, w_star, _ = _batch(2000, 100)
