@@ -12,9 +12,9 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
   lazy arrays (``array_api_compat.is_lazy_array``);
 * :func:`einsum` -- the namespace's own ``einsum`` where it has one (numpy's keeps its results bit for bit), a
   broadcast product and sum otherwise;
-* :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, elsewhere
-  ``floor(log2)`` and ``pow(2, k)`` within the normal range (XLA flushes subnormal numbers to zero, and its
-  ``frexp``/``ldexp`` are wrong there);
+* :func:`exponent`, :func:`ldexp` -- exact scaling by powers of two; numpy's ``frexp``/``ldexp``, on JAX read from
+  and assembled from the bits (XLA flushes subnormal numbers to zero, and its ``frexp``/``ldexp`` are wrong there),
+  elsewhere ``floor(log2)`` and ``pow(2, k)`` within the normal range;
 * :func:`safe_sqrt`, :func:`safe_divide` -- ``sqrt`` and ``/`` whose derivatives stay finite where the value is
   taken as a limit (``sqrt(0)``, ``x/0``): under automatic differentiation the branch :func:`where` discards
   must not produce ``0 * inf = NaN``.  On numpy they are the plain operations.
@@ -26,8 +26,8 @@ The closed forms (:mod:`popgrad.geometry`, :mod:`popgrad.gaussian`, :mod:`popgra
   array;
 * :func:`numpy_only` -- the clear refusal where a special function has no Array API form;
 * :func:`jax_rows` -- JAX's version of "compute on the masked rows only": under ``jit`` shapes cannot depend on
-  values, so the masked rows are gathered into a block of static size (a sixteenth of the rows) when they fit
-  (``lax.cond``), every row is computed otherwise.
+  values, so the masked rows are gathered into blocks of static size (the first 64 always; more under
+  ``lax.switch``, in a block of a sixteenth of the rows or by computing every row).
 """
 
 from __future__ import annotations
@@ -295,10 +295,12 @@ def jax_rows(mask: Array, current: tuple, compute: Callable[..., tuple], inputs:
 
     * the first :data:`_JAX_ROWS_FEW` masked rows always (the common case: the accurate paths are for rare rows;
       no control flow, which would keep XLA from fusing the arrays around it);
-    * if there are more, under ``lax.cond``: up to ``k // 16`` masked rows as one block, or else every row
-      computed and ``where`` selecting.
+    * if there are more, under ``lax.switch``: up to ``max(64, k // 16)`` masked rows as one block, or else every
+      row computed and ``where`` selecting.
 
-    Every route gives the same numbers (under ``vmap`` both branches of the ``cond`` run).  Outside a trace
+    Every route gives the same numbers (under ``vmap`` every branch of the ``switch`` runs).  ``compute`` also sees
+    rows it is not meant for (the padding, every row of a small batch): its values and derivatives must stay finite
+    there, or ``grad`` gives ``0 * inf = NaN``.  Outside a trace
     (eager JAX) the mask is known and exactly its rows are computed.  With at most :data:`_JAX_ROWS_FEW` rows in
     all, every row is computed.
     """

@@ -41,7 +41,7 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import ArrayLike
 
-from ._compensated import dot2, two_prod
+from ._compensated import dot2, two_prod, two_sum
 from ._validate import as_vector_batch, check_nonzero_rows
 from ._xp import Array, einsum, exponent, is_jax, is_numpy, jax_rows, ldexp, namespace, safe_divide, safe_sqrt
 
@@ -184,8 +184,16 @@ def _perp_sin_and_u(ws: np.ndarray, wss: np.ndarray) -> tuple[np.ndarray, np.nda
     c_hi, c_lo = dot2(ws, wss)
     p1, e1 = two_prod(s_hi[:, None], wss)
     p2, e2 = two_prod(c_hi[:, None], ws)
-    # p1 - p2 is exact where p1, p2 are within a factor 2 (Sterbenz) and relatively accurate elsewhere
-    perp = (p1 - p2) + ((e1 - e2) + (s_lo[:, None] * wss - c_lo[:, None] * ws))
+    q1, f1 = two_prod(s_lo[:, None], wss)
+    q2, f2 = two_prod(c_lo[:, None], ws)
+    # p1 - p2 is exact where p1, p2 are within a factor 2 (Sterbenz) and relatively accurate elsewhere.  The next
+    # terms, of an ulp of p1, cancel with it when theta < 2**-53: summed error-free (a rounded sum would leave an
+    # error of ulp(p1)**2, relative ulp**2 / theta to N: 1e-13 at theta = 1e-19), only their errors in float64
+    perp, err = two_sum(p1 - p2, e1)
+    for term in (-e2, q1, -q2):
+        perp, t = two_sum(perp, term)
+        err = err + t
+    perp = perp + (err + (f1 - f2))
     top = xp.where(_exactly_parallel(ws, wss), 0.0, xp.max(xp.abs(perp), axis=1))
     nonzero = top > 0
     e = exponent(xp, xp.where(nonzero, top, 1.0))
@@ -203,7 +211,7 @@ def _near_parallel(w: np.ndarray, w_star: np.ndarray, c0: np.ndarray) -> tuple[n
     """sin(theta), u and cos(theta) of rows (k, n) by the compensated path; ``c0`` gives the sign of the cosine."""
     xp = namespace(w, w_star)
     sin, u = _perp_sin_and_u(_exact_scale(w), _exact_scale(xp.broadcast_to(w_star, w.shape)))
-    return sin, u, xp.copysign(xp.sqrt((1.0 - sin) * (1.0 + sin)), c0)
+    return sin, u, xp.copysign(safe_sqrt(xp, (1.0 - sin) * (1.0 + sin)), c0)
 
 
 _CLOSE_NORMS = 2.0**-20  # below this relative gap, r_star - r is recomputed without cancellation

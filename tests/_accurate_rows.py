@@ -1,5 +1,5 @@
-"""Rows that need the accurate paths of :mod:`popgrad.geometry` (nearly parallel or antiparallel to the teacher down
-to theta = 1e-250, norms within 1e-10 of the teacher's, norms of 1e+-200), scattered among ordinary rows, and the
+"""Rows that need the accurate paths of :mod:`popgrad.geometry` (nearly parallel or antiparallel to the teacher, angles
+1e-15 .. 1e-17, norms within 1e-10 of the teacher's, norms of 1e+-200), scattered among ordinary rows, and the
 comparison of another namespace's plane with numpy's (shared by ``tests/test_jax_geometry.py`` and
 ``tests/test_torch.py``)."""
 
@@ -23,7 +23,8 @@ def special_rows(rng: np.random.Generator, count: int, w_star: np.ndarray) -> np
         perp -= (perp @ w_star) / (w_star @ w_star) * w_star
         perp /= np.linalg.norm(perp)
         kind = i % 4
-        if kind in (0, 1):  # nearly parallel (0) or antiparallel (1), angle 1e-15 .. 1e-250
+        if kind in (0, 1):  # nearly parallel (0) or antiparallel (1), offset 1e-15 .. 1e-250 (below
+            # about 1e-16 it is rounded away: the angles are those of the rounding, 1e-17 .. 1e-16)
             t = 10.0 ** -rng.uniform(15, 250)
             sign = 1.0 if kind == 0 else -1.0
             rows.append(sign * rng.uniform(0.5, 2.0) * w_star + t * np.linalg.norm(w_star) * perp)
@@ -80,7 +81,8 @@ def assert_same(got: tuple, ref: tuple) -> None:
 
 
 def tiny_angle_problem() -> tuple[pg.Model, np.ndarray, np.ndarray]:
-    """A model and 2000 points, 100 of whose ``w`` need the accurate paths (angles down to 1e-250 among them)."""
+    """A model and 2000 points, 100 of whose ``w`` need the accurate paths (angles down to the rounding of
+    float64, about 1e-17, among them)."""
     rng = np.random.default_rng(3)
     w, w_star, _ = batch(2000, 100)
     return pg.Model(rng.normal(size=4), w_star), rng.normal(size=(2000, 4)), w

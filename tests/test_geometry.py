@@ -117,6 +117,30 @@ def test_large_n_matches_mpmath() -> None:
         assert _ulps(float(p.sin_theta), sin) <= SIN_ULPS
 
 
+def test_angles_below_the_unit_roundoff_in_general_position_match_mpmath() -> None:
+    """w = fl(t w*) in general position: the rounding leaves angles of 1e-16 down to 1e-20 (and near pi), where
+    N's terms of an ulp of ||w||^2 w* cancel too; summed in float64 they left a relative error ulp**2 / theta
+    (thousands of ulps at theta ~ 1e-20 before they were summed error-free)."""
+    rng = np.random.default_rng(11)
+    worst = {"theta": 0.0, "sin": 0.0, "u": 0.0}
+    tiny = 0
+    for k in range(3000):
+        w_star = rng.standard_normal(2 + k % 2)
+        w = rng.uniform(0.5, 2.0) * w_star * (-1.0) ** (k // 2)
+        theta, sin, u = _reference(w, w_star)
+        if sin == 0:
+            continue
+        tiny += sin < 1e-19
+        p = plane(w, w_star)
+        if theta < 1:
+            worst["theta"] = max(worst["theta"], _ulps(float(p.theta), theta))
+        worst["sin"] = max(worst["sin"], _ulps(float(p.sin_theta), sin))
+        u_err = mpmath.sqrt(mpmath.fsum((mpmath.mpf(float(a)) - b) ** 2 for a, b in zip(p.u, u, strict=True)))
+        worst["u"] = max(worst["u"], float(u_err / (2 * ULP)))
+    assert tiny >= 3  # the battery reaches the angles at stake
+    assert worst["theta"] <= THETA_ULPS and worst["sin"] <= SIN_ULPS and worst["u"] <= U_ULPS, worst
+
+
 _MEMORY_PROBE = textwrap.dedent(
     """
     import json, resource, sys, tracemalloc
