@@ -1,7 +1,7 @@
 r"""JAX and the Array API: speed of the jitted closed forms, and the numpy path against a previous version.
 
 Run: ``python benchmarks/bench_jax.py [--points 1000000] [--reference DIR]``.  Both ratios are measured in one
-run (best of ``--repeat``), for loss + grad + coarse_grad(relu) at m = n = 8:
+run (best of ``--repeat``, 7 by default), for loss + grad + coarse_grad(relu) at m = n = 8:
 
 * **JAX**: numpy popgrad time / jitted JAX popgrad time (float64, compiled once before timing), and the largest
   difference between the two per point and quantity, relative to the quantity's norm and to the size of its terms
@@ -122,7 +122,7 @@ def jax_vs_numpy(points: int, repeat: int) -> None:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--points", type=int, default=10**6)
-    parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--repeat", type=int, default=7)
     parser.add_argument("--reference", type=Path, help="a checkout of the previous popgrad (numpy before/after)")
     parser.add_argument("--child", action="store_true", help=argparse.SUPPRESS)
     parser.add_argument("--out", help=argparse.SUPPRESS)
