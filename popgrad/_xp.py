@@ -282,7 +282,7 @@ def to_float(x: Any) -> float:
 
 
 _JAX_ROWS_FEW = 64  # the block of rows computed for a rare accurate path whatever the mask (no control flow)
-_JAX_ROWS_SHARE = 16  # the next block, under lax.cond: at most 1/16 of the rows
+_JAX_ROWS_SHARE = 16  # the next block, under lax.switch: at most 1/16 of the rows
 
 
 def jax_rows(mask: Array, current: tuple, compute: Callable[..., tuple], inputs: tuple) -> tuple:
